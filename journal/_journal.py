@@ -1,0 +1,211 @@
+"""`Journal`: the public face of the storage engine."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from journal._errors import StoreNotFound
+from journal._meta import FORMAT, read_meta
+from journal._reader import Finding, OnDamage, Reading
+from journal._record import Draft, Record, as_draft
+from journal._segments import Segment, list_segments
+from journal._tail import last_seq
+from journal._writer import Durability, Writer
+
+DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class ScanReport:
+    """The result of a full scan: counts, the head seq, and every finding."""
+
+    head_seq: int | None
+    records: int
+    segments: int
+    bytes: int
+    adjudicated: int
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        """True when nothing worse than a warning was found."""
+        return not any(finding.severity == "error" for finding in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready object."""
+        return {
+            "healthy": self.healthy,
+            "head_seq": self.head_seq,
+            "records": self.records,
+            "segments": self.segments,
+            "bytes": self.bytes,
+            "adjudicated_fragments": self.adjudicated,
+            "findings": [finding.to_dict() for finding in self.findings],
+        }
+
+
+class Journal:
+    """An append-only, checksummed, crash-safe journal of records in one store directory."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        durability: Durability = "always",
+        lock_timeout: float = 10.0,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        batch_records: int = 1000,
+    ) -> None:
+        self.root = root
+        self.journal_dir = root / "journal"
+        self.segments_dir = self.journal_dir / "segments"
+        self.archive_dir = self.journal_dir / "archive"
+        if not self.segments_dir.is_dir():
+            raise StoreNotFound(
+                f"no store at {root}",
+                hint="create one with 'lakehouse init' or pass --store PATH",
+                store=str(root),
+            )
+        if durability not in ("always", "batch", "none"):
+            raise ValueError(f"durability must be always, batch or none, not {durability!r}")
+        self._writer = Writer(
+            root,
+            durability=durability,
+            lock_timeout=lock_timeout,
+            segment_bytes=segment_bytes,
+            batch_records=batch_records,
+        )
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str], *, create: bool = False, **options: Any) -> Journal:
+        """Open the journal of the store at `root`; with create=True, initialise it if needed."""
+        path = Path(root)
+        if create:
+            for directory in ("journal/segments", "journal/archive"):
+                (path / directory).mkdir(parents=True, exist_ok=True)
+        journal = cls(path, **options)
+        if create and journal.head_seq is None:
+            journal._create()
+        return journal
+
+    def _create(self) -> None:
+        self._writer.create(str(uuid.uuid4()))
+
+    # -- writing -----------------------------------------------------------------------
+
+    def append(
+        self, *, kind: str, entity: str, id: str, payload: dict[str, Any], rev: int = 0, v: int = 1
+    ) -> Record:
+        """Append one record; return it once it is durable (per the durability mode)."""
+        return self._writer.append([Draft(kind, entity, id, payload, rev, v)])[0]
+
+    def append_many(self, records: Iterable[Draft | Mapping[str, Any]]) -> list[Record]:
+        """Append records as one atomic batch with a single write and a single fsync."""
+        drafts = [as_draft(item) for item in records]
+        return self._writer.append(drafts) if drafts else []
+
+    def roll(self) -> Segment | None:
+        """Seal the active segment and start a new one; None if the active one is empty."""
+        return self._writer.roll()
+
+    def sync(self) -> None:
+        """Make every record this journal appended durable (for durability='batch')."""
+        self._writer.sync()
+
+    @property
+    def stopped(self) -> BaseException | None:
+        """The failure that stopped this journal's writer, or None."""
+        return self._writer.stopped
+
+    # -- reading -----------------------------------------------------------------------
+
+    def read(
+        self, *, after: int = 0, limit: int | None = None, on_damage: OnDamage = "raise"
+    ) -> Reading:
+        """Records with seq > `after`; takes no lock. `gap` is set if `after` is archived."""
+        return Reading(self.segments_dir, after=after, limit=limit, on_damage=on_damage)
+
+    @property
+    def head_seq(self) -> int | None:
+        """The seq of the last good record on disk, or None for an empty journal."""
+        return last_seq(self.segments()[0])
+
+    def segments(self) -> tuple[list[Segment], list[Path]]:
+        """The segments present (oldest first) and any stray files beside them."""
+        return list_segments(self.segments_dir)
+
+    @property
+    def store_id(self) -> str | None:
+        """The store's id, from meta.json or the journal.created record."""
+        meta = read_meta(self.journal_dir)
+        if meta and isinstance(meta.get("store_id"), str):
+            return str(meta["store_id"])
+        return self._writer.store_id_from_journal()
+
+    def stats(self) -> dict[str, Any]:
+        """A quick summary: head seq, segments, bytes, lock holder. Reads no full segment."""
+        segments, strays = self.segments()
+        sizes = [segment.path.stat().st_size for segment in segments]
+        meta = read_meta(self.journal_dir)
+        busy = self._writer.lock.is_held_elsewhere()
+        return {
+            "store": str(self.root),
+            "store_id": self.store_id,
+            "format": FORMAT,
+            "head_seq": last_seq(segments),
+            "oldest_seq": segments[0].first_seq if segments else None,
+            "segments": len(segments),
+            "active_segment": segments[-1].name if segments else None,
+            "bytes": sum(sizes),
+            "archived_segments": len(list_segments(self.archive_dir)[0]),
+            "stray_files": [path.name for path in strays],
+            "meta_next_seq": meta["next_seq"] if meta else None,
+            "lock_holder": self._writer.lock.holder() if busy else None,
+            "durability": self._writer.durability,
+        }
+
+    def scan(self) -> ScanReport:
+        """Read every record, check every CRC and seq, and report all findings."""
+        segments, strays = self.segments()
+        start = segments[0].first_seq - 1 if segments else 0
+        reading = self.read(after=start, on_damage="report")
+        for _ in reading:
+            pass
+        findings = list(reading.findings)
+        for path in strays:
+            findings.append(Finding("stray_file", "warning", f"{path.name} is not a segment",
+                                    None, None, None, "move it out of journal/segments/"))
+        if reading.torn_tail is not None:
+            tail = reading.torn_tail
+            findings.append(Finding(
+                "torn_tail", "info", f"the active segment ends in {tail.end - tail.start} bytes "
+                "of an unfinished write; the next writer adjudicates them",
+                segments[-1].name, tail.prev_seq, tail.start, None))
+        return ScanReport(
+            head_seq=reading.last_seq if reading.count else None,
+            records=reading.count,
+            segments=len(segments),
+            bytes=sum(segment.path.stat().st_size for segment in segments),
+            adjudicated=reading.adjudicated,
+            findings=findings,
+        )
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Make pending records durable and release files; the journal is unusable after."""
+        self._writer.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,88 @@
+"""The exclusive store lock: an OS advisory lock (portalocker's flock) on ``<root>/LOCK``.
+
+The LOCK file is created once and never deleted: deleting it would let two writers lock
+two different inodes. The kernel drops the lock when its holder dies, so no lock is ever
+"broken" by guessing that a pid is dead (tests/faults/test_lock.py). The holder writes its
+name and the time it took the lock into the file, so a writer that times out can say who
+holds it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import orjson
+import portalocker
+
+from journal._errors import LockTimeout
+from journal._record import utc_timestamp, writer_id
+
+_HOLDER_BYTES = 256
+
+
+class StoreLock:
+    """The store's writer lock; `acquire` waits up to a timeout, `release` gives it back."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / "LOCK"
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self.held = False
+
+    def acquire(self, timeout: float) -> None:
+        """Take the lock, polling with a short backoff; raise LockTimeout after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        pause = 0.001
+        while True:
+            try:
+                portalocker.lock(self._fd, portalocker.LOCK_EX | portalocker.LOCK_NB)
+                break
+            except portalocker.AlreadyLocked:
+                now = time.monotonic()
+                if now >= deadline:
+                    holder = self.holder()
+                    raise LockTimeout(
+                        f"store busy: held by writer {holder.get('writer', '?')} "
+                        f"since {holder.get('since', '?')}",
+                        hint="wait for that command to finish, or raise --lock-timeout",
+                        lock=str(self.path),
+                        timeout=timeout,
+                        **holder,
+                    ) from None
+                time.sleep(min(pause, deadline - now))
+                pause = min(pause * 2, 0.05)
+        self.held = True
+        info = orjson.dumps({"writer": writer_id(), "since": utc_timestamp()})
+        os.pwrite(self._fd, info.ljust(_HOLDER_BYTES), 0)
+
+    def release(self) -> None:
+        """Give the lock back."""
+        if self.held:
+            self.held = False
+            portalocker.unlock(self._fd)
+
+    def holder(self) -> dict[str, str]:
+        """Who took the lock last, as written in the LOCK file (may be a past holder)."""
+        try:
+            raw = os.pread(self._fd, _HOLDER_BYTES, 0).strip()
+            info = orjson.loads(raw) if raw else {}
+        except (OSError, orjson.JSONDecodeError):
+            return {}
+        return {str(k): str(v) for k, v in info.items()} if isinstance(info, dict) else {}
+
+    def is_held_elsewhere(self) -> bool:
+        """True if another process or Journal holds the lock right now (takes and drops it)."""
+        if self.held:
+            return False
+        try:
+            portalocker.lock(self._fd, portalocker.LOCK_EX | portalocker.LOCK_NB)
+        except portalocker.AlreadyLocked:
+            return True
+        portalocker.unlock(self._fd)
+        return False
+
+    def close(self) -> None:
+        """Release the lock if held and close the file."""
+        self.release()
+        os.close(self._fd)

@@ -1,0 +1,199 @@
+"""Lock-free readers: iterate records after a seq and report every kind of damage.
+
+A reader never takes the lock and never blocks the writer. It lists the segments once
+and reads each whole; only the last segment of that listing may end in a torn tail,
+which is skipped silently (a writer may be in the middle of that very write). Every
+other malformed line, CRC mismatch, seq gap or out-of-order seq is a finding with its
+segment and seq; a duplicate seq is an anomaly, reported and applied in file order.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from journal._errors import JournalDamaged
+from journal._parse import DAMAGED, FRAGMENT_NOTE, ParsedSegment, Region, parse_segment
+from journal._record import Record
+from journal._segments import Segment, list_segments
+
+OnDamage = Literal["raise", "report"]
+SEQ_NOTE = "journal.seq_repaired"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a reader or a scan found: what, how bad, where, and what to do."""
+
+    code: str
+    severity: str
+    message: str
+    segment: str | None = None
+    seq: int | None = None
+    offset: int | None = None
+    hint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as a JSON-ready object."""
+        return asdict(self)
+
+
+class Reading:
+    """Records with seq > `after`, in file order; `findings` fills in while iterating."""
+
+    def __init__(
+        self, segments_dir: Path, *, after: int, limit: int | None, on_damage: OnDamage
+    ) -> None:
+        self.segments, self.strays = list_segments(segments_dir)
+        self.after = after
+        self.limit = limit
+        self.on_damage = on_damage
+        self.findings: list[Finding] = []
+        self.first_seq = self.segments[0].first_seq if self.segments else None
+        self.gap = self.first_seq is not None and after + 1 < self.first_seq
+        self.last_seq = after
+        self.count = 0
+        self.adjudicated = 0
+        self.torn_tail: Region | None = None
+
+    def __iter__(self) -> Iterator[Record]:
+        starts = [segment.first_seq for segment in self.segments]
+        index = max(0, bisect.bisect_right(starts, self.after + 1) - 1)
+        prev: int | None = None
+        for position in range(index, len(self.segments)):
+            segment = self.segments[position]
+            try:
+                data = segment.path.read_bytes()
+            except FileNotFoundError:
+                self._report("segment_vanished", "warning", f"{segment.name} disappeared "
+                             "while being read (archived?)", segment.name,
+                             hint="read again from the same seq")
+                continue
+            parsed = parse_segment(segment.name, data)
+            last = position == len(self.segments) - 1
+            yield from self._walk(segment, parsed, prev, last)
+            if self.limit is not None and self.count >= self.limit:
+                return
+            if parsed.records:
+                prev = max(prev or 0, parsed.records[-1].seq)
+
+    def _walk(
+        self, segment: Segment, parsed: ParsedSegment, prev: int | None, last: bool
+    ) -> Iterator[Record]:
+        pending = self._region_findings(segment, parsed, last)
+        for seq, size in parsed.oversize:
+            pending.setdefault(seq, []).append(Finding(
+                "oversize_record", "warning", f"seq {seq} is {size} bytes, above the 64 KiB "
+                "soft limit", segment.name, seq, None, "keep large content under objects/"))
+        broken: set[int | None] = {key for key, items in pending.items() if items}
+        self._flush(pending, None)
+        if parsed.records and None not in broken:
+            first = parsed.records[0].seq
+            if first != segment.first_seq:
+                self._report("segment_name_mismatch", "error",
+                             f"{segment.name} is named for seq {segment.first_seq} but its first "
+                             f"record has seq {first}", segment.name, first,
+                             hint="segments are never renamed; restore the original name")
+        if None in broken:
+            prev = None
+        for record in parsed.records:
+            seq = record.seq
+            if prev is not None and seq != prev + 1:
+                self._check_order(segment, record, prev, prev in broken)
+            if seq > self.after and (self.limit is None or self.count < self.limit):
+                self.count += 1
+                self.last_seq = seq
+                yield record
+            self._flush(pending, seq)
+            if prev is None or seq > prev:
+                prev = seq
+        for key in list(pending):
+            self._flush(pending, key)
+
+    def _check_order(self, segment: Segment, record: Record, prev: int, damaged: bool) -> None:
+        seq = record.seq
+        if seq == prev:
+            self._report("duplicate_seq", "warning",
+                         f"seq {seq} appears twice (second copy in {segment.name}); applied in "
+                         "file order", segment.name, seq,
+                         hint="two writers ignored the store lock: check for a network mount")
+        elif seq < prev:
+            self._report("seq_out_of_order", "error", f"seq {seq} follows seq {prev}",
+                         segment.name, seq, hint="the journal was edited or spliced by hand")
+        elif not damaged and not _explains_skip(record, prev):
+            self._report("seq_gap", "error",
+                         f"seqs {prev + 1}..{seq - 1} are missing before seq {seq}",
+                         segment.name, seq,
+                         hint="a segment or records were removed; restore them from a backup")
+
+    def _region_findings(
+        self, segment: Segment, parsed: ParsedSegment, last: bool
+    ) -> dict[int | None, list[Finding]]:
+        pending: dict[int | None, list[Finding]] = {}
+        regions = list(parsed.regions)
+        if parsed.tail is not None:
+            if last and parsed.tail.verdict != DAMAGED:
+                self.torn_tail = parsed.tail
+            else:
+                regions.append(parsed.tail)
+        for region in regions:
+            found = _describe(segment, region)
+            if region.adjudicated_by is not None and region.verdict != DAMAGED:
+                self.adjudicated += 1
+            else:
+                pending.setdefault(region.prev_seq, []).extend(found)
+        return pending
+
+    def _flush(self, pending: dict[int | None, list[Finding]], key: int | None) -> None:
+        for finding in pending.pop(key, []):
+            self.findings.append(finding)
+            behind = finding.seq is not None and finding.seq <= self.after
+            if finding.severity == "error" and self.on_damage == "raise" and not behind:
+                raise JournalDamaged(finding.message, hint=finding.hint, **_where(finding))
+
+    def _report(
+        self, code: str, severity: str, message: str, segment: str | None = None,
+        seq: int | None = None, *, hint: str | None = None,
+    ) -> None:
+        self._flush({None: [Finding(code, severity, message, segment, seq, None, hint)]}, None)
+
+
+def _explains_skip(record: Record, prev: int) -> bool:
+    """True if `record` is a journal note that declares the seqs between prev and it skipped."""
+    if record.kind not in (SEQ_NOTE, FRAGMENT_NOTE):
+        return False
+    return record.payload.get("skipped") == [prev + 1, record.seq - 1]
+
+
+def _where(finding: Finding) -> dict[str, Any]:
+    return {"segment": finding.segment, "seq": finding.seq, "offset": finding.offset}
+
+
+def _describe(segment: Segment, region: Region) -> list[Finding]:
+    """The findings for one region that is not a healthy adjudicated fragment."""
+    name = segment.name
+    after = f"after seq {region.prev_seq}" if region.prev_seq is not None else "at its start"
+    if region.adjudicated_by is not None:
+        return [Finding("damaged_fragment", "error",
+                        f"{name} bytes {region.start}..{region.end} {after} held damaged "
+                        f"records (adjudicated by seq {region.adjudicated_by})", name,
+                        region.prev_seq, region.start,
+                        "records there were lost to corruption; restore from a backup")]
+    if not region.bad_lines:
+        return [Finding("unadjudicated_fragment", "error",
+                        f"{name} bytes {region.start}..{region.end} {after} hold an interrupted "
+                        "write that no writer adjudicated", name, region.prev_seq, region.start,
+                        "a torn write must only ever be at the end of the active segment")]
+    expected = (region.prev_seq or segment.first_seq - 1) + 1
+    out = []
+    for offset, claimed, undecodable in region.bad_lines:
+        seq = claimed if claimed is not None else expected
+        what = "fails its CRC or does not parse" if undecodable else "is a batch record out of place"
+        out.append(Finding("crc_mismatch" if claimed is not None else "malformed_line", "error",
+                           f"{name} offset {offset}: the record for seq {seq} {after} {what}",
+                           name, seq, offset, "restore this segment from a backup; never edit it"))
+        expected = seq + 1
+    return out

@@ -1,0 +1,301 @@
+"""The single write path: lock, validate the tail, assign seqs, write, fsync, release.
+
+Every append (the journal's own notes included) runs under the store lock. On taking
+the lock the writer checks that nobody else wrote since its last append (an fstat and a
+stat); if somebody did, or on its first append, it re-reads the tail: the last good
+record sets the next seq, a torn tail is left in place and adjudicated with a note, and
+a meta.json hint ahead of the tail is honoured so a seq is never reused.
+
+A failed write or fsync stops the writer for good: after a failed fsync the kernel may
+have dropped the dirty pages, and a second fsync can "succeed" without the data ever
+reaching the disk (tests/faults/test_fsync_eio.py). Reopen the journal to write again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+from journal._errors import JournalError, LockTimeout, WriterStopped
+from journal._lock import StoreLock
+from journal._meta import FORMAT, read_meta, write_meta
+from journal._parse import FRAGMENT_NOTE
+from journal._reader import SEQ_NOTE
+from journal._record import (
+    WARN_BYTES,
+    Draft,
+    Record,
+    RecordSizeWarning,
+    check_draft,
+    encode,
+    utc_timestamp,
+)
+from journal._segments import Segment, fsync_dir, list_segments, segment_name, write_all
+from journal._tail import Tail, first_record, last_seq, read_tail
+
+Durability = Literal["always", "batch", "none"]
+CREATED_NOTE = "journal.created"
+
+
+class Writer:
+    """Appends records to one store; safe to share between threads of one process."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        durability: Durability,
+        lock_timeout: float,
+        segment_bytes: int,
+        batch_records: int,
+    ) -> None:
+        self.journal_dir = root / "journal"
+        self.segments_dir = self.journal_dir / "segments"
+        self.lock = StoreLock(root)
+        self.durability = durability
+        self.lock_timeout = lock_timeout
+        self.segment_bytes = segment_bytes
+        self.batch_records = batch_records
+        self.stopped: BaseException | None = None
+        self._mutex = threading.Lock()
+        self._fd: int | None = None
+        self._active: Segment | None = None
+        self._size = 0
+        self._next_seq = 0
+        self._unsynced = 0
+        self._wrote = False
+        self._store_id: str | None = None
+
+    def append(self, drafts: list[Draft], *, internal: bool = False) -> list[Record]:
+        """Append drafts as one atomic batch and return their records once durable."""
+        payloads = [check_draft(draft, internal=internal) for draft in drafts]
+        with self._mutex:
+            if self.stopped is not None:
+                raise WriterStopped(
+                    f"this writer stopped after a failed write: {self.stopped}",
+                    hint="nothing after that failure was acknowledged; reopen the store",
+                )
+            self.lock.acquire(self.lock_timeout)
+            try:
+                self._sync_tail()
+                return self._write(drafts, payloads)
+            except OSError as exc:
+                if isinstance(exc, JournalError):
+                    raise
+                self.stopped = exc
+                raise WriterStopped(
+                    f"write to the journal failed, so this writer stopped: {exc}",
+                    hint="nothing from this call was acknowledged; fix the cause "
+                    "(disk full? I/O error?) and reopen the store",
+                    errno=exc.errno,
+                ) from exc
+            finally:
+                self.lock.release()
+
+    def create(self, store_id: str) -> None:
+        """Write the store's first record, journal.created, unless the journal has records."""
+        with self._mutex:
+            self.lock.acquire(self.lock_timeout)
+            try:
+                self._sync_tail()
+                if self._next_seq == 1 and self._size == 0:
+                    self._store_id = store_id
+                    self._note(CREATED_NOTE, {"store_id": store_id, "format": FORMAT})
+                    self._write_meta()
+            finally:
+                self.lock.release()
+
+    def store_id_from_journal(self) -> str | None:
+        """The store id as written in the journal.created record (meta.json aside)."""
+        segments, _ = list_segments(self.segments_dir)
+        archived, _ = list_segments(self.journal_dir / "archive")
+        oldest = (archived or segments)[:1]
+        return _store_id(None, oldest[0]) if oldest else None
+
+    def roll(self) -> Segment | None:
+        """Start a new segment now (under the lock); None if the active one is empty."""
+        with self._mutex:
+            self.lock.acquire(self.lock_timeout)
+            try:
+                self._sync_tail()
+                if self._fd is not None and self._size == 0:
+                    return None
+                self._roll()
+                return self._active
+            finally:
+                self.lock.release()
+
+    def sync(self) -> None:
+        """fsync what this writer wrote but has not yet made durable (durability=batch)."""
+        with self._mutex:
+            if self._fd is not None and self._unsynced and self.stopped is None:
+                self._fsync(self._fd)
+
+    def close(self) -> None:
+        """Make pending records durable, refresh meta.json if the lock is free, close files."""
+        with self._mutex:
+            if self._fd is not None:
+                try:
+                    if self._unsynced and self.stopped is None and self.durability != "none":
+                        self._fsync(self._fd)
+                    if self._wrote and self.stopped is None:
+                        self._refresh_meta()
+                finally:
+                    os.close(self._fd)
+                    self._fd = None
+            self.lock.close()
+
+    def _refresh_meta(self) -> None:
+        """Leave meta.json current after a clean close, unless another writer is busy."""
+        try:
+            self.lock.acquire(0)
+        except LockTimeout:
+            return  # meta.json is only a cache; the busy writer refreshes it later
+        try:
+            self._sync_tail()
+            self._write_meta()
+        finally:
+            self.lock.release()
+
+    # -- under the lock ------------------------------------------------------------------
+
+    def _sync_tail(self) -> None:
+        if self._fd is not None and self._active is not None:
+            # fast path: nobody appended to our segment and nobody started a new one
+            name = segment_name(self._next_seq)
+            if os.fstat(self._fd).st_size == self._size and (
+                name == self._active.name or not os.path.exists(self.segments_dir / name)
+            ):
+                return
+            os.close(self._fd)
+            self._fd = None
+        self._recover()
+
+    def _recover(self) -> None:
+        segments, _ = list_segments(self.segments_dir)
+        meta = read_meta(self.journal_dir)
+        hint = meta["next_seq"] if meta else 0
+        tail: Tail | None = None
+        if segments:
+            self._active = segments[-1]
+            tail = read_tail(self._active)
+            last = tail.last_seq
+            if last is None:
+                last = last_seq(segments[:-1])
+            floor = max(last + 1 if last is not None else 1, self._active.first_seq)
+            self._fd = os.open(self._active.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            self._size = tail.size
+            self._store_id = _store_id(meta, segments[0]) or self.store_id_from_journal()
+        else:
+            floor = 1
+        skipped = tail.region.skip_count if tail is not None and tail.region is not None else 0
+        self._next_seq = max(floor + skipped, hint)
+        if tail is not None and tail.region is not None:
+            self._adjudicate(tail, floor, hint)
+        elif hint > floor:
+            self._note(SEQ_NOTE, {
+                "reason": "meta.json next_seq was ahead of the journal's tail",
+                "meta_next_seq": hint,
+                "tail_next_seq": floor,
+                "skipped": [floor, hint - 1],
+            })
+        if meta is None or hint > floor or (tail is not None and tail.region is not None):
+            # a lagging hint is normal (meta.json is refreshed on roll and close, not per
+            # append); a missing or unreadable one, or a repair, is written down now
+            self._write_meta()
+
+    def _adjudicate(self, tail: Tail, floor: int, hint: int) -> None:
+        region = tail.region
+        assert region is not None
+        payload: dict[str, Any] = {
+            "segment": tail.segment.name,
+            "start": region.start,
+            "end": region.end,
+            "bytes": region.end - region.start,
+            "sha256": tail.region_sha256,
+            "verdict": region.verdict,
+            "skipped": [floor, self._next_seq - 1] if self._next_seq > floor else None,
+        }
+        if hint > floor + region.skip_count:
+            payload["meta_next_seq"] = hint
+        self._note(FRAGMENT_NOTE, payload)
+
+    def _note(self, kind: str, payload: dict[str, Any]) -> None:
+        draft = Draft(kind, "journal", self._store_id or "store", payload)
+        self._write([draft], [check_draft(draft, internal=True)], roll=False)
+
+    def _write(self, drafts: list[Draft], payloads: list[bytes], *, roll: bool = True) -> list[Record]:
+        if self._fd is None or (roll and self._size >= self.segment_bytes):
+            self._roll()
+        assert self._fd is not None
+        ts = utc_timestamp()
+        first = self._next_seq
+        batch_end = first + len(drafts) - 1 if len(drafts) > 1 else None
+        lines: list[bytes] = []
+        records: list[Record] = []
+        for offset, (draft, payload) in enumerate(zip(drafts, payloads, strict=True)):
+            line, record = encode(draft, payload, seq=first + offset, ts=ts, batch_end=batch_end)
+            if len(line) > WARN_BYTES:
+                warnings.warn(RecordSizeWarning(
+                    f"record seq {record.seq} is {len(line)} bytes, above the 64 KiB soft limit"
+                ), stacklevel=4)
+            lines.append(line)
+            records.append(record)
+        # one write of "\n" + record + "\n" per record: a torn write damages only the tail,
+        # and the next append never glues onto a fragment (tests/journal/test_truncate.py)
+        data = b"\n" + b"\n\n".join(lines) + b"\n"
+        write_all(self._fd, data)
+        self._size += len(data)
+        self._next_seq = first + len(drafts)
+        self._unsynced += len(drafts)
+        self._wrote = True
+        if self.durability == "always" or (
+            self.durability == "batch" and self._unsynced >= self.batch_records
+        ):
+            self._fsync(self._fd)
+        return records
+
+    def _roll(self) -> None:
+        if self._fd is not None:
+            if self._unsynced and self.durability != "none":
+                self._fsync(self._fd)  # a sealed segment is complete on disk
+            os.close(self._fd)
+            self._fd = None
+        path = self.segments_dir / segment_name(self._next_seq)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
+                           0o644)
+        self._active = Segment(self._next_seq, path)
+        self._size = 0
+        if self.durability != "none":
+            # without this, a crash can lose the new segment's name with its records
+            # (tests/faults/test_kill.py::test_roll_then_kill)
+            fsync_dir(self.segments_dir)
+        self._write_meta()
+
+    def _fsync(self, fd: int) -> None:
+        os.fsync(fd)
+        self._unsynced = 0
+
+    def _write_meta(self) -> None:
+        segments, _ = list_segments(self.segments_dir)
+        write_meta(self.journal_dir, {
+            "format": FORMAT,
+            "store_id": self._store_id,
+            "next_seq": self._next_seq,
+            "segments": [segment.name for segment in segments],
+            "written_by": self.lock.holder().get("writer"),
+            "written_at": utc_timestamp(),
+        }, durable=self.durability != "none")
+
+
+def _store_id(meta: dict[str, Any] | None, oldest: Segment) -> str | None:
+    """The store id from meta.json, or else from the journal.created record that opens it."""
+    if meta and isinstance(meta.get("store_id"), str):
+        return str(meta["store_id"])
+    record = first_record(oldest)
+    if record is not None and record.kind == CREATED_NOTE:
+        return str(record.payload.get("store_id"))
+    return None
