@@ -179,14 +179,31 @@ class Journal:
             pass
         findings = list(reading.findings)
         for path in strays:
-            findings.append(Finding("stray_file", "warning", f"{path.name} is not a segment",
-                                    None, None, None, "move it out of journal/segments/"))
+            findings.append(
+                Finding(
+                    "stray_file",
+                    "warning",
+                    f"{path.name} is not a segment",
+                    None,
+                    None,
+                    None,
+                    "move it out of journal/segments/",
+                )
+            )
         if reading.torn_tail is not None:
             tail = reading.torn_tail
-            findings.append(Finding(
-                "torn_tail", "info", f"the active segment ends in {tail.end - tail.start} bytes "
-                "of an unfinished write; the next writer adjudicates them",
-                segments[-1].name, tail.prev_seq, tail.start, None))
+            findings.append(
+                Finding(
+                    "torn_tail",
+                    "info",
+                    f"the active segment ends in {tail.end - tail.start} bytes "
+                    "of an unfinished write; the next writer adjudicates them",
+                    segments[-1].name,
+                    tail.prev_seq,
+                    tail.start,
+                    None,
+                )
+            )
         return ScanReport(
             head_seq=reading.last_seq if reading.count else None,
             records=reading.count,

@@ -1,22 +1,30 @@
-"""Parse one segment's bytes into records and damaged regions.
+"""Stream one segment into records and damaged regions, in file order.
 
 Records are framed as ``\\n`` + JSON + ``\\n``, so a segment is split on the byte ``\\n``
 (never ``str.splitlines``, which also splits on U+2028 and friends) and empty pieces
 are framing. A piece that does not decode (bad JSON, bad CRC) starts a *region*: the
 bytes from the end of the last good record up to the framing newline of the next good
-record. A batch written by one `append_many` is atomic: its records carry the seq of
-the batch's last record, and a batch that does not end is void and joins the region.
+record. A batch written by one `append_many` is atomic: its records carry the first and
+last seq of their batch, and a batch that does not end is void and joins the region.
 
 A region is either *torn* (what a single interrupted write leaves: void batch records
 and at most one unterminated line) or *damaged* (anything else: a newline-terminated
 line that is not a record can only come from corruption, e.g. a flipped bit). The
 writer adjudicates the region at the tail with a ``journal.fragment_adjudicated`` note
-that names its byte range; readers match the note to the region.
+that names its byte range; the parser matches the note to the region. Since the note
+is written right after the region, the parser holds back a few records after a region
+so that it hands the region out already judged, in its place in the stream.
+
+The segment is read in chunks with ``pread`` so memory stays flat however large the
+segment, and records are handed out one at a time (building them all first costs more
+in allocation than the parsing itself).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from journal._record import WARN_BYTES, Record, claimed_seq, decode
@@ -24,6 +32,9 @@ from journal._record import WARN_BYTES, Record, claimed_seq, decode
 FRAGMENT_NOTE = "journal.fragment_adjudicated"
 TORN = "torn"
 DAMAGED = "damaged"
+CHUNK_BYTES = 1 << 20
+_WARN_LINE = WARN_BYTES + 1  # a piece plus its newline
+_LOOKAHEAD = 4  # records to hold back after a region while waiting for its note
 
 
 @dataclass
@@ -36,6 +47,7 @@ class Region:
     verdict: str = TORN
     bad_lines: list[tuple[int, int | None, bool]] = field(default_factory=list)
     adjudicated_by: int | None = None
+    sha256: str = ""
 
     @property
     def skip_count(self) -> int:
@@ -43,20 +55,9 @@ class Region:
         return len(self.bad_lines) if self.verdict == DAMAGED else 0
 
 
-@dataclass
-class ParsedSegment:
-    """The result of parsing one segment."""
-
-    records: list[Record]
-    regions: list[Region]
-    tail: Region | None
-    end_of_records: int
-    oversize: list[tuple[int, int]] = field(default_factory=list)
-
-
 def classify(chunk: bytes, start: int, prev_seq: int | None) -> Region:
     """Judge a region's bytes: torn (one interrupted write) or damaged (anything else)."""
-    region = Region(start, start + len(chunk), prev_seq)
+    region = Region(start, start + len(chunk), prev_seq, sha256=hashlib.sha256(chunk).hexdigest())
     pieces = chunk.split(b"\n")
     offset = start
     last = len(pieces) - 1
@@ -67,7 +68,7 @@ def classify(chunk: bytes, start: int, prev_seq: int | None) -> Region:
             continue
         record = decode(piece)
         if index < last:
-            if record is None or record.batch_end is None or record.batch_end <= record.seq:
+            if record is None or record.batch_end is None:
                 region.bad_lines.append((at, claimed_seq(piece), record is None))
         elif record is None and decode(piece[:-1]) is not None:
             # a whole record whose terminating newline was overwritten: corruption,
@@ -78,80 +79,128 @@ def classify(chunk: bytes, start: int, prev_seq: int | None) -> Region:
     return region
 
 
-def region_sha256(data: bytes, region: Region, base: int = 0) -> str:
-    """The sha256 of a region's bytes, as recorded in its adjudication note."""
-    return hashlib.sha256(data[region.start - base : region.end - base]).hexdigest()
+class SegmentParser:
+    """Iterate a segment's good records and judged regions; `tail` is set at the end."""
+
+    def __init__(self, name: str, fd: int, *, start: int = 0, stop: int | None = None) -> None:
+        self.name = name
+        self.fd = fd
+        self.start = start
+        self.stop = os.fstat(fd).st_size if stop is None else stop
+        self.tail: Region | None = None
+        self.end_of_records = start
+        self.last_seq: int | None = None
+        self.oversize: list[tuple[int, int]] = []
+
+    def _chunks(self) -> Iterator[list[bytes]]:
+        """Lists of whole pieces; the final list holds the unterminated remainder."""
+        carry = b""
+        at = self.start
+        while at < self.stop:
+            chunk = os.pread(self.fd, min(CHUNK_BYTES, self.stop - at), at)
+            if not chunk:
+                break
+            at += len(chunk)
+            pieces = (carry + chunk).split(b"\n") if carry else chunk.split(b"\n")
+            carry = pieces.pop()
+            yield pieces
+        yield [carry]
+
+    def __iter__(self) -> Iterator[Record | Region]:  # noqa: PLR0912, PLR0915 - the hot loop
+        batch: list[Record] = []
+        held: list[Record] = []
+        unresolved: list[Region] = []
+        region_start: int | None = None
+        last_end = pos = self.start
+        prev_seq: int | None = None
+        smooth = True  # no region open, none waiting for its note
+        for pieces in self._chunks():
+            for piece in pieces:
+                start = pos
+                pos += len(piece) + 1
+                if not piece:
+                    continue
+                record = decode(piece)
+                if pos - start > _WARN_LINE and record is not None:
+                    self.oversize.append((record[0], pos - start - 1))
+                if smooth and record is not None:
+                    # the common cases: a plain record or the next record of a batch
+                    if len(record) == 10:
+                        if not batch:
+                            last_end, prev_seq = pos - 1, record[0]
+                            yield record
+                            continue
+                    elif (
+                        record[0] == batch[-1][0] + 1 and record[9] == batch[-1][9]
+                        if batch
+                        else record[0] == record[9][0]
+                    ):
+                        batch.append(record)
+                        if record[0] == record[9][1]:
+                            last_end, prev_seq = pos - 1, record[0]
+                            yield from batch
+                            batch = []
+                        continue
+                if record is not None and len(record) == 11:
+                    record = _member(record, batch)
+                if record is None or (batch and not _continues(record)):
+                    # a bad line, or a new record while a batch is open: the open batch
+                    # never ended, so it is void and joins the region
+                    batch = []
+                    if region_start is None:
+                        region_start = last_end
+                    smooth = False
+                    if record is None:
+                        continue
+                if region_start is not None and not batch:
+                    unresolved.append(self._judge(region_start, start - 1, prev_seq))
+                    region_start = None
+                    last_end = start - 1
+                if len(record) == 11:
+                    batch.append(record)
+                    if record.seq != record.batch_end:
+                        continue
+                    done, batch = batch, []
+                else:
+                    done = [record]
+                last_end, prev_seq = pos - 1, record.seq
+                if record.kind == FRAGMENT_NOTE:
+                    _match_note(self.name, record, unresolved)
+                held.extend(done)
+                if len(held) >= _LOOKAHEAD or all(r.adjudicated_by for r in unresolved):
+                    yield from unresolved
+                    yield from held
+                    unresolved.clear()
+                    held.clear()
+                    smooth = region_start is None
+        yield from unresolved
+        yield from held
+        if batch and region_start is None:
+            region_start = last_end
+        if region_start is not None:
+            self.tail = self._judge(region_start, self.stop, prev_seq)
+        self.end_of_records = last_end
+        self.last_seq = prev_seq
+
+    def _judge(self, start: int, end: int, prev_seq: int | None) -> Region:
+        return classify(os.pread(self.fd, end - start, start), start, prev_seq)
 
 
-def parse_segment(name: str, data: bytes, *, base: int = 0) -> ParsedSegment:
-    """Parse `data`, the bytes of segment `name` from byte offset `base` on."""
-    records: list[Record] = []
-    closed: list[Region] = []
-    oversize: list[tuple[int, int]] = []
-    batch: list[Record] = []
-    region_start: int | None = None
-    last_end = base
-    prev_seq: int | None = None
-    pos = base
-    for piece in data.split(b"\n"):
-        start = pos
-        pos += len(piece) + 1
-        if not piece:
-            continue
-        record = _batch_checked(decode(piece), batch)
-        if record is None or (batch and not _continues(batch, record)):
-            # a bad line, or a new record while a batch is open: the open batch never
-            # ended, so it is void and joins the region
-            batch.clear()
-            if region_start is None:
-                region_start = last_end
-            if record is None:
-                continue
-            record = _batch_checked(record, batch)
-        if region_start is not None and not batch:
-            closed.append(_close(data, base, region_start, start - 1, prev_seq))
-            region_start = None
-            last_end = start - 1
-        if len(piece) > WARN_BYTES:
-            oversize.append((record.seq, len(piece)))
-        if record.batch_end is not None:
-            batch.append(record)
-            if record.seq != record.batch_end:
-                continue
-            records.extend(batch)
-            batch.clear()
-        else:
-            records.append(record)
-        last_end = start + len(piece)
-        prev_seq = record.seq
-        if record.kind == FRAGMENT_NOTE:
-            _match_note(name, record, closed)
-    tail = None
-    if batch and region_start is None:
-        region_start = last_end
-    if region_start is not None:
-        tail = _close(data, base, region_start, base + len(data), prev_seq)
-    return ParsedSegment(records, closed, tail, last_end, oversize)
+def _member(record: Record, batch: list[Record]) -> Record | None:
+    """A batch record that starts a batch or continues the open one; None for an orphan.
 
-
-def _batch_checked(record: Record | None, batch: list[Record]) -> Record | None:
-    """Drop a record whose batch_end is impossible; a one-record batch is a plain record."""
-    if record is None or record.batch_end is None:
+    An orphan is a later member of a batch whose start was lost: the batch is void.
+    """
+    if record.seq == record.batch_start:
         return record
-    if record.batch_end < record.seq:
-        return None
-    if record.batch_end == record.seq and not batch:
-        return record._replace(batch_end=None)
-    return record
+    if batch and batch[-1].batch_start == record.batch_start and record.seq == batch[-1].seq + 1:
+        return record
+    return None
 
 
-def _continues(batch: list[Record], record: Record) -> bool:
-    last = batch[-1]
-    return record.batch_end == last.batch_end and record.seq == last.seq + 1
-
-
-def _close(data: bytes, base: int, start: int, end: int, prev: int | None) -> Region:
-    return classify(data[start - base : end - base], start, prev)
+def _continues(record: Record) -> bool:
+    """True for a batch record past its batch's first (`_member` checked the order)."""
+    return record.batch_start is not None and record.seq != record.batch_start
 
 
 def _match_note(name: str, note: Record, regions: list[Region]) -> None:

@@ -10,13 +10,14 @@ segment and seq; a duplicate seq is an anomaly, reported and applied in file ord
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+import os
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from journal._errors import JournalDamaged
-from journal._parse import DAMAGED, FRAGMENT_NOTE, ParsedSegment, Region, parse_segment
+from journal._parse import DAMAGED, FRAGMENT_NOTE, Region, SegmentParser
 from journal._record import Record
 from journal._segments import Segment, list_segments
 
@@ -66,99 +67,132 @@ class Reading:
         for position in range(index, len(self.segments)):
             segment = self.segments[position]
             try:
-                data = segment.path.read_bytes()
+                fd = os.open(segment.path, os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
-                self._report("segment_vanished", "warning", f"{segment.name} disappeared "
-                             "while being read (archived?)", segment.name,
-                             hint="read again from the same seq")
+                self._report(
+                    "segment_vanished",
+                    "warning",
+                    f"{segment.name} disappeared while being read (archived?)",
+                    segment.name,
+                    hint="read again from the same seq",
+                )
                 continue
-            parsed = parse_segment(segment.name, data)
-            last = position == len(self.segments) - 1
-            yield from self._walk(segment, parsed, prev, last)
+            try:
+                parser = SegmentParser(segment.name, fd)
+                last = position == len(self.segments) - 1
+                prev = yield from self._walk(segment, parser, prev, last)
+            finally:
+                os.close(fd)
             if self.limit is not None and self.count >= self.limit:
                 return
-            if parsed.records:
-                prev = max(prev or 0, parsed.records[-1].seq)
 
     def _walk(
-        self, segment: Segment, parsed: ParsedSegment, prev: int | None, last: bool
-    ) -> Iterator[Record]:
-        pending = self._region_findings(segment, parsed, last)
-        for seq, size in parsed.oversize:
-            pending.setdefault(seq, []).append(Finding(
-                "oversize_record", "warning", f"seq {seq} is {size} bytes, above the 64 KiB "
-                "soft limit", segment.name, seq, None, "keep large content under objects/"))
-        broken: set[int | None] = {key for key, items in pending.items() if items}
-        self._flush(pending, None)
-        if parsed.records and None not in broken:
-            first = parsed.records[0].seq
-            if first != segment.first_seq:
-                self._report("segment_name_mismatch", "error",
-                             f"{segment.name} is named for seq {segment.first_seq} but its first "
-                             f"record has seq {first}", segment.name, first,
-                             hint="segments are never renamed; restore the original name")
-        if None in broken:
-            prev = None
-        for record in parsed.records:
-            seq = record.seq
+        self, segment: Segment, parser: SegmentParser, prev: int | None, last: bool
+    ) -> Generator[Record, None, int | None]:
+        after, limit = self.after, self.limit
+        damaged = False
+        first = True
+        for item in parser:
+            if type(item) is Region:
+                damaged = self._region(segment, item) or damaged
+                continue
+            assert type(item) is Record
+            seq = item.seq
+            if first:
+                first = False
+                if seq != segment.first_seq and not damaged:
+                    self._report(
+                        "segment_name_mismatch",
+                        "error",
+                        f"{segment.name} is named for seq {segment.first_seq} but its "
+                        f"first record has seq {seq}",
+                        segment.name,
+                        seq,
+                        hint="segments are never renamed; restore the original name",
+                    )
             if prev is not None and seq != prev + 1:
-                self._check_order(segment, record, prev, prev in broken)
-            if seq > self.after and (self.limit is None or self.count < self.limit):
-                self.count += 1
-                self.last_seq = seq
-                yield record
-            self._flush(pending, seq)
+                self._check_order(segment, item, prev, damaged)
+            damaged = False
             if prev is None or seq > prev:
                 prev = seq
-        for key in list(pending):
-            self._flush(pending, key)
+            if seq > after:
+                if limit is not None and self.count >= limit:
+                    return prev
+                self.count += 1
+                self.last_seq = seq
+                yield item
+        for seq, size in parser.oversize:
+            self._report(
+                "oversize_record",
+                "warning",
+                f"seq {seq} is {size} bytes, above the 64 KiB soft limit",
+                segment.name,
+                seq,
+                hint="keep large content under objects/ and reference it by hash",
+            )
+        if parser.tail is not None:
+            if last and parser.tail.verdict != DAMAGED:
+                self.torn_tail = parser.tail
+            else:
+                self._region(segment, parser.tail)
+        return prev
+
+    def _region(self, segment: Segment, region: Region) -> bool:
+        """Count a healthy adjudicated region or report a bad one; True if it was bad."""
+        if region.adjudicated_by is not None and region.verdict != DAMAGED:
+            self.adjudicated += 1
+            return False
+        for finding in _describe(segment, region):
+            self._emit(finding)
+        return True
 
     def _check_order(self, segment: Segment, record: Record, prev: int, damaged: bool) -> None:
         seq = record.seq
         if seq == prev:
-            self._report("duplicate_seq", "warning",
-                         f"seq {seq} appears twice (second copy in {segment.name}); applied in "
-                         "file order", segment.name, seq,
-                         hint="two writers ignored the store lock: check for a network mount")
+            self._report(
+                "duplicate_seq",
+                "warning",
+                f"seq {seq} appears twice (second copy in {segment.name}); applied in file order",
+                segment.name,
+                seq,
+                hint="two writers ignored the store lock: check for a network mount",
+            )
         elif seq < prev:
-            self._report("seq_out_of_order", "error", f"seq {seq} follows seq {prev}",
-                         segment.name, seq, hint="the journal was edited or spliced by hand")
+            self._report(
+                "seq_out_of_order",
+                "error",
+                f"seq {seq} follows seq {prev}",
+                segment.name,
+                seq,
+                hint="the journal was edited or spliced by hand",
+            )
         elif not damaged and not _explains_skip(record, prev):
-            self._report("seq_gap", "error",
-                         f"seqs {prev + 1}..{seq - 1} are missing before seq {seq}",
-                         segment.name, seq,
-                         hint="a segment or records were removed; restore them from a backup")
+            self._report(
+                "seq_gap",
+                "error",
+                f"seqs {prev + 1}..{seq - 1} are missing before seq {seq}",
+                segment.name,
+                seq,
+                hint="a segment or records were removed; restore them from a backup",
+            )
 
-    def _region_findings(
-        self, segment: Segment, parsed: ParsedSegment, last: bool
-    ) -> dict[int | None, list[Finding]]:
-        pending: dict[int | None, list[Finding]] = {}
-        regions = list(parsed.regions)
-        if parsed.tail is not None:
-            if last and parsed.tail.verdict != DAMAGED:
-                self.torn_tail = parsed.tail
-            else:
-                regions.append(parsed.tail)
-        for region in regions:
-            found = _describe(segment, region)
-            if region.adjudicated_by is not None and region.verdict != DAMAGED:
-                self.adjudicated += 1
-            else:
-                pending.setdefault(region.prev_seq, []).extend(found)
-        return pending
-
-    def _flush(self, pending: dict[int | None, list[Finding]], key: int | None) -> None:
-        for finding in pending.pop(key, []):
-            self.findings.append(finding)
-            behind = finding.seq is not None and finding.seq <= self.after
-            if finding.severity == "error" and self.on_damage == "raise" and not behind:
-                raise JournalDamaged(finding.message, hint=finding.hint, **_where(finding))
+    def _emit(self, finding: Finding) -> None:
+        self.findings.append(finding)
+        behind = finding.seq is not None and finding.seq <= self.after
+        if finding.severity == "error" and self.on_damage == "raise" and not behind:
+            raise JournalDamaged(finding.message, hint=finding.hint, **_where(finding))
 
     def _report(
-        self, code: str, severity: str, message: str, segment: str | None = None,
-        seq: int | None = None, *, hint: str | None = None,
+        self,
+        code: str,
+        severity: str,
+        message: str,
+        segment: str | None = None,
+        seq: int | None = None,
+        *,
+        hint: str | None = None,
     ) -> None:
-        self._flush({None: [Finding(code, severity, message, segment, seq, None, hint)]}, None)
+        self._emit(Finding(code, severity, message, segment, seq, None, hint))
 
 
 def _explains_skip(record: Record, prev: int) -> bool:
@@ -177,23 +211,46 @@ def _describe(segment: Segment, region: Region) -> list[Finding]:
     name = segment.name
     after = f"after seq {region.prev_seq}" if region.prev_seq is not None else "at its start"
     if region.adjudicated_by is not None:
-        return [Finding("damaged_fragment", "error",
-                        f"{name} bytes {region.start}..{region.end} {after} held damaged "
-                        f"records (adjudicated by seq {region.adjudicated_by})", name,
-                        region.prev_seq, region.start,
-                        "records there were lost to corruption; restore from a backup")]
+        return [
+            Finding(
+                "damaged_fragment",
+                "error",
+                f"{name} bytes {region.start}..{region.end} {after} held damaged "
+                f"records (adjudicated by seq {region.adjudicated_by})",
+                name,
+                region.prev_seq,
+                region.start,
+                "records there were lost to corruption; restore from a backup",
+            )
+        ]
     if not region.bad_lines:
-        return [Finding("unadjudicated_fragment", "error",
-                        f"{name} bytes {region.start}..{region.end} {after} hold an interrupted "
-                        "write that no writer adjudicated", name, region.prev_seq, region.start,
-                        "a torn write must only ever be at the end of the active segment")]
+        return [
+            Finding(
+                "unadjudicated_fragment",
+                "error",
+                f"{name} bytes {region.start}..{region.end} {after} hold an interrupted "
+                "write that no writer adjudicated",
+                name,
+                region.prev_seq,
+                region.start,
+                "a torn write must only ever be at the end of the active segment",
+            )
+        ]
     expected = (region.prev_seq or segment.first_seq - 1) + 1
     out = []
     for offset, claimed, undecodable in region.bad_lines:
         seq = claimed if claimed is not None else expected
-        what = "fails its CRC or does not parse" if undecodable else "is a batch record out of place"
-        out.append(Finding("crc_mismatch" if claimed is not None else "malformed_line", "error",
-                           f"{name} offset {offset}: the record for seq {seq} {after} {what}",
-                           name, seq, offset, "restore this segment from a backup; never edit it"))
+        what = "fails its CRC or does not parse" if undecodable else "is out of its batch"
+        out.append(
+            Finding(
+                "crc_mismatch" if claimed is not None else "malformed_line",
+                "error",
+                f"{name} offset {offset}: the record for seq {seq} {after} {what}",
+                name,
+                seq,
+                offset,
+                "restore this segment from a backup; never edit it",
+            )
+        )
         expected = seq + 1
     return out

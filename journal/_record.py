@@ -4,11 +4,14 @@ A record is one line of JSON written by orjson. Its fields come in a fixed order
 checksum is always the last field, so a record's bytes are::
 
     {"seq":42,"ts":"...","writer":"...","kind":"...","entity":"...","id":"...","rev":3,"v":1,
-     ["batch_end":44,]"payload":{...},"crc":"1a2b3c4d"}
+     "payload":{...}[,"batch":[42,44]],"crc":"1a2b3c4d"}
 
-The CRC-32 covers exactly the bytes the record would have without its crc field (the line
-minus its fixed 18-byte suffix, plus the closing brace). Checking it costs one crc32 over
-bytes already in memory and no re-serialisation.
+A record written by `append_many` carries ``batch``: the first and last seq of its batch.
+
+The CRC-32 covers every byte of the record before its crc field (the line minus its fixed
+18-byte suffix ``,"crc":"xxxxxxxx"}``). Checking it costs one crc32 over bytes already in
+memory and no re-serialisation; the hex digits are compared as bytes, so a flipped digit
+that a lenient int() parse would forgive is still caught.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import secrets
 import time
 import zlib
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -33,30 +37,75 @@ _CRC_SUFFIX_LEN = 18  # len(b',"crc":"1a2b3c4d"}')
 _CRC_TAG = b',"crc":"'
 _KIND = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _ENTITY = re.compile(r"[a-z][a-z0-9_]*")
+_HEAD = (
+    b'{"seq":%d,"ts":"%s","writer":"%s","kind":"%s","entity":"%s","id":%s,"rev":%d,"v":%d,'
+    b'"payload":'
+)
+_crc32 = zlib.crc32
+_loads = orjson.loads
+_new_record = tuple.__new__
 _CLAIMED_SEQ = re.compile(rb'\{"seq":(\d{1,19})[,}]')
 
 
-class Record(NamedTuple):
-    """One journal record as read back or acknowledged."""
+_FIELDS = ("seq", "ts", "writer", "kind", "entity", "id", "rev", "v", "payload")
 
-    seq: int
-    ts: str
-    writer: str
-    kind: str
-    entity: str
-    id: str
-    rev: int
-    v: int
-    payload: dict[str, Any]
-    crc: str
-    batch_end: int | None = None
+
+class Record(tuple):  # type: ignore[type-arg]
+    """One journal record as read back or acknowledged: an immutable tuple with named fields.
+
+    Its items are the JSON object's values in file order: seq, ts, writer, kind, entity,
+    id, rev, v, payload, then [first, last] for a batch record, and the crc last. Reading
+    builds it straight from the parsed object's values, with no reordering (the read path
+    is hot); `batch_start`/`batch_end` are None for a record written on its own.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        seq: int
+        ts: str
+        writer: str
+        kind: str
+        entity: str
+        id: str
+        rev: int
+        v: int
+        payload: dict[str, Any]
+        crc: str
+    else:
+        seq, ts, writer, kind, entity, id, rev, v, payload = (
+            property(itemgetter(index), doc=f"The record's {name}.")
+            for index, name in enumerate(_FIELDS)
+        )
+        crc = property(itemgetter(-1), doc="The CRC-32 of the record's bytes, as 8 hex digits.")
+
+    @classmethod
+    def of(cls, *values: Any, batch: tuple[int, int] | None = None) -> Record:
+        """Build a record from seq, ts, writer, kind, entity, id, rev, v, payload, crc."""
+        if batch is not None:
+            values = (*values[:9], list(batch), values[9])
+        return _new_record(cls, values)
+
+    @property
+    def batch_start(self) -> int | None:
+        """The first seq of the batch this record was written in, or None."""
+        return self[9][0] if len(self) == 11 else None
+
+    @property
+    def batch_end(self) -> int | None:
+        """The last seq of the batch this record was written in, or None."""
+        return self[9][1] if len(self) == 11 else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as the JSON object stored in the journal (batch_end only if set)."""
-        out = self._asdict()
-        if self.batch_end is None:
-            del out["batch_end"]
+        """The record as the JSON object stored in the journal."""
+        out = dict(zip(_FIELDS, self, strict=False))
+        if len(self) == 11:
+            out["batch"] = self[9]
+        out["crc"] = self[-1]
         return out
+
+    def __repr__(self) -> str:
+        return "Record(" + ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items()) + ")"
 
 
 class Draft(NamedTuple):
@@ -80,7 +129,7 @@ _writer_id = ""
 
 def writer_id() -> str:
     """This process's writer name: pid plus a random nonce chosen at process start."""
-    global _writer_pid, _writer_id  # noqa: PLW0603 - one identity per process, renewed after fork
+    global _writer_pid, _writer_id  # one identity per process, renewed after fork
     pid = os.getpid()
     if pid != _writer_pid:
         _writer_pid, _writer_id = pid, f"{pid}-{secrets.token_hex(4)}"
@@ -183,24 +232,30 @@ def _check_json(value: Any, path: str) -> None:
 
 
 def encode(
-    draft: Draft, payload_json: bytes, *, seq: int, ts: str, batch_end: int | None
+    draft: Draft, payload_json: bytes, *, seq: int, ts: str, batch: tuple[int, int] | None
 ) -> tuple[bytes, Record]:
     """Encode a validated draft as its line (without framing) and the Record it stands for."""
-    head: dict[str, Any] = {
-        "seq": seq,
-        "ts": ts,
-        "writer": writer_id(),
-        "kind": draft.kind,
-        "entity": draft.entity,
-        "id": draft.id,
-        "rev": draft.rev,
-        "v": draft.v,
-    }
-    if batch_end is not None:
-        head["batch_end"] = batch_end
-    body = orjson.dumps(head)[:-1] + b',"payload":' + payload_json + b"}"
+    writer = writer_id()
+    # kind and entity passed their patterns and ts/writer are plain ASCII: only the id
+    # needs JSON escaping, so the head is formatted directly (the append hot path)
+    body = (
+        _HEAD
+        % (
+            seq,
+            ts.encode(),
+            writer.encode(),
+            draft.kind.encode(),
+            draft.entity.encode(),
+            orjson.dumps(draft.id),
+            draft.rev,
+            draft.v,
+        )
+        + payload_json
+    )
+    if batch is not None:
+        body += b',"batch":[%d,%d]' % batch
     crc = b"%08x" % zlib.crc32(body)
-    line = body[:-1] + _CRC_TAG + crc + b'"}'
+    line = body + _CRC_TAG + crc + b'"}'
     if len(line) > MAX_BYTES:
         raise RecordTooLarge(
             f"record of kind {draft.kind!r} for {draft.entity} {draft.id!r} is "
@@ -210,37 +265,57 @@ def encode(
             size=len(line),
             limit=MAX_BYTES,
         )
-    record = Record(
+    record = Record.of(
         seq,
         ts,
-        head["writer"],
+        writer,
         draft.kind,
         draft.entity,
         draft.id,
         draft.rev,
         draft.v,
-        orjson.loads(payload_json),
+        draft.payload,
         crc.decode(),
-        batch_end,
+        batch=batch,
     )
     return line, record
 
 
 def decode(line: bytes) -> Record | None:
     """Decode one line into a Record, or None if it is malformed or fails its CRC."""
-    if len(line) < 40 or line[-_CRC_SUFFIX_LEN:-10] != _CRC_TAG or line[-2:] != b'"}':
-        return None
-    body = memoryview(line)[:-_CRC_SUFFIX_LEN]
-    if b"%08x" % zlib.crc32(b"}", zlib.crc32(body)) != line[-10:-2]:
+    # the hot path of every read: a few slices, one crc32 pass, one orjson call
+    if (
+        line[-_CRC_SUFFIX_LEN:-10] != _CRC_TAG
+        or b"%08x" % _crc32(line[:-_CRC_SUFFIX_LEN]) != line[-10:-2]
+    ):
         return None
     try:
-        fields = orjson.loads(line)
-        record = Record(**fields)
-    except (orjson.JSONDecodeError, TypeError):
+        fields = _loads(line)
+    except orjson.JSONDecodeError:
         return None
-    if type(record.seq) is not int or not isinstance(record.payload, dict):
+    # the CRC proves these bytes are what a writer wrote, and the writer always writes
+    # the fields in the same order, so the values become the record as they are
+    if type(fields) is not dict:
         return None
-    return record
+    record: Record = _new_record(Record, fields.values())
+    size = len(record)
+    if size == 10:
+        good = type(record[0]) is int and type(record[8]) is dict
+    else:
+        good = size == 11 and type(record[8]) is dict and _batch_ok(record[0], record[9])
+    return record if good else None
+
+
+def _batch_ok(seq: Any, batch: Any) -> bool:
+    """A batch field is [first, last] with first < last and the record's seq inside."""
+    return (
+        type(batch) is list
+        and len(batch) == 2
+        and type(batch[0]) is int
+        and type(batch[1]) is int
+        and batch[0] <= seq <= batch[1]
+        and batch[0] < batch[1]
+    )
 
 
 def claimed_seq(line: bytes) -> int | None:

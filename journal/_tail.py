@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from journal._parse import Region, parse_segment, region_sha256
+from journal._parse import Region, SegmentParser
 from journal._record import MAX_BYTES, Record, decode
 from journal._segments import Segment
 
-_WINDOW = 4 * MAX_BYTES
+_FIRST_WINDOW = 64 * 1024
 
 
 @dataclass
@@ -20,31 +20,38 @@ class Tail:
     size: int
     last_seq: int | None
     region: Region | None
-    region_sha256: str | None
 
 
 def read_tail(segment: Segment) -> Tail:
     """Parse the end of `segment`, widening the window until a whole record bounds it."""
-    with open(segment.path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        window = _WINDOW
+    fd = os.open(segment.path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        window = _FIRST_WINDOW
         while True:
             start = max(0, size - window)
-            handle.seek(start)
-            data = handle.read(size - start)
-            cut = 0 if start == 0 else data.find(b"\n")
-            if cut >= 0:
-                base = start + cut
-                parsed = parse_segment(segment.name, data[cut:], base=base)
-                if start == 0 or parsed.end_of_records > base:
-                    break
-            if start == 0:
-                break
+            base = start if start == 0 else _next_newline(fd, start, size)
+            if base is not None:
+                parser = SegmentParser(segment.name, fd, start=base, stop=size)
+                for _ in parser:
+                    pass
+                if start == 0 or parser.end_of_records > base:
+                    return Tail(segment, size, parser.last_seq, parser.tail)
             window *= 4
-    last = parsed.records[-1].seq if parsed.records else None
-    region = parsed.tail
-    digest = region_sha256(data[cut:], region, base) if region is not None else None
-    return Tail(segment, size, last, region, digest)
+    finally:
+        os.close(fd)
+
+
+def _next_newline(fd: int, start: int, stop: int) -> int | None:
+    """The offset of the first newline at or after `start`, or None before `stop`."""
+    at = start
+    while at < stop:
+        chunk = os.pread(fd, min(2 * MAX_BYTES, stop - at), at)
+        found = chunk.find(b"\n")
+        if found >= 0:
+            return at + found
+        at += len(chunk)
+    return None
 
 
 def last_seq(segments: list[Segment]) -> int | None:
@@ -59,7 +66,7 @@ def last_seq(segments: list[Segment]) -> int | None:
 def first_record(segment: Segment) -> Record | None:
     """The first good record of a segment, read from its first line only."""
     with open(segment.path, "rb") as handle:
-        data = handle.read(_WINDOW)
+        data = handle.read(2 * MAX_BYTES)
     for line in data.split(b"\n")[:-1]:
         if line:
             return decode(line)

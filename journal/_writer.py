@@ -196,12 +196,15 @@ class Writer:
         if tail is not None and tail.region is not None:
             self._adjudicate(tail, floor, hint)
         elif hint > floor:
-            self._note(SEQ_NOTE, {
-                "reason": "meta.json next_seq was ahead of the journal's tail",
-                "meta_next_seq": hint,
-                "tail_next_seq": floor,
-                "skipped": [floor, hint - 1],
-            })
+            self._note(
+                SEQ_NOTE,
+                {
+                    "reason": "meta.json next_seq was ahead of the journal's tail",
+                    "meta_next_seq": hint,
+                    "tail_next_seq": floor,
+                    "skipped": [floor, hint - 1],
+                },
+            )
         if meta is None or hint > floor or (tail is not None and tail.region is not None):
             # a lagging hint is normal (meta.json is refreshed on roll and close, not per
             # append); a missing or unreadable one, or a repair, is written down now
@@ -215,7 +218,7 @@ class Writer:
             "start": region.start,
             "end": region.end,
             "bytes": region.end - region.start,
-            "sha256": tail.region_sha256,
+            "sha256": region.sha256,
             "verdict": region.verdict,
             "skipped": [floor, self._next_seq - 1] if self._next_seq > floor else None,
         }
@@ -227,21 +230,26 @@ class Writer:
         draft = Draft(kind, "journal", self._store_id or "store", payload)
         self._write([draft], [check_draft(draft, internal=True)], roll=False)
 
-    def _write(self, drafts: list[Draft], payloads: list[bytes], *, roll: bool = True) -> list[Record]:
+    def _write(
+        self, drafts: list[Draft], payloads: list[bytes], *, roll: bool = True
+    ) -> list[Record]:
         if self._fd is None or (roll and self._size >= self.segment_bytes):
             self._roll()
         assert self._fd is not None
         ts = utc_timestamp()
         first = self._next_seq
-        batch_end = first + len(drafts) - 1 if len(drafts) > 1 else None
+        batch = (first, first + len(drafts) - 1) if len(drafts) > 1 else None
         lines: list[bytes] = []
         records: list[Record] = []
         for offset, (draft, payload) in enumerate(zip(drafts, payloads, strict=True)):
-            line, record = encode(draft, payload, seq=first + offset, ts=ts, batch_end=batch_end)
+            line, record = encode(draft, payload, seq=first + offset, ts=ts, batch=batch)
             if len(line) > WARN_BYTES:
-                warnings.warn(RecordSizeWarning(
-                    f"record seq {record.seq} is {len(line)} bytes, above the 64 KiB soft limit"
-                ), stacklevel=4)
+                warnings.warn(
+                    RecordSizeWarning(
+                        f"record seq {record.seq} is {len(line)} bytes, above the 64 KiB soft limit"
+                    ),
+                    stacklevel=4,
+                )
             lines.append(line)
             records.append(record)
         # one write of "\n" + record + "\n" per record: a torn write damages only the tail,
@@ -265,8 +273,9 @@ class Writer:
             os.close(self._fd)
             self._fd = None
         path = self.segments_dir / segment_name(self._next_seq)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
-                           0o644)
+        self._fd = os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644
+        )
         self._active = Segment(self._next_seq, path)
         self._size = 0
         if self.durability != "none":
@@ -281,14 +290,18 @@ class Writer:
 
     def _write_meta(self) -> None:
         segments, _ = list_segments(self.segments_dir)
-        write_meta(self.journal_dir, {
-            "format": FORMAT,
-            "store_id": self._store_id,
-            "next_seq": self._next_seq,
-            "segments": [segment.name for segment in segments],
-            "written_by": self.lock.holder().get("writer"),
-            "written_at": utc_timestamp(),
-        }, durable=self.durability != "none")
+        write_meta(
+            self.journal_dir,
+            {
+                "format": FORMAT,
+                "store_id": self._store_id,
+                "next_seq": self._next_seq,
+                "segments": [segment.name for segment in segments],
+                "written_by": self.lock.holder().get("writer"),
+                "written_at": utc_timestamp(),
+            },
+            durable=self.durability != "none",
+        )
 
 
 def _store_id(meta: dict[str, Any] | None, oldest: Segment) -> str | None:
