@@ -20,6 +20,7 @@ from journal._errors import LockTimeout
 from journal._record import utc_timestamp, writer_id
 
 _HOLDER_BYTES = 256
+_EXCLUSIVE_NOW = portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
 
 
 class StoreLock:
@@ -36,7 +37,7 @@ class StoreLock:
         pause = 0.001
         while True:
             try:
-                portalocker.lock(self._fd, portalocker.LOCK_EX | portalocker.LOCK_NB)
+                portalocker.lock(self._fd, _EXCLUSIVE_NOW)
                 break
             except portalocker.AlreadyLocked:
                 now = time.monotonic()
@@ -53,7 +54,7 @@ class StoreLock:
                 time.sleep(min(pause, deadline - now))
                 pause = min(pause * 2, 0.05)
         self.held = True
-        info = orjson.dumps({"writer": writer_id(), "since": utc_timestamp()})
+        info = b'{"writer":"%s","since":"%s"}' % (writer_id().encode(), utc_timestamp().encode())
         os.pwrite(self._fd, info.ljust(_HOLDER_BYTES), 0)
 
     def release(self) -> None:
@@ -76,7 +77,7 @@ class StoreLock:
         if self.held:
             return False
         try:
-            portalocker.lock(self._fd, portalocker.LOCK_EX | portalocker.LOCK_NB)
+            portalocker.lock(self._fd, _EXCLUSIVE_NOW)
         except portalocker.AlreadyLocked:
             return True
         portalocker.unlock(self._fd)

@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import time
+import warnings
 import zlib
 from collections.abc import Mapping
 from operator import itemgetter
@@ -43,6 +44,7 @@ _HEAD = (
 )
 _crc32 = zlib.crc32
 _loads = orjson.loads
+_dumps = orjson.dumps
 _new_record = tuple.__new__
 _CLAIMED_SEQ = re.compile(rb'\{"seq":(\d{1,19})[,}]')
 
@@ -78,13 +80,6 @@ class Record(tuple):  # type: ignore[type-arg]
             for index, name in enumerate(_FIELDS)
         )
         crc = property(itemgetter(-1), doc="The CRC-32 of the record's bytes, as 8 hex digits.")
-
-    @classmethod
-    def of(cls, *values: Any, batch: tuple[int, int] | None = None) -> Record:
-        """Build a record from seq, ts, writer, kind, entity, id, rev, v, payload, crc."""
-        if batch is not None:
-            values = (*values[:9], list(batch), values[9])
-        return _new_record(cls, values)
 
     @property
     def batch_start(self) -> int | None:
@@ -136,17 +131,62 @@ def writer_id() -> str:
     return _writer_id
 
 
+_second = (-1, "")  # the last whole second formatted, and its text
+
+
 def utc_timestamp() -> str:
     """The current UTC time as an ISO-8601 string with microseconds."""
-    ns = time.time_ns()
-    secs, micros = divmod(ns // 1000, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{micros:06d}Z"
+    global _second  # noqa: PLW0603 - a one-entry cache; a tuple swap is atomic
+    secs, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    cached = _second
+    if cached[0] != secs:
+        cached = _second = (secs, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)))
+    return f"{cached[1]}.{micros:06d}Z"
 
 
 def check_draft(draft: Draft, *, internal: bool = False) -> bytes:
     """Validate a draft and return its payload as JSON bytes; raise InvalidRecord if bad."""
     kind, entity, id_, payload, rev, v = draft
-    if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+    if (kind, entity) not in _good_names:
+        _check_names(kind, entity, internal=internal)
+    if type(id_) is not str or not id_ or len(id_) > 256:
+        raise InvalidRecord(
+            f"id {id_!r} must be a non-empty string of at most 256 characters",
+            hint="pass the entity's id as a string",
+            field="id",
+        )
+    if type(rev) is not int or rev < 0 or type(v) is not int or v < 0:
+        name, value = ("rev", rev) if type(rev) is not int or rev < 0 else ("v", v)
+        raise InvalidRecord(
+            f"{name} {value!r} must be a non-negative integer",
+            hint=f"pass {name} as an int >= 0",
+            field=name,
+        )
+    if type(payload) is not dict:
+        raise InvalidRecord(
+            f"payload must be a JSON object, got {type(payload).__name__}",
+            hint="wrap the value in a dict",
+            field="payload",
+        )
+    if not _plain_json(payload):
+        _check_json(payload, "payload")
+    try:
+        return _dumps(payload)
+    except orjson.JSONEncodeError as exc:
+        _check_json(payload, "payload")  # names the field when it can
+        raise InvalidRecord(
+            f"payload cannot be stored as JSON: {exc}",
+            hint="strings must be valid Unicode (no lone surrogates); ints fit in 64 bits",
+            field="payload",
+        ) from exc
+
+
+_good_names: set[tuple[str, str]] = set()
+
+
+def _check_names(kind: Any, entity: Any, *, internal: bool) -> None:
+    """Check a kind and an entity name once; remember the pairs that passed."""
+    if type(kind) is not str or not _KIND.fullmatch(kind):
         raise InvalidRecord(
             f"kind {kind!r} is not a dotted lower-case name",
             hint="use a kind like 'trace.added': family, dot, event",
@@ -158,40 +198,36 @@ def check_draft(draft: Draft, *, internal: bool = False) -> bytes:
             hint="choose a kind outside the 'journal.' namespace",
             field="kind",
         )
-    if not isinstance(entity, str) or not _ENTITY.fullmatch(entity):
+    if type(entity) is not str or not _ENTITY.fullmatch(entity):
         raise InvalidRecord(
             f"entity {entity!r} is not a lower-case name",
             hint="use an entity name like 'trace' or 'dataset'",
             field="entity",
         )
-    if not isinstance(id_, str) or not id_ or len(id_) > 256:
-        raise InvalidRecord(
-            f"id {id_!r} must be a non-empty string of at most 256 characters",
-            hint="pass the entity's id as a string",
-            field="id",
-        )
-    for name, value in (("rev", rev), ("v", v)):
-        if type(value) is not int or value < 0:
-            raise InvalidRecord(
-                f"{name} {value!r} must be a non-negative integer",
-                hint=f"pass {name} as an int >= 0",
-                field=name,
-            )
-    if not isinstance(payload, dict):
-        raise InvalidRecord(
-            f"payload must be a JSON object, got {type(payload).__name__}",
-            hint="wrap the value in a dict",
-            field="payload",
-        )
-    _check_json(payload, "payload")
-    try:
-        return orjson.dumps(payload)
-    except orjson.JSONEncodeError as exc:
-        raise InvalidRecord(
-            f"payload cannot be stored as JSON: {exc}",
-            hint="strings must be valid Unicode (no lone surrogates); ints fit in 64 bits",
-            field="payload",
-        ) from exc
+    if len(_good_names) > 10_000:
+        _good_names.clear()
+    if not kind.startswith("journal."):
+        _good_names.add((kind, entity))
+
+
+def _plain_json(payload: dict[str, Any]) -> bool:
+    """True if every value is a JSON type that round-trips exactly (the fast check)."""
+    stack: list[Any] = [payload.values()]
+    while stack:
+        for item in stack.pop():
+            kind = type(item)
+            if kind is str or kind is int or kind is bool or item is None:
+                continue
+            if kind is float:
+                if item - item != 0.0:  # NaN and +-Infinity; finite x - x is 0.0
+                    return False
+            elif kind is dict:
+                stack.append(item.values())
+            elif kind is list:
+                stack.append(item)
+            else:
+                return False
+    return True
 
 
 _SCALARS = (str, int, bool, type(None))
@@ -232,53 +268,56 @@ def _check_json(value: Any, path: str) -> None:
 
 
 def encode(
-    draft: Draft, payload_json: bytes, *, seq: int, ts: str, batch: tuple[int, int] | None
-) -> tuple[bytes, Record]:
-    """Encode a validated draft as its line (without framing) and the Record it stands for."""
+    drafts: list[Draft], payloads: list[bytes], *, first_seq: int, ts: str
+) -> tuple[bytes, list[Record]]:
+    """Encode validated drafts as one framed write and the records they stand for.
+
+    More than one draft makes a batch: every record carries [first, last] seq.
+    """
     writer = writer_id()
-    # kind and entity passed their patterns and ts/writer are plain ASCII: only the id
-    # needs JSON escaping, so the head is formatted directly (the append hot path)
-    body = (
-        _HEAD
-        % (
-            seq,
-            ts.encode(),
-            writer.encode(),
-            draft.kind.encode(),
-            draft.entity.encode(),
-            orjson.dumps(draft.id),
-            draft.rev,
-            draft.v,
+    shared = (ts.encode(), writer.encode())
+    last_seq = first_seq + len(drafts) - 1
+    batch = b',"batch":[%d,%d]' % (first_seq, last_seq) if len(drafts) > 1 else b""
+    lines: list[bytes] = []
+    records: list[Record] = []
+    seq = first_seq
+    for draft, payload_json in zip(drafts, payloads, strict=True):
+        kind, entity, id_, payload, rev, v = draft
+        # kind and entity passed their patterns and ts/writer are plain ASCII: only the
+        # id needs JSON escaping, so the head is formatted directly (the append hot path)
+        body = (
+            _HEAD % (seq, *shared, kind.encode(), entity.encode(), _dumps(id_), rev, v)
+            + payload_json
+            + batch
         )
-        + payload_json
-    )
-    if batch is not None:
-        body += b',"batch":[%d,%d]' % batch
-    crc = b"%08x" % zlib.crc32(body)
-    line = body + _CRC_TAG + crc + b'"}'
-    if len(line) > MAX_BYTES:
-        raise RecordTooLarge(
-            f"record of kind {draft.kind!r} for {draft.entity} {draft.id!r} is "
-            f"{len(line)} bytes; the limit is {MAX_BYTES} bytes (256 KiB)",
-            hint="store large content under objects/ and reference it by hash",
-            field="payload",
-            size=len(line),
-            limit=MAX_BYTES,
-        )
-    record = Record.of(
-        seq,
-        ts,
-        writer,
-        draft.kind,
-        draft.entity,
-        draft.id,
-        draft.rev,
-        draft.v,
-        draft.payload,
-        crc.decode(),
-        batch=batch,
-    )
-    return line, record
+        crc = b"%08x" % _crc32(body)
+        line = body + _CRC_TAG + crc + b'"}'
+        if len(line) > MAX_BYTES:
+            raise RecordTooLarge(
+                f"record of kind {kind!r} for {entity} {id_!r} is {len(line)} bytes; "
+                f"the limit is {MAX_BYTES} bytes (256 KiB)",
+                hint="store large content under objects/ and reference it by hash",
+                field="payload",
+                size=len(line),
+                limit=MAX_BYTES,
+            )
+        if len(line) > WARN_BYTES:
+            warnings.warn(
+                RecordSizeWarning(
+                    f"record seq {seq} is {len(line)} bytes, above the 64 KiB soft limit"
+                ),
+                stacklevel=5,
+            )
+        values = (seq, ts, writer, kind, entity, id_, rev, v, payload)
+        if batch:
+            records.append(_new_record(Record, (*values, [first_seq, last_seq], crc.decode())))
+        else:
+            records.append(_new_record(Record, (*values, crc.decode())))
+        lines.append(line)
+        seq += 1
+    # "\n" + record + "\n" for every record, in one write: a torn write damages only the
+    # tail, and the next append never glues onto a fragment (tests/journal/test_truncate.py)
+    return b"\n" + b"\n\n".join(lines) + b"\n", records
 
 
 def decode(line: bytes) -> Record | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,15 +23,7 @@ from journal._lock import StoreLock
 from journal._meta import FORMAT, read_meta, write_meta
 from journal._parse import FRAGMENT_NOTE
 from journal._reader import SEQ_NOTE
-from journal._record import (
-    WARN_BYTES,
-    Draft,
-    Record,
-    RecordSizeWarning,
-    check_draft,
-    encode,
-    utc_timestamp,
-)
+from journal._record import Draft, Record, check_draft, encode, utc_timestamp
 from journal._segments import Segment, fsync_dir, list_segments, segment_name, write_all
 from journal._tail import Tail, first_record, last_seq, read_tail
 
@@ -167,7 +158,7 @@ class Writer:
             # fast path: nobody appended to our segment and nobody started a new one
             name = segment_name(self._next_seq)
             if os.fstat(self._fd).st_size == self._size and (
-                name == self._active.name or not os.path.exists(self.segments_dir / name)
+                name == self._active.name or not os.path.exists(f"{self.segments_dir}/{name}")
             ):
                 return
             os.close(self._fd)
@@ -233,28 +224,11 @@ class Writer:
     def _write(
         self, drafts: list[Draft], payloads: list[bytes], *, roll: bool = True
     ) -> list[Record]:
+        first = self._next_seq
+        data, records = encode(drafts, payloads, first_seq=first, ts=utc_timestamp())
         if self._fd is None or (roll and self._size >= self.segment_bytes):
             self._roll()
         assert self._fd is not None
-        ts = utc_timestamp()
-        first = self._next_seq
-        batch = (first, first + len(drafts) - 1) if len(drafts) > 1 else None
-        lines: list[bytes] = []
-        records: list[Record] = []
-        for offset, (draft, payload) in enumerate(zip(drafts, payloads, strict=True)):
-            line, record = encode(draft, payload, seq=first + offset, ts=ts, batch=batch)
-            if len(line) > WARN_BYTES:
-                warnings.warn(
-                    RecordSizeWarning(
-                        f"record seq {record.seq} is {len(line)} bytes, above the 64 KiB soft limit"
-                    ),
-                    stacklevel=4,
-                )
-            lines.append(line)
-            records.append(record)
-        # one write of "\n" + record + "\n" per record: a torn write damages only the tail,
-        # and the next append never glues onto a fragment (tests/journal/test_truncate.py)
-        data = b"\n" + b"\n\n".join(lines) + b"\n"
         write_all(self._fd, data)
         self._size += len(data)
         self._next_seq = first + len(drafts)
