@@ -7,9 +7,10 @@ bytes from the end of the last good record up to the framing newline of the next
 record. A batch written by one `append_many` is atomic: its records carry the first and
 last seq of their batch, and a batch that does not end is void and joins the region.
 
-A region is either *torn* (what a single interrupted write leaves: void batch records
-and at most one unterminated line) or *damaged* (anything else: a newline-terminated
-line that is not a record can only come from corruption, e.g. a flipped bit). The
+A region is either *torn* (what interrupted writes leave: prefixes of records, void
+batch records, zeros or garbage after them) or *damaged* (it holds a whole record that
+was spoiled after it was written, e.g. by a flipped bit: that record may have been
+acknowledged, so the writer skips its seq rather than reuse it). The
 writer adjudicates the region at the tail with a ``journal.fragment_adjudicated`` note
 that names its byte range; the parser matches the note to the region. Since the note
 is written right after the region, the parser holds back a few records after a region
@@ -34,6 +35,7 @@ TORN = "torn"
 DAMAGED = "damaged"
 CHUNK_BYTES = 1 << 20
 _WARN_LINE = WARN_BYTES + 1  # a piece plus its newline
+_SUFFIX = 18  # len(b',"crc":"1a2b3c4d"}')
 _LOOKAHEAD = 4  # records to hold back after a region while waiting for its note
 
 
@@ -56,27 +58,48 @@ class Region:
 
 
 def classify(chunk: bytes, start: int, prev_seq: int | None) -> Region:
-    """Judge a region's bytes: torn (one interrupted write) or damaged (anything else)."""
+    """Judge a region's bytes: torn (interrupted writes) or damaged (a whole record spoiled).
+
+    An interrupted write leaves a prefix of a record, and the next write's framing
+    newline may terminate it, so prefixes are torn wherever they stand. A piece that is
+    a whole record spoiled after it was written (its checksum suffix is there, or one
+    byte away from a good record) is damage: that record may have been acknowledged.
+    """
     region = Region(start, start + len(chunk), prev_seq, sha256=hashlib.sha256(chunk).hexdigest())
-    pieces = chunk.split(b"\n")
     offset = start
-    last = len(pieces) - 1
-    for index, piece in enumerate(pieces):
+    for piece in chunk.split(b"\n"):
         at = offset
         offset += len(piece) + 1
         if not piece:
             continue
         record = decode(piece)
-        if index < last:
-            if record is None or record.batch_end is None:
-                region.bad_lines.append((at, claimed_seq(piece), record is None))
-        elif record is None and decode(piece[:-1]) is not None:
-            # a whole record whose terminating newline was overwritten: corruption,
-            # not an interrupted write (tests/journal/test_bitflip.py)
+        if record is None and _spoiled_whole(piece):
             region.bad_lines.append((at, claimed_seq(piece), True))
+        elif record is not None and record.batch_end is None:
+            region.bad_lines.append((at, record.seq, False))
     if region.bad_lines:
         region.verdict = DAMAGED
     return region
+
+
+def _spoiled_whole(piece: bytes) -> bool:
+    """True if `piece` is a whole record spoiled after the fact, not a torn prefix."""
+    if piece[-_SUFFIX:-10] == b',"crc":"' and piece[-2:] == b'"}':
+        return True  # the record ran to its end: the damage is inside it
+    if decode(piece[:-1]) is not None:
+        return True  # a whole record whose terminating newline was overwritten
+    if not piece.startswith(b'{"seq":') or len(piece) < 2 * _SUFFIX:
+        return False
+    # one byte of the checksum suffix spoiled: a single-bit change must restore a record
+    # (tests/journal/test_bitflip.py); a torn prefix can never pass this
+    head, tail = piece[:-_SUFFIX], bytearray(piece[-_SUFFIX:])
+    for index in range(_SUFFIX):
+        for bit in range(8):
+            tail[index] ^= 1 << bit
+            if decode(head + tail) is not None:
+                return True
+            tail[index] ^= 1 << bit
+    return False
 
 
 class SegmentParser:

@@ -100,7 +100,7 @@ def test_an_orphaned_batch_member_is_not_read(store: Path) -> None:
     segment = _segment_files(store)[-1]
     lines = segment.read_bytes().split(b"\n")
     first_member = next(i for i, line in enumerate(lines) if b'"id":"b0"' in line)
-    lines[first_member] = lines[first_member][:-3]  # damage the batch's first record
+    lines[first_member] = lines[first_member].replace(b'"i":0', b'"i":9')  # spoil it
     segment.write_bytes(b"\n".join(lines))
     with Journal.open(store) as journal:
         reading = journal.read(on_damage="report")
@@ -200,3 +200,18 @@ def test_open_without_a_store_names_it(tmp_path: Path) -> None:
         Journal.open(tmp_path / "nowhere")
     assert raised.value.exit_code == 5
     assert "lakehouse init" in (raised.value.hint or "")
+
+
+def test_a_torn_note_after_a_torn_write_is_still_torn(store: Path) -> None:
+    seqs = _fill(store, 2)
+    segment = _segment_files(store)[-1]
+    whole = segment.read_bytes()
+    record = whole.rstrip(b"\n").rsplit(b"\n", 1)[1]
+    # a writer died mid-record; the next one died while writing its adjudication note
+    segment.write_bytes(whole + b"\n" + record[:40] + b"\n" + record[:25])
+    with Journal.open(store) as journal:
+        assert journal.append(kind="t.added", entity="t", id="x", payload={}).seq == seqs[-1] + 2
+        report = journal.scan()
+        assert report.healthy and report.adjudicated == 1
+        notes = [r for r in journal.read() if r.kind == "journal.fragment_adjudicated"]
+        assert [n.payload["verdict"] for n in notes] == ["torn"]
