@@ -1,0 +1,45 @@
+"""The `lakehouse` command line: `lakehouse [--store PATH] [--json] <group> <verb> ...`.
+
+Exit codes: 0 ok, 2 usage, 3 invalid input, 4 conflict, 5 not found, 6 store busy,
+7 damage found, 1 anything unexpected. Errors go to stderr as `error:` and `hint:`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from lakehouse.cli._common import CONTEXT, LakehouseGroup, State, examples, store_path
+from lakehouse.cli._demo import demo
+from lakehouse.cli._init import init
+from lakehouse.cli._journal import journal_group
+from lakehouse.cli._segments import segments_group
+
+
+@click.group(cls=LakehouseGroup, context_settings=CONTEXT)
+@click.option(
+    "--store",
+    metavar="PATH",
+    help="Store root. Default: $LAKEHOUSE_STORE, else ./lakehouse-store.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per result.")
+@click.version_option(package_name="lakehouse-journal", prog_name="lakehouse")
+@click.pass_context
+@examples("""
+lakehouse init
+lakehouse --store /data/lh journal tail --follow
+""")
+def cli(ctx: click.Context, store: str | None, as_json: bool) -> None:
+    """A local-first, event-sourced store: every change is a record in a crash-safe journal."""
+    ctx.obj = State(store_path(store), as_json)
+
+
+for command in (init, journal_group, segments_group, demo):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point of the `lakehouse` console script."""
+    cli(prog_name="lakehouse")
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,103 @@
+"""What every command shares: the store option, --json, output helpers, the error boundary."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from journal import Journal, LakehouseError
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_STORE = "./lakehouse-store"
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class State:
+    """Options given before the group name, shared by every command."""
+
+    store: Path
+    json: bool = False
+
+    def journal(self, **options: Any) -> Journal:
+        """Open the store's journal (StoreNotFound, exit 5, if there is none)."""
+        return Journal.open(self.store, **options)
+
+
+def json_option(command: F) -> F:
+    """Add `--json` to a command, so it works before or after the command name."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.find_object(State).json = True  # type: ignore[union-attr]
+
+    return click.option(
+        "--json",
+        is_flag=True,
+        expose_value=False,
+        callback=remember,
+        help="Print one JSON object (NDJSON lines for record streams).",
+    )(command)
+
+
+def state() -> State:
+    """The State of the running command."""
+    return click.get_current_context().find_object(State)  # type: ignore[return-value]
+
+
+def emit(obj: dict[str, Any], human: Callable[[], None]) -> None:
+    """Print `obj` as JSON under --json, else call `human` to print it for people."""
+    if state().json:
+        click.echo(orjson.dumps(obj).decode())
+    else:
+        human()
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr, only when stderr is a terminal."""
+    if sys.stderr.isatty():
+        click.echo(message, err=True)
+
+
+def report_error(error: LakehouseError, as_json: bool) -> None:
+    """`error: ...` and `hint: ...` on stderr; under --json also the error object on stdout."""
+    click.echo(f"error: {error.message}", err=True)
+    if error.hint:
+        click.echo(f"hint: {error.hint}", err=True)
+    if as_json:
+        click.echo(orjson.dumps({"ok": False, "error": error.to_dict()}).decode())
+
+
+class LakehouseGroup(click.Group):
+    """A click group whose commands turn a LakehouseError into its documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LakehouseError as error:
+            found = ctx.find_object(State)
+            report_error(error, bool(found and found.json))
+            ctx.exit(error.exit_code)
+
+
+def store_path(value: str | None) -> Path:
+    """--store PATH, else $LAKEHOUSE_STORE, else ./lakehouse-store."""
+    return Path(value or os.environ.get("LAKEHOUSE_STORE") or DEFAULT_STORE)
+
+
+def examples(text: str) -> Callable[[F], F]:
+    """Append an `Example:` block to a command's help (kept verbatim by click)."""
+
+    def decorate(command: F) -> F:
+        lines = "\n".join(f"  {line}" for line in text.strip().splitlines())
+        command.__doc__ = f"{(command.__doc__ or '').rstrip()}\n\n\\b\nExample:\n{lines}\n"
+        return command
+
+    return decorate
