@@ -97,7 +97,7 @@ def examples(text: str) -> Callable[[F], F]:
 
     def decorate(command: F) -> F:
         lines = "\n".join(f"  {line}" for line in text.strip().splitlines())
-        command.__doc__ = f"{(command.__doc__ or '').rstrip()}\n\n\\b\nExample:\n{lines}\n"
+        command.__doc__ = f"{(command.__doc__ or '').rstrip()}\n\n\b\nExample:\n{lines}\n"
         return command
 
     return decorate

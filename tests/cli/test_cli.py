@@ -170,3 +170,13 @@ def test_entry_points_run(store: Path, entry: str) -> None:
         env={**os.environ},
     )
     assert done.returncode == 0 and json.loads(done.stdout)["head_seq"] == 1
+
+
+def test_readme_cli_reference_is_current() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    try:
+        import gen_cli_reference
+    finally:
+        sys.path.pop(0)
+    readme = gen_cli_reference.README.read_text()
+    assert gen_cli_reference.render(readme) == readme, "run tools/gen_cli_reference.py"
