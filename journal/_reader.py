@@ -207,9 +207,14 @@ def _where(finding: Finding) -> dict[str, Any]:
 
 
 def _describe(segment: Segment, region: Region) -> list[Finding]:
-    """The findings for one region that is not a healthy adjudicated fragment."""
+    """The findings for one region that is not a healthy adjudicated fragment.
+
+    A damaged line is reported under the seq it must have held (the one after the last
+    good record), not the seq it claims: a flipped digit can make it claim any seq.
+    """
     name = segment.name
     after = f"after seq {region.prev_seq}" if region.prev_seq is not None else "at its start"
+    expected = (region.prev_seq or segment.first_seq - 1) + 1
     if region.adjudicated_by is not None:
         return [
             Finding(
@@ -218,7 +223,7 @@ def _describe(segment: Segment, region: Region) -> list[Finding]:
                 f"{name} bytes {region.start}..{region.end} {after} held damaged "
                 f"records (adjudicated by seq {region.adjudicated_by})",
                 name,
-                region.prev_seq,
+                expected,
                 region.start,
                 "records there were lost to corruption; restore from a backup",
             )
@@ -231,26 +236,26 @@ def _describe(segment: Segment, region: Region) -> list[Finding]:
                 f"{name} bytes {region.start}..{region.end} {after} hold an interrupted "
                 "write that no writer adjudicated",
                 name,
-                region.prev_seq,
+                expected,
                 region.start,
                 "a torn write must only ever be at the end of the active segment",
             )
         ]
-    expected = (region.prev_seq or segment.first_seq - 1) + 1
     out = []
     for offset, claimed, undecodable in region.bad_lines:
-        seq = claimed if claimed is not None else expected
         what = "fails its CRC or does not parse" if undecodable else "is out of its batch"
+        if claimed is not None and claimed != expected:
+            what += f" (it claims seq {claimed})"
         out.append(
             Finding(
                 "crc_mismatch" if claimed is not None else "malformed_line",
                 "error",
-                f"{name} offset {offset}: the record for seq {seq} {after} {what}",
+                f"{name} offset {offset}: the record for seq {expected} {after} {what}",
                 name,
-                seq,
+                expected,
                 offset,
                 "restore this segment from a backup; never edit it",
             )
         )
-        expected = seq + 1
+        expected += 1
     return out
