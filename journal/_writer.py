@@ -112,7 +112,7 @@ class Writer:
             self.lock.acquire(self.lock_timeout)
             try:
                 self._sync_tail()
-                if self._fd is not None and self._size == 0:
+                if not self._can_roll():
                     return None
                 self._roll()
                 return self._active
@@ -226,7 +226,7 @@ class Writer:
     ) -> list[Record]:
         first = self._next_seq
         data, records = encode(drafts, payloads, first_seq=first, ts=utc_timestamp())
-        if self._fd is None or (roll and self._size >= self.segment_bytes):
+        if self._fd is None or (roll and self._size >= self.segment_bytes and self._can_roll()):
             self._roll()
         assert self._fd is not None
         write_all(self._fd, data)
@@ -239,6 +239,10 @@ class Writer:
         ):
             self._fsync(self._fd)
         return records
+
+    def _can_roll(self) -> bool:
+        """False while the active segment holds no record: its name is the next seq's."""
+        return self._active is None or self._active.first_seq != self._next_seq
 
     def _roll(self) -> None:
         if self._fd is not None:
