@@ -1,168 +1,88 @@
-"""The folder listing is the architecture: imports point down and privates stay private.
-
-Every import in the four packages is read with `ast`, including imports inside functions
-and under `if TYPE_CHECKING:`, so a lazy import cannot hide a dependency (STYLE.md §1, §2, §5).
-"""
+"""The folder listing is the architecture: imports only point down, public APIs are curated."""
 
 from __future__ import annotations
 
 import ast
 import importlib
-import importlib.util
-import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-
-# Each package and the other packages it may import: lakehouse -> projections -> checkpoints -> journal.
-MAY_IMPORT: dict[str, set[str]] = {
-    "lakehouse": {"projections", "checkpoints", "journal"},
-    "projections": {"checkpoints", "journal"},
-    "checkpoints": {"journal"},
+# each package and the packages it may import (lakehouse -> projections -> checkpoints -> journal)
+ALLOWED = {
     "journal": set(),
+    "checkpoints": {"journal"},
+    "projections": {"checkpoints", "journal"},
+    "lakehouse": {"projections", "checkpoints", "journal"},
 }
-PACKAGES = list(MAY_IMPORT)
-NEVER_IMPORTED = {"tools", "tests"}  # they import the packages, never the other way round
-
-# Modules a mutation verb imports must start fast: none of these may be loaded by them.
-FAST_START = ["journal", "lakehouse.cli"]
-HEAVY = {"duckdb", "pyarrow", "hnswlib", "pandas", "numpy"}
+FORBIDDEN_EVERYWHERE = {"tools", "tests"}
 
 
-def _imports(path: Path) -> Iterator[tuple[int, str, str]]:
-    """(line, dotted name imported, statement) for each import in a file, relative ones resolved."""
-    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
-    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name, ast.unparse(node)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, *([node.module] if node.module else [])])
-            for alias in node.names:
-                yield node.lineno, f"{base}.{alias.name}", ast.unparse(node)
-
-
-def _offenders(package: str, why: Callable[[str], str | None]) -> list[str]:
-    """`file:line: statement  (reason)` for each import in the package that `why` objects to."""
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every import in a file, function-level ones included."""
     found = []
-    for path in sorted((REPO / package).rglob("*.py")):
-        for line, name, statement in _imports(path):
-            reason = why(name)
-            if reason:
-                found.append(f"{path.relative_to(REPO)}:{line}: {statement}  ({reason})")
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
     return found
 
 
-def _is_private(segment: str) -> bool:
-    return segment.startswith("_") and not (segment.startswith("__") and segment.endswith("__"))
-
-
-def _has_init(package: str) -> bool:
-    return (REPO / package / "__init__.py").is_file()
-
-
-@pytest.mark.parametrize("package", PACKAGES)
-def test_imports_point_down(package: str) -> None:
-    def why(name: str) -> str | None:
-        top = name.partition(".")[0]
-        upward = top in MAY_IMPORT and top != package and top not in MAY_IMPORT[package]
-        return f"{package} may not import {top}: imports point down" if upward else None
-
-    assert not _offenders(package, why), "\n".join(_offenders(package, why))
-
-
-@pytest.mark.parametrize("package", PACKAGES)
-def test_no_reaching_into_another_packages_private_modules(package: str) -> None:
-    def why(name: str) -> str | None:
-        top, *rest = name.split(".")
-        private = top in MAY_IMPORT and top != package and any(map(_is_private, rest))
-        return f"import it from {top}'s public API instead" if private else None
-
-    assert not _offenders(package, why), "\n".join(_offenders(package, why))
-
-
-@pytest.mark.parametrize("package", PACKAGES)
-def test_tools_and_tests_are_never_imported(package: str) -> None:
-    def why(name: str) -> str | None:
-        top = name.partition(".")[0]
-        return f"nothing under {package}/ may import {top}" if top in NEVER_IMPORTED else None
-
-    assert not _offenders(package, why), "\n".join(_offenders(package, why))
-
-
-def _ruff_order(name: str) -> tuple[int, list[int | str]]:
-    """The order ruff's RUF022 keeps `__all__` in: CONSTANTS, Classes, the rest; natural sort."""
-    kind = 0 if len(name) > 1 and name.isupper() else 1 if name[:1].isupper() else 2
-    return kind, [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-@pytest.mark.parametrize("package", PACKAGES)
-def test_public_api_is_a_sorted_all_of_real_names(package: str) -> None:
-    if not _has_init(package):
-        pytest.skip(f"{package}/__init__.py does not exist yet")
-    init = REPO / package / "__init__.py"
-    values = [
-        node.value
-        for node in ast.parse(init.read_bytes()).body
-        if isinstance(node, ast.Assign | ast.AnnAssign)
-        and any(
-            isinstance(target, ast.Name) and target.id == "__all__"
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-        )
+def _sources() -> list[tuple[str, Path]]:
+    return [
+        (package, path) for package in ALLOWED for path in sorted((REPO / package).rglob("*.py"))
     ]
-    assert len(values) == 1, f"{package}/__init__.py must assign __all__ exactly once"
-    value = values[0]
-    assert isinstance(value, ast.List), f"{package}.__all__ must be a list literal"
-    assert all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts), (
-        f"{package}.__all__ must hold only string literals"
-    )
-    names = [e.value for e in value.elts if isinstance(e, ast.Constant)]
-    assert names == sorted(set(names), key=_ruff_order), (
-        f"{package}.__all__ is not sorted or has duplicates (`ruff check --fix` sorts it)"
-    )
+
+
+@pytest.mark.parametrize(("package", "path"), _sources(), ids=str)
+def test_imports_point_down_and_stay_public(package: str, path: Path) -> None:
+    problems = []
+    for line, module in _imports(path):
+        top, *rest = module.split(".")
+        where = f"{path.relative_to(REPO)}:{line} imports {module}"
+        if top in FORBIDDEN_EVERYWHERE or (
+            top in ALLOWED and top != package and top not in ALLOWED[package]
+        ):
+            problems.append(f"{where}: {package} may not import {top}")
+        elif top in ALLOWED and top != package and any(part.startswith("_") for part in rest):
+            problems.append(f"{where}: reaches into a private module of {top}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_package_has_a_sorted_public_api_from_this_repo(package: str) -> None:
     module = importlib.import_module(package)
+    assert Path(module.__file__ or "").resolve().is_relative_to(REPO), (
+        f"{package} was imported from {module.__file__}, not from this repo"
+    )
+    tree = ast.parse((REPO / package / "__init__.py").read_text())
+    names = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in ([node.target] if isinstance(node, ast.AnnAssign) else node.targets)
+        if isinstance(target, ast.Name) and target.id == "__all__"
+        for node in [node.value]  # type: ignore[misc]
+        if isinstance(node, ast.List)
+        for node in node.elts  # type: ignore[misc]
+        if isinstance(node, ast.Constant)
+    ]
+    # isort-style, as ruff keeps it: CONSTANTS first, then the rest, each alphabetical
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n)), f"{package}.__all__ order"
+    assert names == list(module.__all__)
     missing = [name for name in names if not hasattr(module, name)]
-    assert not missing, f"{package}.__all__ names what the package lacks: {missing}"
+    assert not missing, f"{package}.__all__ names what it lacks: {missing}"
 
 
-@pytest.mark.parametrize("package", PACKAGES)
-def test_packages_are_imported_from_this_repo(package: str) -> None:
-    # PyPI has unrelated projects named journal, checkpoints, projections and lakehouse.
-    if not _has_init(package):
-        pytest.skip(f"{package}/__init__.py does not exist yet")
-    where = importlib.import_module(package).__file__
-    assert where and Path(where).resolve().is_relative_to(REPO / package), (
-        f"`import {package}` found {where}, not {REPO / package}: another distribution "
-        f"shadows it (see `pip show {package}`); reinstall with pip install -e '.[dev]'"
+@pytest.mark.parametrize("module", ["journal", "lakehouse.cli"])
+def test_mutation_path_imports_nothing_heavy(module: str) -> None:
+    code = (
+        f"import sys, {module}\n"
+        "print(sorted({'duckdb', 'pyarrow', 'hnswlib', 'numpy', 'pandas'} & set(sys.modules)))"
     )
-
-
-def _exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:  # a parent package is missing
-        return False
-
-
-@pytest.mark.parametrize("module", FAST_START)
-def test_starts_without_heavy_libraries(module: str) -> None:
-    if not _exists(module):
-        pytest.skip(f"{module} does not exist yet")
-    code = f"import {module}, sys; print('\\n'.join(sys.modules))"
-    run = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
-    )
-    assert run.returncode == 0, run.stderr
-    loaded = sorted(HEAVY & {name.partition(".")[0] for name in run.stdout.split()})
-    assert not loaded, (
-        f"`import {module}` loads {', '.join(loaded)}: import heavy libraries inside the "
-        "functions that need them (find the culprit with python -X importtime)"
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

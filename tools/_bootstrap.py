@@ -32,10 +32,17 @@ def ensure_venv() -> None:
 
 def _install(wanted: str) -> None:
     print("bootstrap: installing dependencies into .venv (first run only)...", file=sys.stderr)
-    if not PYTHON.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    # A venv without pip is half-made (ensurepip missing): running venv again completes it.
+    if not (VENV / "bin" / "pip").exists() and _run([sys.executable, "-m", "venv", str(VENV)]):
+        sys.exit(
+            f"bootstrap: could not create {VENV} (see above); on Debian/Ubuntu install "
+            "the python3-venv package, then rerun"
+        )
     pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
-    done = subprocess.run([*pip, "install", "-e", f"{REPO}[dev]"], check=False)
-    if done.returncode != 0:
-        sys.exit("bootstrap: pip could not install the dependencies (see above)")
+    if _run([*pip, "install", "-e", f"{REPO}[dev]"]):
+        sys.exit("bootstrap: pip could not install the dependencies into .venv (see above)")
     STAMP.write_text(wanted + "\n")
+
+
+def _run(command: list[str]) -> int:
+    return subprocess.run(command, cwd=REPO, check=False).returncode

@@ -140,7 +140,9 @@ class JournalMachine(RuleBasedStateMachine):
 
 
 JournalMachine.TestCase.settings = settings(
-    max_examples=25, stateful_step_count=25, deadline=None,
+    max_examples=25,
+    stateful_step_count=25,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_journal_state_machine = JournalMachine.TestCase
@@ -151,7 +153,9 @@ class JournalMachineSoak(JournalMachine):
 
 
 JournalMachineSoak.TestCase.settings = settings(
-    max_examples=400, stateful_step_count=60, deadline=None,
+    max_examples=400,
+    stateful_step_count=60,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_journal_state_machine_soak = pytest.mark.soak(JournalMachineSoak.TestCase)
