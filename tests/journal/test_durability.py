@@ -1,0 +1,67 @@
+"""Durability modes: always fsyncs every append, batch every N records and on sync/close."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from journal import Draft, Journal
+
+
+class CountingFsync:
+    def __init__(self) -> None:
+        self.real = os.fsync
+        self.segment_calls = 0
+
+    def __call__(self, fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".jsonl"):
+            self.segment_calls += 1
+        self.real(fd)
+
+
+@pytest.fixture
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> CountingFsync:
+    counter = CountingFsync()
+    monkeypatch.setattr(os, "fsync", counter)
+    return counter
+
+
+def test_always_fsyncs_each_append_and_each_batch_once(store: Path, fsyncs: CountingFsync) -> None:
+    with Journal.open(store) as journal:
+        for i in range(5):
+            journal.append(kind="t.added", entity="t", id=f"{i}", payload={})
+        assert fsyncs.segment_calls == 5
+        journal.append_many([Draft("t.added", "t", f"b{i}", {}) for i in range(1000)])
+        assert fsyncs.segment_calls == 6
+
+
+def test_batch_fsyncs_every_n_records_and_on_sync_and_close(
+    store: Path, fsyncs: CountingFsync
+) -> None:
+    journal = Journal.open(store, durability="batch", batch_records=10)
+    for i in range(25):
+        journal.append(kind="t.added", entity="t", id=f"{i}", payload={})
+    assert fsyncs.segment_calls == 2
+    journal.sync()
+    assert fsyncs.segment_calls == 3
+    journal.sync()  # nothing new: no fsync
+    journal.append(kind="t.added", entity="t", id="last", payload={})
+    journal.close()
+    assert fsyncs.segment_calls == 4
+
+
+def test_none_never_fsyncs_records(store: Path, fsyncs: CountingFsync) -> None:
+    with Journal.open(store, durability="none", segment_bytes=500) as journal:
+        for i in range(20):
+            journal.append(kind="t.added", entity="t", id=f"{i}", payload={"pad": "x" * 50})
+        assert len(journal.segments()[0]) > 1
+    assert fsyncs.segment_calls == 0
+    with Journal.open(store) as journal:
+        assert journal.head_seq == 21 and journal.scan().healthy
+
+
+def test_unknown_durability_is_refused(store: Path) -> None:
+    with pytest.raises(ValueError, match="durability must be always, batch or none"):
+        Journal.open(store, durability="sometimes")
