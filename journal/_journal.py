@@ -51,7 +51,13 @@ class ScanReport:
 
 
 class Journal:
-    """An append-only, checksummed, crash-safe journal of records in one store directory."""
+    """An append-only, checksummed, crash-safe journal of records in one store directory.
+
+    durability="always" (the default) fsyncs before every append returns. "batch" fsyncs
+    every `batch_records` records, on `sync()`, on a roll and on `close()`: a record it
+    returned survives a process kill (it is in the page cache) but not a power cut until
+    then. "none" never fsyncs: for tests and throw-away imports.
+    """
 
     def __init__(
         self,
@@ -102,7 +108,10 @@ class Journal:
     def append(
         self, *, kind: str, entity: str, id: str, payload: dict[str, Any], rev: int = 0, v: int = 1
     ) -> Record:
-        """Append one record; return it once it is durable (per the durability mode)."""
+        """Append one record; return it once it is durable (per the durability mode).
+
+        The returned record holds the very payload object passed in: do not mutate it.
+        """
         return self._writer.append([Draft(kind, entity, id, payload, rev, v)])[0]
 
     def append_many(self, records: Iterable[Draft | Mapping[str, Any]]) -> list[Record]:
