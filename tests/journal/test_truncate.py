@@ -8,6 +8,7 @@ the engine's parser: a record survives a cut iff its JSON bytes lie wholly befor
 from __future__ import annotations
 
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -18,28 +19,38 @@ from journal import Draft, Journal
 HOSTILE = {"text": "line\u2028sep\u2029para\u0085next \\n escaped\r\nreal", "nul": "\x00"}
 
 
-def _build(store: Path) -> tuple[Path, list[tuple[int, int, int]]]:
-    """Append records; return the segment and (seq, start, end) of each record's JSON."""
+Span = tuple[int, int, int, range | None]  # seq, JSON start, JSON end, its batch's seqs
+
+
+def _build(store: Path, rounds: int = 1) -> tuple[Path, list[Span]]:
+    """Append records; return the segment and where each record's JSON lies."""
     with Journal.open(store) as journal:
-        journal.append(kind="t.added", entity="t", id="a", payload=HOSTILE)
-        journal.append_many([Draft("t.added", "t", f"b{i}", {"i": i, **HOSTILE}) for i in range(3)])
-        journal.append(kind="t.added", entity="t", id="c", payload={"last": True})
+        for _ in range(rounds):
+            journal.append(kind="t.added", entity="t", id="a", payload=HOSTILE)
+            drafts = [Draft("t.added", "t", f"b{i}", {"i": i, **HOSTILE}) for i in range(3)]
+            journal.append_many(drafts)
+            journal.append(kind="t.added", entity="t", id="c", payload={"last": True})
     segment = next((store / "journal" / "segments").iterdir())
     data = segment.read_bytes()
-    spans, at = [], 0
+    spans: list[Span] = []
+    at = 0
     while (start := data.find(b"\n{", at)) >= 0:
         end = data.index(b"\n", start + 1)
-        seq = int(data[start + 8 : data.index(b",", start)])
-        spans.append((seq, start + 1, end))
+        line = data[start + 1 : end]
+        seq = int(line[7 : line.index(b",")])
+        bounds = re.search(rb',"batch":\[(\d+),(\d+)\],"crc"', line)
+        batch = range(int(bounds[1]), int(bounds[2]) + 1) if bounds else None
+        spans.append((seq, start + 1, end, batch))
         at = end
     return segment, spans
 
 
-def _expected(spans: list[tuple[int, int, int]], cut: int) -> list[int]:
-    """Whole records before the cut; a batch (seqs 3..5) survives only whole."""
-    whole = [seq for seq, _, end in spans if end <= cut]
-    batch = {3, 4, 5}
-    return [seq for seq in whole if seq not in batch or batch <= set(whole)]
+def _expected(spans: list[Span], cut: int) -> list[int]:
+    """Whole records before the cut; a batch survives only if all of it does."""
+    whole = {seq for seq, _, end, _ in spans if end <= cut}
+    return sorted(
+        s for s, _, _, batch in spans if s in whole and (not batch or set(batch) <= whole)
+    )
 
 
 def _recover(root: Path, expected: list[int], garbage: bool) -> None:
@@ -55,10 +66,14 @@ def _recover(root: Path, expected: list[int], garbage: bool) -> None:
 
 
 def test_truncate_at_every_offset_of_the_last_records(store: Path, tmp_path: Path) -> None:
+    _truncate_everywhere(store, tmp_path, rounds=1, records=5)
+
+
+def _truncate_everywhere(store: Path, tmp_path: Path, rounds: int, records: int) -> None:
     meta = (store / "journal" / "meta.json").read_bytes()
-    segment, spans = _build(store)
+    segment, spans = _build(store, rounds)
     data = segment.read_bytes()
-    first = spans[-5][1] - 1  # from the framing newline of the batch's first record
+    first = spans[-records][1] - 1  # from the framing newline of the batch's first record
     copy = tmp_path / "copy"
     shutil.copytree(store, copy)
     for cut in range(first, len(data) + 1):
@@ -67,7 +82,7 @@ def test_truncate_at_every_offset_of_the_last_records(store: Path, tmp_path: Pat
         # a crash cuts the segment before any later meta.json refresh could happen
         (copy / "journal" / "meta.json").write_bytes(meta)
         expected = _expected(spans, cut)
-        last_end = max(end for seq, _, end in spans if seq == expected[-1])
+        last_end = max(end for seq, _, end, _ in spans if seq == expected[-1])
         leftover = data[last_end:cut].strip(b"\n")
         _recover(copy, expected, garbage=bool(leftover))
 
@@ -80,7 +95,7 @@ def test_garbage_tails(store: Path, seed: int, kind: str) -> None:
     segment, spans = _build(store)
     data = segment.read_bytes()
     rng = random.Random(seed)
-    record = data[spans[-1][1] : spans[-1][2]]
+    record = data[spans[-1][1] : spans[-1][2]]  # the last record's JSON
     tails = {
         "zeros": b"\0" * rng.randrange(1, 5000),
         "random-no-newline": bytes(rng.choice(range(11, 256)) for _ in range(300)),
@@ -90,11 +105,9 @@ def test_garbage_tails(store: Path, seed: int, kind: str) -> None:
     }
     body = data[:-1] if kind == "no-final-newline" else data
     segment.write_bytes(body + tails[kind])
-    _recover(store, [seq for seq, _, _ in spans], garbage=kind != "no-final-newline")
+    _recover(store, [seq for seq, *_ in spans], garbage=kind != "no-final-newline")
 
 
 @pytest.mark.soak
 def test_truncate_every_offset_of_a_long_segment(store: Path, tmp_path: Path) -> None:
-    for _ in range(20):
-        _build(store)
-    test_truncate_at_every_offset_of_the_last_records(store, tmp_path)
+    _truncate_everywhere(store, tmp_path, rounds=20, records=40)
