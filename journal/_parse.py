@@ -137,33 +137,40 @@ class SegmentParser:
         last_end = pos = self.start
         prev_seq: int | None = None
         smooth = True  # no region open, none waiting for its note
+        want = 0  # the seq the open batch needs next
+        _decode, _len = decode, len  # locals: this loop runs once per record
         for pieces in self._chunks():
             for piece in pieces:
                 start = pos
-                pos += len(piece) + 1
+                pos += _len(piece) + 1
                 if not piece:
                     continue
-                record = decode(piece)
-                if pos - start > _WARN_LINE and record is not None:
-                    self.oversize.append((record[0], pos - start - 1))
-                if smooth and record is not None:
-                    # the common cases: a plain record or the next record of a batch
-                    if len(record) == 10:
+                record = _decode(piece)
+                if record is None:
+                    smooth = False
+                elif smooth:
+                    # the common cases: a plain record, or the next record of a batch
+                    if _len(record) == 10:
                         if not batch:
                             last_end, prev_seq = pos - 1, record[0]
+                            if pos - start > _WARN_LINE:
+                                self.oversize.append((prev_seq, pos - start - 1))
                             yield record
                             continue
                     elif (
-                        record[0] == batch[-1][0] + 1 and record[9] == batch[-1][9]
+                        record[0] == want and record[9] == batch[0][9]
                         if batch
                         else record[0] == record[9][0]
                     ):
                         batch.append(record)
-                        if record[0] == record[9][1]:
+                        want = record[0] + 1
+                        if want > record[9][1]:
                             last_end, prev_seq = pos - 1, record[0]
                             yield from batch
                             batch = []
                         continue
+                if pos - start > _WARN_LINE and record is not None:
+                    self.oversize.append((record[0], pos - start - 1))
                 if record is not None and len(record) == 11:
                     record = _member(record, batch)
                 if record is None or (batch and not _continues(record)):
@@ -181,6 +188,7 @@ class SegmentParser:
                     last_end = start - 1
                 if len(record) == 11:
                     batch.append(record)
+                    want = record.seq + 1
                     if record.seq != record.batch_end:
                         continue
                     done, batch = batch, []

@@ -89,38 +89,45 @@ class Reading:
     def _walk(
         self, segment: Segment, parser: SegmentParser, prev: int | None, last: bool
     ) -> Generator[Record, None, int | None]:
-        after, limit = self.after, self.limit
+        after = self.after
+        room = -1 if self.limit is None else self.limit - self.count  # -1: no limit
         damaged = False
-        first = True
-        for item in parser:
-            if type(item) is Region:
-                damaged = self._region(segment, item) or damaged
-                continue
-            assert type(item) is Record
-            seq = item.seq
-            if first:
-                first = False
-                if seq != segment.first_seq and not damaged:
-                    self._report(
-                        "segment_name_mismatch",
-                        "error",
-                        f"{segment.name} is named for seq {segment.first_seq} but its "
-                        f"first record has seq {seq}",
-                        segment.name,
-                        seq,
-                        hint="segments are never renamed; restore the original name",
-                    )
-            if prev is not None and seq != prev + 1:
-                self._check_order(segment, item, prev, damaged)
-            damaged = False
-            if prev is None or seq > prev:
-                prev = seq
-            if seq > after:
-                if limit is not None and self.count >= limit:
-                    return prev
-                self.count += 1
-                self.last_seq = seq
-                yield item
+        # the seq the next record must have; the first one is also checked against the
+        # segment's name, so it never takes the fast path
+        expect = -1
+        count, last_seq = self.count, self.last_seq
+        try:
+            for item in parser:  # the hot loop of every read: keep it to a few operations
+                if type(item) is Region:
+                    damaged = self._region(segment, item) or damaged
+                    continue
+                record: Record = item  # type: ignore[assignment]
+                seq = record[0]
+                if seq != expect:
+                    if expect == -1:
+                        self._check_name(segment, seq, damaged)
+                    if prev is not None and seq != prev + 1:
+                        self._check_order(segment, record, prev, damaged)
+                    if prev is None or seq > prev:
+                        prev = seq
+                    expect = prev + 1
+                else:
+                    prev, expect = seq, seq + 1
+                damaged = False
+                if seq > after:
+                    if room == 0:
+                        return prev
+                    room -= 1
+                    count += 1
+                    last_seq = seq
+                    yield record
+        finally:
+            self.count, self.last_seq = count, last_seq
+        self._finish(segment, parser, last)
+        return prev
+
+    def _finish(self, segment: Segment, parser: SegmentParser, last: bool) -> None:
+        """Report what only the end of a segment tells: oversize records, the tail."""
         for seq, size in parser.oversize:
             self._report(
                 "oversize_record",
@@ -135,7 +142,6 @@ class Reading:
                 self.torn_tail = parser.tail
             else:
                 self._region(segment, parser.tail)
-        return prev
 
     def _region(self, segment: Segment, region: Region) -> bool:
         """Count a healthy adjudicated region or report a bad one; True if it was bad."""
@@ -145,6 +151,18 @@ class Reading:
         for finding in _describe(segment, region):
             self._emit(finding)
         return True
+
+    def _check_name(self, segment: Segment, seq: int, damaged: bool) -> None:
+        if seq != segment.first_seq and not damaged:
+            self._report(
+                "segment_name_mismatch",
+                "error",
+                f"{segment.name} is named for seq {segment.first_seq} but its first record "
+                f"has seq {seq}",
+                segment.name,
+                seq,
+                hint="segments are never renamed; restore the original name",
+            )
 
     def _check_order(self, segment: Segment, record: Record, prev: int, damaged: bool) -> None:
         seq = record.seq
