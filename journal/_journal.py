@@ -187,6 +187,18 @@ class Journal:
         for _ in reading:
             pass
         findings = list(reading.findings)
+        for path in sorted(self.journal_dir.glob("meta.json.tmp-*")):
+            findings.append(
+                Finding(
+                    "stray_temp_file",
+                    "warning",
+                    f"journal/{path.name} is a meta.json write that a killed writer left",
+                    None,
+                    None,
+                    None,
+                    "it is safe to delete; meta.json itself is intact or rebuilt",
+                )
+            )
         for path in strays:
             findings.append(
                 Finding(

@@ -84,6 +84,8 @@ class StoreLock:
         return False
 
     def close(self) -> None:
-        """Release the lock if held and close the file."""
-        self.release()
-        os.close(self._fd)
+        """Release the lock if held and close the file (a second close does nothing)."""
+        if self._fd >= 0:
+            self.release()
+            os.close(self._fd)
+            self._fd = -1

@@ -59,6 +59,7 @@ class Reading:
         self.count = 0
         self.adjudicated = 0
         self.torn_tail: Region | None = None
+        self._damaged_tail = False
 
     def __iter__(self) -> Iterator[Record]:
         starts = [segment.first_seq for segment in self.segments]
@@ -91,7 +92,7 @@ class Reading:
     ) -> Generator[Record, None, int | None]:
         after = self.after
         room = -1 if self.limit is None else self.limit - self.count  # -1: no limit
-        damaged = False
+        damaged, self._damaged_tail = self._damaged_tail, False  # damage just before us
         # the seq the next record must have; the first one is also checked against the
         # segment's name, so it never takes the fast path
         expect = -1
@@ -141,7 +142,8 @@ class Reading:
             if last and parser.tail.verdict != DAMAGED:
                 self.torn_tail = parser.tail
             else:
-                self._region(segment, parser.tail)
+                # reported here, it also explains the gap before the next segment
+                self._damaged_tail = self._region(segment, parser.tail)
 
     def _region(self, segment: Segment, region: Region) -> bool:
         """Count a healthy adjudicated region or report a bad one; True if it was bad."""

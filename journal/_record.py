@@ -38,10 +38,8 @@ _CRC_SUFFIX_LEN = 18  # len(b',"crc":"1a2b3c4d"}')
 _CRC_TAG = b',"crc":"'
 _KIND = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _ENTITY = re.compile(r"[a-z][a-z0-9_]*")
-_HEAD = (
-    b'{"seq":%d,"ts":"%s","writer":"%s","kind":"%s","entity":"%s","id":%s,"rev":%d,"v":%d,'
-    b'"payload":'
-)
+_MIDDLE = b'","writer":"%s","kind":"%s","entity":"%s","id":'
+_BODY = b'{"seq":%d,"ts":"%s%s%s,"rev":%d,"v":%d,"payload":%s%s'  # all but the crc
 _crc32 = zlib.crc32
 _loads = orjson.loads
 _dumps = orjson.dumps
@@ -275,49 +273,56 @@ def encode(
     More than one draft makes a batch: every record carries [first, last] seq.
     """
     writer = writer_id()
-    shared = (ts.encode(), writer.encode())
+    stamp = ts.encode()
     last_seq = first_seq + len(drafts) - 1
     batch = b',"batch":[%d,%d]' % (first_seq, last_seq) if len(drafts) > 1 else b""
+    middles: dict[tuple[str, str], bytes] = {}
     lines: list[bytes] = []
     records: list[Record] = []
     seq = first_seq
     for draft, payload_json in zip(drafts, payloads, strict=True):
         kind, entity, id_, payload, rev, v = draft
         # kind and entity passed their patterns and ts/writer are plain ASCII: only the
-        # id needs JSON escaping, so the head is formatted directly (the append hot path)
-        body = (
-            _HEAD % (seq, *shared, kind.encode(), entity.encode(), _dumps(id_), rev, v)
-            + payload_json
-            + batch
-        )
-        crc = b"%08x" % _crc32(body)
-        line = body + _CRC_TAG + crc + b'"}'
-        if len(line) > MAX_BYTES:
-            raise RecordTooLarge(
-                f"record of kind {kind!r} for {entity} {id_!r} is {len(line)} bytes; "
-                f"the limit is {MAX_BYTES} bytes (256 KiB)",
-                hint="store large content under objects/ and reference it by hash",
-                field="payload",
-                size=len(line),
-                limit=MAX_BYTES,
+        # id needs JSON escaping, so the line is formatted directly (the append hot path)
+        middle = middles.get((kind, entity))
+        if middle is None:
+            middle = middles[kind, entity] = _MIDDLE % (
+                writer.encode(),
+                kind.encode(),
+                entity.encode(),
             )
+        body = _BODY % (seq, stamp, middle, _dumps(id_), rev, v, payload_json, batch)
+        crc = f"{_crc32(body):08x}"
+        line = b'%s,"crc":"%s"}' % (body, crc.encode())
         if len(line) > WARN_BYTES:
-            warnings.warn(
-                RecordSizeWarning(
-                    f"record seq {seq} is {len(line)} bytes, above the 64 KiB soft limit"
-                ),
-                stacklevel=5,
-            )
+            _check_size(line, draft, seq)
         values = (seq, ts, writer, kind, entity, id_, rev, v, payload)
         if batch:
-            records.append(_new_record(Record, (*values, [first_seq, last_seq], crc.decode())))
+            records.append(_new_record(Record, (*values, [first_seq, last_seq], crc)))
         else:
-            records.append(_new_record(Record, (*values, crc.decode())))
+            records.append(_new_record(Record, (*values, crc)))
         lines.append(line)
         seq += 1
     # "\n" + record + "\n" for every record, in one write: a torn write damages only the
     # tail, and the next append never glues onto a fragment (tests/journal/test_truncate.py)
     return b"\n" + b"\n\n".join(lines) + b"\n", records
+
+
+def _check_size(line: bytes, draft: Draft, seq: int) -> None:
+    """Refuse a record above the hard limit; warn above the soft one."""
+    if len(line) > MAX_BYTES:
+        raise RecordTooLarge(
+            f"record of kind {draft.kind!r} for {draft.entity} {draft.id!r} is {len(line)} "
+            f"bytes; the limit is {MAX_BYTES} bytes (256 KiB)",
+            hint="store large content under objects/ and reference it by hash",
+            field="payload",
+            size=len(line),
+            limit=MAX_BYTES,
+        )
+    warnings.warn(
+        RecordSizeWarning(f"record seq {seq} is {len(line)} bytes, above the 64 KiB soft limit"),
+        stacklevel=6,
+    )
 
 
 def decode(line: bytes) -> Record | None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +53,7 @@ class Writer:
         self.segment_bytes = segment_bytes
         self.batch_records = batch_records
         self.stopped: BaseException | None = None
+        self.closed = False
         self._mutex = threading.Lock()
         self._fd: int | None = None
         self._active: Segment | None = None
@@ -63,41 +66,16 @@ class Writer:
     def append(self, drafts: list[Draft], *, internal: bool = False) -> list[Record]:
         """Append drafts as one atomic batch and return their records once durable."""
         payloads = [check_draft(draft, internal=internal) for draft in drafts]
-        with self._mutex:
-            if self.stopped is not None:
-                raise WriterStopped(
-                    f"this writer stopped after a failed write: {self.stopped}",
-                    hint="nothing after that failure was acknowledged; reopen the store",
-                )
-            self.lock.acquire(self.lock_timeout)
-            try:
-                self._sync_tail()
-                return self._write(drafts, payloads)
-            except OSError as exc:
-                if isinstance(exc, JournalError):
-                    raise
-                self.stopped = exc
-                raise WriterStopped(
-                    f"write to the journal failed, so this writer stopped: {exc}",
-                    hint="nothing from this call was acknowledged; fix the cause "
-                    "(disk full? I/O error?) and reopen the store",
-                    errno=exc.errno,
-                ) from exc
-            finally:
-                self.lock.release()
+        with self._locked():
+            return self._write(drafts, payloads)
 
     def create(self, store_id: str) -> None:
         """Write the store's first record, journal.created, unless the journal has records."""
-        with self._mutex:
-            self.lock.acquire(self.lock_timeout)
-            try:
-                self._sync_tail()
-                if self._next_seq == 1 and self._size == 0:
-                    self._store_id = store_id
-                    self._note(CREATED_NOTE, {"store_id": store_id, "format": FORMAT})
-                    self._write_meta()
-            finally:
-                self.lock.release()
+        with self._locked():
+            if self._next_seq == 1 and self._size == 0:
+                self._store_id = store_id
+                self._note(CREATED_NOTE, {"store_id": store_id, "format": FORMAT})
+                self._write_meta()
 
     def store_id_from_journal(self) -> str | None:
         """The store id as written in the journal.created record (meta.json aside)."""
@@ -108,36 +86,72 @@ class Writer:
 
     def roll(self) -> Segment | None:
         """Start a new segment now (under the lock); None if the active one is empty."""
-        with self._mutex:
-            self.lock.acquire(self.lock_timeout)
-            try:
-                self._sync_tail()
-                if not self._can_roll():
-                    return None
-                self._roll()
-                return self._active
-            finally:
-                self.lock.release()
+        with self._locked():
+            if not self._can_roll():
+                return None
+            self._roll()
+            return self._active
 
     def sync(self) -> None:
         """fsync what this writer wrote but has not yet made durable (durability=batch)."""
-        with self._mutex:
-            if self._fd is not None and self._unsynced and self.stopped is None:
+        with self._mutex, self._stopping_on_failure():
+            if self._fd is not None and self._unsynced:
                 self._fsync(self._fd)
 
     def close(self) -> None:
         """Make pending records durable, refresh meta.json if the lock is free, close files."""
         with self._mutex:
-            if self._fd is not None:
-                try:
-                    if self._unsynced and self.stopped is None and self.durability != "none":
-                        self._fsync(self._fd)
-                    if self._wrote and self.stopped is None:
-                        self._refresh_meta()
-                finally:
+            try:
+                if self._fd is not None and self.stopped is None:
+                    with self._stopping_on_failure():
+                        if self._unsynced and self.durability != "none":
+                            self._fsync(self._fd)
+                        if self._wrote:
+                            self._refresh_meta()
+            finally:
+                if self._fd is not None:
                     os.close(self._fd)
                     self._fd = None
-            self.lock.close()
+                self.lock.close()
+                self.closed = True
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the thread mutex and the store lock, with the tail checked, failing safe."""
+        with self._mutex, self._stopping_on_failure():
+            self.lock.acquire(self.lock_timeout)
+            try:
+                self._sync_tail()
+                yield
+            finally:
+                self.lock.release()
+
+    @contextmanager
+    def _stopping_on_failure(self) -> Iterator[None]:
+        """Refuse to work once stopped; stop for good on any failed write or fsync.
+
+        After a failed fsync the kernel may have dropped the dirty pages, and a second
+        fsync can "succeed" with the data gone (tests/faults/test_fsync_eio.py).
+        """
+        if self.stopped is not None:
+            raise WriterStopped(
+                f"this writer stopped after a failed write: {self.stopped}",
+                hint="nothing after that failure was acknowledged; reopen the store",
+            )
+        if self.closed:
+            raise JournalError("this journal is closed", hint="open the store again")
+        try:
+            yield
+        except OSError as exc:
+            if isinstance(exc, JournalError):
+                raise
+            self.stopped = exc
+            raise WriterStopped(
+                f"write to the journal failed, so this writer stopped: {exc}",
+                hint="nothing from this call was acknowledged; fix the cause "
+                "(disk full? I/O error?) and reopen the store",
+                errno=exc.errno,
+            ) from exc
 
     def _refresh_meta(self) -> None:
         """Leave meta.json current after a clean close, unless another writer is busy."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from journal import Draft, Journal
+from journal import Draft, Journal, JournalError
 
 
 class CountingFsync:
@@ -65,3 +65,20 @@ def test_none_never_fsyncs_records(store: Path, fsyncs: CountingFsync) -> None:
 def test_unknown_durability_is_refused(store: Path) -> None:
     with pytest.raises(ValueError, match="durability must be always, batch or none"):
         Journal.open(store, durability="sometimes")
+
+
+def test_a_closed_journal_refuses_appends_and_closes_twice(store: Path) -> None:
+    journal = Journal.open(store)
+    journal.close()
+    journal.close()
+    with pytest.raises(JournalError, match="this journal is closed"):
+        journal.append(kind="t.added", entity="t", id="x", payload={})
+
+
+def test_a_stray_meta_temp_file_is_reported(store: Path) -> None:
+    (store / "journal" / "meta.json.tmp-1-abcd").write_bytes(b"{")
+    with Journal.open(store) as journal:
+        report = journal.scan()
+    assert report.healthy
+    assert [(f.code, f.severity) for f in report.findings] == [("stray_temp_file", "warning")]
+    assert "meta.json.tmp-1-abcd" in report.findings[0].message
