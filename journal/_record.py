@@ -153,13 +153,14 @@ def check_draft(draft: Draft, *, internal: bool = False) -> bytes:
             hint="pass the entity's id as a string",
             field="id",
         )
-    if type(rev) is not int or rev < 0 or type(v) is not int or v < 0:
-        name, value = ("rev", rev) if type(rev) is not int or rev < 0 else ("v", v)
-        raise InvalidRecord(
-            f"{name} {value!r} must be a non-negative integer",
-            hint=f"pass {name} as an int >= 0",
-            field=name,
-        )
+    _check_text(id_, "id")
+    for name, value in (("rev", rev), ("v", v)):
+        if type(value) is not int or not 0 <= value < 2**63:
+            raise InvalidRecord(
+                f"{name} {value!r} must be an integer from 0 to 2**63 - 1",
+                hint=f"pass {name} as a non-negative int",
+                field=name,
+            )
     if type(payload) is not dict:
         raise InvalidRecord(
             f"payload must be a JSON object, got {type(payload).__name__}",
@@ -171,8 +172,8 @@ def check_draft(draft: Draft, *, internal: bool = False) -> bytes:
     try:
         return _dumps(payload)
     except orjson.JSONEncodeError as exc:
-        _check_json(payload, "payload")  # names the field when it can
-        raise InvalidRecord(
+        _check_json(payload, "payload")  # names the field
+        raise InvalidRecord(  # what the check above does not know, orjson's words
             f"payload cannot be stored as JSON: {exc}",
             hint="strings must be valid Unicode (no lone surrogates); ints fit in 64 bits",
             field="payload",
@@ -228,41 +229,73 @@ def _plain_json(payload: dict[str, Any]) -> bool:
     return True
 
 
-_SCALARS = (str, int, bool, type(None))
+_MAX_DEPTH = 254  # orjson refuses to nest containers deeper
+_INT_RANGE = range(-(2**63), 2**64)  # what orjson stores as an exact integer
 
 
-def _check_json(value: Any, path: str) -> None:
-    """Refuse anything that would not round-trip exactly through JSON."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return
-    if kind is float:
-        if not math.isfinite(value):
+def _check_json(payload: dict[str, Any], path: str) -> None:
+    """Find what would not round-trip exactly through JSON and name where it is.
+
+    The slow path, run only when the fast check or orjson refused the payload.
+    """
+    stack: list[tuple[Any, str, int]] = [(payload, path, 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        kind = type(value)
+        if kind is str:
+            _check_text(value, where)
+        elif kind is int and value not in _INT_RANGE:
             raise InvalidRecord(
-                f"{path} is {value!r}; JSON has no NaN or Infinity",
-                hint="store a finite number, or null for a missing value",
-                field=path,
+                f"{where} is {value}, beyond a 64-bit integer",
+                hint="store a big number as a string",
+                field=where,
             )
-        return
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str:
+        elif kind is float and not math.isfinite(value):
+            raise InvalidRecord(
+                f"{where} is {value!r}; JSON has no NaN or Infinity",
+                hint="store a finite number, or null for a missing value",
+                field=where,
+            )
+        elif kind is dict or kind is list:
+            if depth > _MAX_DEPTH:
                 raise InvalidRecord(
-                    f"{path} has a non-string key {key!r}",
-                    hint="JSON object keys are strings",
-                    field=path,
+                    f"{where} nests containers deeper than {_MAX_DEPTH} levels",
+                    hint="flatten the payload",
+                    field=where,
                 )
-            _check_json(item, f"{path}.{key}")
-        return
-    if kind is list:
-        for index, item in enumerate(value):
-            _check_json(item, f"{path}[{index}]")
-        return
-    raise InvalidRecord(
-        f"{path} is a {kind.__name__}, which JSON cannot store exactly",
-        hint="use only dict, list, str, int, finite float, bool and None",
-        field=path,
-    )
+            stack.extend(_children(value, where, depth + 1))
+        elif kind not in (int, float, bool, type(None)):
+            raise InvalidRecord(
+                f"{where} is a {kind.__name__}, which JSON cannot store exactly",
+                hint="use only dict, list, str, int, finite float, bool and None",
+                field=where,
+            )
+
+
+def _children(value: Any, where: str, depth: int) -> list[tuple[Any, str, int]]:
+    if type(value) is list:
+        return [(item, f"{where}[{index}]", depth) for index, item in enumerate(value)]
+    for key in value:
+        if type(key) is not str:
+            raise InvalidRecord(
+                f"{where} has a non-string key {key!r}",
+                hint="JSON object keys are strings",
+                field=where,
+            )
+        _check_text(key, where)
+    return [(item, f"{where}.{key}", depth) for key, item in value.items()]
+
+
+def _check_text(text: str, where: str) -> None:
+    """Refuse a string that is not valid Unicode (a lone surrogate cannot be UTF-8)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidRecord(
+            f"{where} holds a lone surrogate ({text[exc.start]!r}): not valid Unicode",
+            hint="decode the text properly; surrogates come in pairs only in UTF-16",
+            field=where,
+        ) from exc
 
 
 def encode(

@@ -1,94 +1,142 @@
-"""meta.json is a cache: deleted, garbage or stale, it is rebuilt and a seq is never reused."""
+"""meta.json is a cache: deleted, garbage or stale, it is rebuilt and a seq is never reused.
+
+A lagging, missing or unreadable meta.json is just rewritten: the next seq comes from the
+journal's tail. One ahead of the tail (it may have handed out seqs the tail lost) makes
+the writer skip to its hint and explain the gap with a ``journal.seq_repaired`` note.
+The store id survives meta.json: it is recovered from the ``journal.created`` record.
+"""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from unittest import mock
 
 import orjson
 import pytest
 
 from journal import Journal
+from tests.journal._util import draft, segment_files
 
-
-def _fill(store: Path, count: int) -> int:
-    with Journal.open(store) as journal:
-        for i in range(count):
-            journal.append(kind="t.added", entity="t", id=f"t{i}", payload={"i": i})
-        return journal.head_seq or 0
+DAMAGE: dict[str, bytes | None] = {
+    "deleted": None,
+    "empty": b"",
+    "garbage": b"\x00\xffnot json",
+    "truncated": b'{"format": 1, "next_seq": 1',
+    "a-list": b"[1, 2, 3]",
+    "no-next-seq": b'{"format": 1, "segments": []}',
+    "next-seq-a-string": b'{"next_seq": "eleven", "segments": 3}',
+    "next-seq-a-bool": b'{"next_seq": true}',
+    "next-seq-a-float": b'{"next_seq": 3.0}',
+    "next-seq-null": b'{"next_seq": null, "store_id": null}',
+}
 
 
 def _meta(store: Path) -> Path:
     return store / "journal" / "meta.json"
 
 
-def _damage(store: Path, how: str) -> None:
-    meta = _meta(store)
-    if how == "deleted":
-        meta.unlink()
-    elif how == "garbage":
-        meta.write_bytes(b"\x00\xffnot json")
-    elif how == "wrong-shape":
-        meta.write_bytes(b'{"next_seq": "eleven", "segments": 3}')
+def _fill(store: Path, count: int) -> tuple[int, str]:
+    """Append `count` records over several segments; return (head seq, store id)."""
+    with Journal.open(store, segment_bytes=600) as journal:
+        for i in range(count):
+            journal.append_many([draft(f"t{i}", i=i)] * (1 + i % 2))
+        assert len(segment_files(store)) > 1  # journal.created is not in the active one
+        store_id = journal.store_id
+        assert store_id is not None
+        return journal.head_seq or 0, store_id
+
+
+def _stale(store: Path, by: int) -> None:
+    body = orjson.loads(_meta(store).read_bytes())
+    body["next_seq"] += by
+    _meta(store).write_bytes(orjson.dumps(body))
+
+
+def _check_rebuilt(store: Path, next_seq: int, store_id: str) -> None:
+    rebuilt = orjson.loads(_meta(store).read_bytes())
+    assert rebuilt["next_seq"] == next_seq
+    assert rebuilt["store_id"] == store_id
+    assert rebuilt["segments"] == [path.name for path in segment_files(store)]
+
+
+@pytest.mark.parametrize("how", sorted(DAMAGE))
+def test_lost_or_unreadable_meta_is_rebuilt(store: Path, how: str) -> None:
+    head, store_id = _fill(store, 12)
+    damage = DAMAGE[how]
+    if damage is None:
+        _meta(store).unlink()
     else:
-        body = orjson.loads(meta.read_bytes())
-        body["next_seq"] += int(how)
-        meta.write_bytes(orjson.dumps(body))
-
-
-@pytest.mark.parametrize("how", ["deleted", "garbage", "wrong-shape", "-5"])
-def test_lost_or_lagging_meta_is_rebuilt(store: Path, how: str) -> None:
-    head = _fill(store, 10)
-    store_id = Journal.open(store).store_id
-    _damage(store, how)
+        _meta(store).write_bytes(damage)
     with Journal.open(store) as journal:
-        assert journal.store_id == store_id  # from the journal.created record if need be
+        assert journal.store_id == store_id  # from the journal.created record
         record = journal.append(kind="t.added", entity="t", id="next", payload={})
         assert record.seq == head + 1
+        _check_rebuilt(store, head + 1, store_id)  # written down by the first append
+        assert [r.seq for r in journal.read(after=head - 1)] == [head, head + 1]
         assert journal.scan().healthy
-    rebuilt = orjson.loads(_meta(store).read_bytes())
-    assert rebuilt["next_seq"] == head + 2
-    assert rebuilt["store_id"] == store_id
-    assert rebuilt["segments"] == ["00000000000000000001.jsonl"]
+    _check_rebuilt(store, head + 2, store_id)  # refreshed on close
+
+
+def test_a_store_id_of_the_wrong_type_is_ignored(store: Path) -> None:
+    head, store_id = _fill(store, 6)
+    _meta(store).write_bytes(b'{"next_seq": 2, "store_id": 7, "segments": "?"}')
+    with Journal.open(store) as journal:
+        assert journal.store_id == store_id
+        assert journal.append(kind="t.added", entity="t", id="next", payload={}).seq == head + 1
+    _check_rebuilt(store, head + 2, store_id)
+
+
+def test_lagging_meta_is_rewritten_and_no_seq_is_skipped(store: Path) -> None:
+    head, store_id = _fill(store, 12)
+    _stale(store, -5)
+    with Journal.open(store) as journal:
+        record = journal.append(kind="t.added", entity="t", id="next", payload={})
+        assert record.seq == head + 1
+        assert [r.kind for r in journal.read(after=head)] == ["t.added"]
+        report = journal.scan()
+        assert report.healthy and report.findings == []
+    _check_rebuilt(store, head + 2, store_id)
 
 
 def test_meta_ahead_of_the_tail_skips_seqs_with_a_note(store: Path) -> None:
-    head = _fill(store, 10)
-    _damage(store, "+5")
+    head, store_id = _fill(store, 12)
+    _stale(store, +5)  # meta.json handed out seqs head+1..head+5 that the tail lost
     with Journal.open(store) as journal:
         record = journal.append(kind="t.added", entity="t", id="next", payload={})
-        notes = [r for r in journal.read(after=head) if r.kind == "journal.seq_repaired"]
-        assert [(n.seq, n.payload["skipped"]) for n in notes] == [(head + 6, [head + 1, head + 5])]
-        assert record.seq == head + 7  # nothing meta.json may have handed out is reused
+        added = list(journal.read(after=head))
         report = journal.scan()
-        assert report.healthy  # the note explains the gap
-    assert orjson.loads(_meta(store).read_bytes())["next_seq"] == head + 8
+    (note,) = added[:-1]
+    assert note.kind == "journal.seq_repaired"
+    assert (note.seq, note.payload["skipped"]) == (head + 6, [head + 1, head + 5])
+    assert record.seq == head + 7  # nothing meta.json may have handed out is reused
+    assert report.healthy and report.findings == [], report.findings  # the note explains it
+    _check_rebuilt(store, head + 8, store_id)
 
 
-def test_an_unexplained_gap_is_damage(store: Path) -> None:
-    head = _fill(store, 3)
-    segment = next((store / "journal" / "segments").iterdir())
-    data = segment.read_bytes()
-    lines = data.split(b"\n")
-    seq3 = next(i for i, line in enumerate(lines) if line.startswith(b'{"seq":3,'))
-    segment.write_bytes(b"\n".join(lines[:seq3] + lines[seq3 + 1 :]))
+def test_meta_ahead_of_a_torn_tail_skips_seqs_in_the_fragment_note(store: Path) -> None:
+    head, store_id = _fill(store, 12)
+    _stale(store, +5)
+    segment = segment_files(store)[-1]
+    with segment.open("ab") as handle:
+        handle.write(b'\n{"seq":' + str(head + 1).encode() + b',"ts":"20')  # a torn write
     with Journal.open(store) as journal:
-        assert [(f.code, f.seq) for f in journal.scan().findings] == [("seq_gap", head)]
+        record = journal.append(kind="t.added", entity="t", id="next", payload={})
+        (note,) = list(journal.read(after=head))[:-1]
+        report = journal.scan()
+    assert note.kind == "journal.fragment_adjudicated"
+    assert note.seq == head + 6 and record.seq == head + 7
+    assert note.payload["verdict"] == "torn"
+    assert note.payload["skipped"] == [head + 1, head + 5]
+    assert note.payload["meta_next_seq"] == head + 6
+    assert report.healthy and report.adjudicated == 1, report.findings
+    _check_rebuilt(store, head + 8, store_id)
 
 
-@pytest.mark.parametrize("jump", [-3600 * 24 * 365, -1, 3600 * 5, -(10**9)])
-def test_clock_jumps_change_nothing_about_order(store: Path, jump: int) -> None:
-    real = time.time_ns
-    offset = [0]
-    with mock.patch("time.time_ns", lambda: max(0, real() + offset[0])), Journal.open(store) as j:
-        seqs = []
-        for i in range(6):
-            offset[0] = jump * 10**9 * (i % 2)  # jump back and forth between appends
-            seqs.append(j.append(kind="t.added", entity="t", id=f"t{i}", payload={}).seq)
-        records = list(j.read())
-    assert seqs == list(range(2, 8))
-    assert [r.seq for r in records] == list(range(1, 8))
-    assert len({r.ts for r in records}) == 7
+def test_meta_is_rewritten_before_any_append(store: Path) -> None:
+    head, store_id = _fill(store, 6)
+    _meta(store).unlink()
     with Journal.open(store) as journal:
-        assert journal.scan().healthy
+        assert journal.head_seq == head and journal.stats()["meta_next_seq"] is None
+    assert not _meta(store).exists()  # reading and closing without an append write nothing
+    with Journal.open(store) as journal:
+        journal.roll()
+    _check_rebuilt(store, head + 1, store_id)
