@@ -111,7 +111,6 @@ class SegmentParser:
         self.start = start
         self.stop = os.fstat(fd).st_size if stop is None else stop
         self.tail: Region | None = None
-        self.end_of_records = start
         self.last_seq: int | None = None
         self.oversize: list[tuple[int, int]] = []
 
@@ -210,7 +209,6 @@ class SegmentParser:
             region_start = last_end
         if region_start is not None:
             self.tail = self._judge(region_start, self.stop, prev_seq)
-        self.end_of_records = last_end
         self.last_seq = prev_seq
 
     def _judge(self, start: int, end: int, prev_seq: int | None) -> Region:

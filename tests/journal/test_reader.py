@@ -215,3 +215,16 @@ def test_a_torn_note_after_a_torn_write_is_still_torn(store: Path) -> None:
         assert report.healthy and report.adjudicated == 1
         notes = [r for r in journal.read() if r.kind == "journal.fragment_adjudicated"]
         assert [n.payload["verdict"] for n in notes] == ["torn"]
+
+
+def test_the_tail_is_found_behind_a_batch_larger_than_the_tail_window(store: Path) -> None:
+    drafts = [Draft("t.added", "t", f"b{i}", {"pad": "p" * 100}) for i in range(2000)]
+    with Journal.open(store) as journal:
+        last = journal.append_many(drafts)[-1].seq
+    segment = _segment_files(store)[-1]
+    with open(segment, "ab") as handle:
+        handle.write(b'\n{"seq":99,"ts":"2026')  # and a torn write after it
+    with Journal.open(store) as journal:
+        assert journal.head_seq == last
+        assert journal.append(kind="t.added", entity="t", id="x", payload={}).seq == last + 2
+        assert journal.scan().healthy
