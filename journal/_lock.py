@@ -52,7 +52,7 @@ class StoreLock:
                         **holder,
                     ) from None
                 time.sleep(min(pause, deadline - now))
-                pause = min(pause * 2, 0.05)
+                pause = min(pause * 2, 0.01)  # flock has no queue: poll often
         self.held = True
         info = b'{"writer":"%s","since":"%s"}' % (writer_id().encode(), utc_timestamp().encode())
         os.pwrite(self._fd, info.ljust(_HOLDER_BYTES), 0)
