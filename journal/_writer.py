@@ -25,9 +25,10 @@ from journal._lock import StoreLock
 from journal._meta import FORMAT, read_meta, write_meta
 from journal._parse import FRAGMENT_NOTE
 from journal._reader import SEQ_NOTE
-from journal._record import Draft, Record, check_draft, encode, utc_timestamp
+from journal._record import Draft, Record, encode, utc_timestamp
 from journal._segments import Segment, fsync_dir, list_segments, segment_name, write_all
 from journal._tail import Tail, first_record, last_seq, read_tail
+from journal._validate import check_draft
 
 Durability = Literal["always", "batch", "none"]
 CREATED_NOTE = "journal.created"
@@ -63,9 +64,9 @@ class Writer:
         self._wrote = False
         self._store_id: str | None = None
 
-    def append(self, drafts: list[Draft], *, internal: bool = False) -> list[Record]:
+    def append(self, drafts: list[Draft]) -> list[Record]:
         """Append drafts as one atomic batch and return their records once durable."""
-        payloads = [check_draft(draft, internal=internal) for draft in drafts]
+        payloads = [check_draft(draft) for draft in drafts]
         with self._locked():
             return self._write(drafts, payloads)
 
