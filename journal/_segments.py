@@ -64,7 +64,12 @@ def write_all(fd: int, data: bytes) -> None:
     or a signal; the next call then either finishes the record or raises, so a record is
     never reported written when only part of it is (tests/faults/test_enospc.py).
     """
-    view = memoryview(data)
+    written = os.write(fd, data)
+    if written == len(data):
+        return
+    if written <= 0:
+        raise OSError(errno.ENOSPC, "write made no progress")
+    view = memoryview(data)[written:]
     while view:
         written = os.write(fd, view)
         if written <= 0:
