@@ -1,7 +1,8 @@
 """Lock-free readers: iterate records after a seq and report every kind of damage.
 
 A reader never takes the lock and never blocks the writer. It lists the segments once
-and reads each whole; only the last segment of that listing may end in a torn tail,
+and reads each in turn, the first from a record near its cursor (journal/_seek.py), the
+others whole; only the last segment of that listing may end in a torn tail,
 which is skipped silently (a writer may be in the middle of that very write). Every
 other malformed line, CRC mismatch, seq gap or out-of-order seq is a finding with its
 segment and seq; a duplicate seq is an anomaly, reported and applied in file order.
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from journal._errors import JournalDamaged
 from journal._parse import DAMAGED, FRAGMENT_NOTE, Region, SegmentParser
 from journal._record import Record
+from journal._seek import SEEK_MIN_BYTES, seek_start
 from journal._segments import Segment, list_segments
 
 OnDamage = Literal["raise", "report"]
@@ -79,16 +81,27 @@ class Reading:
                 )
                 continue
             try:
-                parser = SegmentParser(segment.name, fd)
+                start = 0
+                if position == index and self.after >= segment.first_seq:
+                    size = os.fstat(fd).st_size
+                    if size >= SEEK_MIN_BYTES:
+                        start = seek_start(fd, size, self.after)
+                parser = SegmentParser(segment.name, fd, start=start)
                 last = position == len(self.segments) - 1
-                prev = yield from self._walk(segment, parser, prev, last)
+                prev = yield from self._walk(segment, parser, prev, last, resumed=start > 0)
             finally:
                 os.close(fd)
             if self.limit is not None and self.count >= self.limit:
                 return
 
     def _walk(
-        self, segment: Segment, parser: SegmentParser, prev: int | None, last: bool
+        self,
+        segment: Segment,
+        parser: SegmentParser,
+        prev: int | None,
+        last: bool,
+        *,
+        resumed: bool,
     ) -> Generator[Record, None, int | None]:
         after = self.after
         room = -1 if self.limit is None else self.limit - self.count  # -1: no limit
@@ -105,7 +118,7 @@ class Reading:
                 record: Record = item  # type: ignore[assignment]
                 seq = record[0]
                 if seq != expect:
-                    if expect == -1:
+                    if expect == -1 and not resumed:
                         self._check_name(segment, seq, damaged)
                     if prev is not None and seq != prev + 1:
                         self._check_order(segment, record, prev, damaged)
