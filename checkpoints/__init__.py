@@ -1,15 +1,32 @@
 """Snapshot containers: a set of files plus a manifest written last, verified, listed.
 
-Built on the journal only. (The container itself arrives with the families issue.)
+`CheckpointStore(root).create(seq, files, meta=...)` writes ``checkpoints/ckpt-<seq>/``
+crash-safe: a reader sees the whole checkpoint or none of it. `latest_valid()` picks the
+newest checkpoint whose manifest checks out (cheaply, or with every file hashed), and
+`verify`, `scan` and `strays` report damage and leftovers. A checkpoint is derived data:
+the journal alone can rebuild it. Built on the public API of the journal only.
 """
 
-from journal import LakehouseError
+from checkpoints._checkpoint import Checkpoint, CheckpointFile, CheckpointFinding
+from checkpoints._errors import (
+    CheckpointError,
+    CheckpointInvalid,
+    CheckpointNotFound,
+    CheckpointRefused,
+    CheckpointWriteFailed,
+)
+from checkpoints._manifest import FORMAT
+from checkpoints._store import CheckpointStore
 
-
-class CheckpointError(LakehouseError):
-    """Base of the errors raised by the checkpoints package."""
-
-    code = "checkpoint_error"
-
-
-__all__ = ["CheckpointError"]
+__all__ = [
+    "FORMAT",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointFile",
+    "CheckpointFinding",
+    "CheckpointInvalid",
+    "CheckpointNotFound",
+    "CheckpointRefused",
+    "CheckpointStore",
+    "CheckpointWriteFailed",
+]

@@ -1,0 +1,246 @@
+"""`Checkpoint`: one ``ckpt-<seq>`` directory, its manifest, and the checks against it.
+
+Two depths of check. The cheap one (`Checkpoint.valid`, used by `latest_valid` on every
+command) parses the manifest and stats each listed file: it catches a missing manifest,
+a missing or truncated file, never a flipped byte. The full one (`Checkpoint.verify`)
+re-reads and hashes every file and also reports files the manifest does not list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+from checkpoints._errors import CheckpointInvalid, CheckpointNotFound
+from checkpoints._files import MANIFEST, check_relpath, hash_file
+from checkpoints._manifest import parse_manifest
+
+SEQ_DIGITS = 20
+Severity = Literal["error", "warning", "info"]
+
+
+def checkpoint_name(seq: int) -> str:
+    """The directory name of the checkpoint at `seq`, e.g. ckpt-00000000000000000042."""
+    return f"ckpt-{seq:0{SEQ_DIGITS}d}"
+
+
+@dataclass(frozen=True)
+class CheckpointFinding:
+    """One thing a verify or a scan found: what, how bad, where, and what to do."""
+
+    code: str
+    severity: Severity
+    message: str
+    checkpoint: str | None = None
+    file: str | None = None
+    hint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as a JSON-ready object."""
+        return asdict(self)
+
+
+class CheckpointFile(NamedTuple):
+    """A file as the manifest lists it: its sha256 (hex) and its size in bytes."""
+
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A ``ckpt-<seq>`` directory; `manifest` is None when it is missing or does not parse."""
+
+    seq: int
+    path: Path
+    manifest: dict[str, Any] | None = field(repr=False, hash=False)
+    has_manifest: bool
+    manifest_error: str | None = None
+
+    @classmethod
+    def load(cls, path: Path, seq: int) -> Checkpoint:
+        """Read the manifest of the checkpoint directory `path` (named for `seq`)."""
+        try:
+            data = (path / MANIFEST).read_bytes()
+        except FileNotFoundError:
+            return cls(seq, path, None, False, "has no manifest.json")
+        except OSError as exc:
+            return cls(seq, path, None, True, f"manifest.json cannot be read ({exc.strerror})")
+        try:
+            return cls(seq, path, parse_manifest(data, seq), True)
+        except ValueError as exc:
+            return cls(seq, path, None, True, f"manifest.json {exc}")
+
+    @property
+    def name(self) -> str:
+        """The directory name, e.g. ckpt-00000000000000000042."""
+        return self.path.name
+
+    @property
+    def created_at(self) -> str | None:
+        """When the manifest was written (UTC, ISO 8601), or None without a manifest."""
+        return None if self.manifest is None else str(self.manifest["created_at"])
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The caller's meta from the manifest ({} without a manifest)."""
+        return {} if self.manifest is None else dict(self.manifest["meta"])
+
+    @cached_property
+    def files(self) -> dict[str, CheckpointFile]:
+        """Each listed file by relative path ({} without a manifest)."""
+        listed = {} if self.manifest is None else self.manifest["files"]
+        return {
+            path: CheckpointFile(entry["sha256"], entry["bytes"]) for path, entry in listed.items()
+        }
+
+    @property
+    def valid(self) -> bool:
+        """The cheap check: the manifest parses and every listed file has its listed size."""
+        return self.manifest is not None and not any(
+            _check_file(self, relpath, entry, full=False) for relpath, entry in self.files.items()
+        )
+
+    def verify(self) -> list[CheckpointFinding]:
+        """The full check: re-read and hash every file; report missing, damaged and extra ones."""
+        if self.manifest is None:
+            return [_manifest_finding(self)]
+        findings = [
+            finding
+            for relpath, entry in self.files.items()
+            if (finding := _check_file(self, relpath, entry, full=True)) is not None
+        ]
+        return findings + _extra_files(self)
+
+    def path_of(self, relpath: str) -> Path:
+        """Where the listed file `relpath` lies; raise if it is not listed."""
+        self._entry(relpath)
+        return self.path / relpath
+
+    def read_bytes(self, relpath: str, *, verify: bool = True) -> bytes:
+        """The bytes of the listed file `relpath`, checked against its size and sha256."""
+        entry = self._entry(relpath)
+        try:
+            data = (self.path / relpath).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise self._damaged(relpath, "is missing") from exc
+        if not verify:
+            return data
+        if len(data) != entry.size:
+            raise self._damaged(relpath, f"has {len(data)} bytes, the manifest says {entry.size}")
+        if hashlib.sha256(data).hexdigest() != entry.sha256:
+            raise self._damaged(relpath, "does not match the sha256 in its manifest")
+        return data
+
+    def _damaged(self, relpath: str, what: str) -> CheckpointInvalid:
+        return CheckpointInvalid(
+            f"{self.name}/{relpath} {what}",
+            hint="the checkpoint is damaged: run 'lakehouse checkpoint verify' and create "
+            "a new checkpoint",
+            checkpoint=self.name,
+            file=relpath,
+        )
+
+    def _entry(self, relpath: str) -> CheckpointFile:
+        check_relpath(relpath)
+        if self.manifest is None:
+            raise CheckpointInvalid(
+                f"{self.name} {self.manifest_error}, so it holds no files",
+                hint="use CheckpointStore.latest_valid() to pick a checkpoint that exists",
+                checkpoint=self.name,
+                file=relpath,
+            )
+        entry = self.files.get(relpath)
+        if entry is None:
+            raise CheckpointNotFound(
+                f"{self.name} lists no file {relpath!r}",
+                hint=f"its manifest lists {len(self.files)} files; see Checkpoint.files",
+                checkpoint=self.name,
+                file=relpath,
+            )
+        return entry
+
+
+def _manifest_finding(checkpoint: Checkpoint) -> CheckpointFinding:
+    return CheckpointFinding(
+        "manifest_invalid" if checkpoint.has_manifest else "manifest_missing",
+        "error",
+        f"{checkpoint.name} {checkpoint.manifest_error}: it does not exist for readers",
+        checkpoint.name,
+        MANIFEST,
+        "an interrupted or damaged checkpoint: create the checkpoint again "
+        "(the old directory is set aside, never deleted)",
+    )
+
+
+def _check_file(
+    checkpoint: Checkpoint, relpath: str, entry: CheckpointFile, *, full: bool
+) -> CheckpointFinding | None:
+    """The first problem of one listed file; `full` also hashes it."""
+    path = checkpoint.path / relpath
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode):
+            return _bad(checkpoint, relpath, "file_missing", "is not a regular file")
+        size = info.st_size
+        if full and size == entry.size:
+            sha256, size = hash_file(path)
+            if size == entry.size and sha256 != entry.sha256:
+                return _bad(
+                    checkpoint,
+                    relpath,
+                    "sha_mismatch",
+                    f"has sha256 {sha256[:12]}..., the manifest says {entry.sha256[:12]}...",
+                )
+    except (FileNotFoundError, NotADirectoryError):
+        return _bad(checkpoint, relpath, "file_missing", "is missing")
+    except OSError as exc:
+        return _bad(checkpoint, relpath, "file_unreadable", f"cannot be read ({exc.strerror})")
+    if size != entry.size:
+        return _bad(
+            checkpoint,
+            relpath,
+            "size_mismatch",
+            f"has {size} bytes, the manifest says {entry.size}",
+        )
+    return None
+
+
+def _bad(checkpoint: Checkpoint, relpath: str, code: str, what: str) -> CheckpointFinding:
+    return CheckpointFinding(
+        code,
+        "error",
+        f"{checkpoint.name}/{relpath} {what}",
+        checkpoint.name,
+        relpath,
+        "the checkpoint is damaged and is skipped: create a new one; "
+        "the journal alone can rebuild its state",
+    )
+
+
+def _extra_files(checkpoint: Checkpoint) -> list[CheckpointFinding]:
+    """Files in the directory that the manifest does not list (a warning: never read)."""
+    listed = checkpoint.files
+    found = []
+    for directory, dirnames, filenames in os.walk(checkpoint.path):
+        dirnames.sort()
+        base = Path(directory).relative_to(checkpoint.path)
+        for filename in sorted(filenames):
+            relpath = (base / filename).as_posix()
+            if relpath != MANIFEST and relpath not in listed:
+                found.append(
+                    CheckpointFinding(
+                        "extra_file",
+                        "warning",
+                        f"{checkpoint.name}/{relpath} is not listed in the manifest",
+                        checkpoint.name,
+                        relpath,
+                        "it is never read; move it out of the checkpoint",
+                    )
+                )
+    return found

@@ -1,0 +1,188 @@
+"""`CheckpointStore`: the ``checkpoints/`` directory of one store.
+
+::
+
+    <root>/checkpoints/
+      ckpt-<seq, 20 digits>/         a checkpoint (it exists only if its manifest checks out)
+      .tmp-ckpt-<seq>-<random>/      a create in progress, or one a kill interrupted
+      .invalid-ckpt-<seq>-<random>/  an invalid checkpoint set aside by a later create
+      .pruned-ckpt-<seq>-<random>/   a prune in progress, or one a kill interrupted
+
+Readers look at ``ckpt-*`` only. Leftover temp and pruned directories are strays: `scan`
+reports them, nothing reads them. Set-aside checkpoints are kept for a human to look at.
+"""
+
+from __future__ import annotations
+
+import builtins  # `list` is a method of CheckpointStore, so annotations say builtins.list
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from checkpoints._checkpoint import Checkpoint, CheckpointFinding, checkpoint_name
+from checkpoints._errors import CheckpointNotFound, CheckpointRefused
+from checkpoints._files import fsync_dir
+from checkpoints._write import check_input, write_checkpoint
+from journal import StoreNotFound
+
+_CHECKPOINT = re.compile(r"ckpt-(\d{20})")
+_STRAY = re.compile(r"\.(tmp|pruned)-ckpt-\d{20}-[0-9a-f]+")
+_SET_ASIDE = re.compile(r"\.invalid-ckpt-\d{20}-[0-9a-f]+")
+
+
+class CheckpointStore:
+    """The checkpoints of the store at `root`: create, list, pick, verify, scan and prune."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.directory = self.root / "checkpoints"
+
+    def create(
+        self,
+        seq: int,
+        files: Mapping[str, bytes | Path | Callable[[Path], None]],
+        *,
+        meta: dict[str, Any] | None = None,
+    ) -> Checkpoint:
+        """Write a checkpoint of `files` at `seq`, crash-safe; keep one already valid there.
+
+        Each file is given as its bytes, a Path to copy, or a callback that writes the file
+        at the path it is passed. `meta` (JSON) is stored in the manifest as given.
+        """
+        checked = check_input(seq, files, meta)
+        if not self.root.is_dir():
+            raise StoreNotFound(
+                f"no store at {self.root}",
+                hint="create one with 'lakehouse init' or pass --store PATH",
+                store=str(self.root),
+            )
+        path = write_checkpoint(self.directory, seq, files, checked)
+        return Checkpoint.load(path, seq)
+
+    def get(self, seq: int) -> Checkpoint:
+        """The checkpoint directory at `seq`, valid or not; raise if there is none."""
+        path = self.directory / checkpoint_name(seq)
+        if not path.is_dir():
+            raise CheckpointNotFound(
+                f"no checkpoint {path.name} in {self.directory}",
+                hint="list the checkpoints with 'lakehouse checkpoint list'",
+                checkpoint=path.name,
+                seq=seq,
+            )
+        return Checkpoint.load(path, seq)
+
+    def list(self) -> builtins.list[Checkpoint]:
+        """Every ``ckpt-*`` directory, oldest first, valid or not."""
+        return [Checkpoint.load(path, seq) for seq, path in self._checkpoints()]
+
+    def latest_valid(
+        self, *, at_most: int | None = None, verify: bool = False
+    ) -> Checkpoint | None:
+        """The newest checkpoint (at seq <= `at_most`) that passes the cheap or the full check.
+
+        The cheap check parses the manifest and stats every listed file (no hashing: it
+        runs on every command); verify=True also hashes every file of each candidate.
+        """
+        for seq, path in reversed(self._checkpoints()):
+            if at_most is not None and seq > at_most:
+                continue
+            checkpoint = Checkpoint.load(path, seq)
+            if checkpoint.valid and not (verify and _has_errors(checkpoint.verify())):
+                return checkpoint
+        return None
+
+    def verify(self, checkpoint: int | Checkpoint) -> builtins.list[CheckpointFinding]:
+        """Re-read every file of a checkpoint (given by seq or itself) against its manifest."""
+        if not isinstance(checkpoint, Checkpoint):
+            checkpoint = self.get(checkpoint)
+        return Checkpoint.load(checkpoint.path, checkpoint.seq).verify()
+
+    def strays(self) -> builtins.list[Path]:
+        """Leftover temp and pruned directories of interrupted creates and prunes."""
+        return [path for path in self._entries() if _STRAY.fullmatch(path.name)]
+
+    def scan(self) -> builtins.list[CheckpointFinding]:
+        """Verify every checkpoint and report strays and anything else in checkpoints/."""
+        findings = [finding for item in self.list() for finding in item.verify()]
+        for path in self._entries():
+            if _CHECKPOINT.fullmatch(path.name) and path.is_dir():
+                continue
+            findings.append(_entry_finding(path))
+        return findings
+
+    def prune(self, keep: int) -> builtins.list[Checkpoint]:
+        """Delete the valid checkpoints older than the newest `keep` valid ones; return them.
+
+        Invalid checkpoints are left for `scan` to report. A checkpoint is derived data,
+        so deleting one loses nothing the journal cannot rebuild; the journal is untouched.
+        """
+        if type(keep) is not int or keep < 1:
+            raise CheckpointRefused(
+                f"prune must keep at least 1 checkpoint, not {keep!r}",
+                hint="the newest checkpoint covers the archived segments: keep it",
+                field="keep",
+            )
+        valid = [checkpoint for checkpoint in self.list() if checkpoint.valid]
+        pruned = valid[:-keep]
+        for checkpoint in pruned:
+            aside = self.directory / f".pruned-{checkpoint.name}-{secrets.token_hex(4)}"
+            os.rename(checkpoint.path, aside)
+            # fsync before deleting, or a crash can bring back a half-deleted ckpt-<seq>
+            # under its own name (it would only be an invalid checkpoint, never read)
+            fsync_dir(self.directory)
+            shutil.rmtree(aside)
+        return pruned
+
+    def _entries(self) -> builtins.list[Path]:
+        try:
+            return sorted(Path(entry.path) for entry in os.scandir(self.directory))
+        except FileNotFoundError:
+            return []
+
+    def _checkpoints(self) -> builtins.list[tuple[int, Path]]:
+        """(seq, path) of every ``ckpt-<seq>`` directory, oldest first."""
+        found = []
+        for path in self._entries():
+            match = _CHECKPOINT.fullmatch(path.name)
+            if match and path.is_dir():
+                found.append((int(match.group(1)), path))
+        return found
+
+
+def _has_errors(findings: list[CheckpointFinding]) -> bool:
+    return any(finding.severity == "error" for finding in findings)
+
+
+def _entry_finding(path: Path) -> CheckpointFinding:
+    """What a scan says about an entry of checkpoints/ that is not a checkpoint."""
+    name = f"checkpoints/{path.name}"
+    if _STRAY.fullmatch(path.name):
+        return CheckpointFinding(
+            "stray_temp_dir",
+            "warning",
+            f"{name} is left from a create or prune that did not finish",
+            path.name,
+            None,
+            "no reader uses it; delete it when no checkpoint is being written",
+        )
+    if _SET_ASIDE.fullmatch(path.name):
+        return CheckpointFinding(
+            "set_aside",
+            "info",
+            f"{name} is an invalid checkpoint that a later create set aside",
+            path.name,
+            None,
+            "look at it if you want to know what damaged it, then delete it",
+        )
+    return CheckpointFinding(
+        "unknown_entry",
+        "warning",
+        f"{name} is not a checkpoint",
+        path.name,
+        None,
+        "move it out of checkpoints/",
+    )
