@@ -1,0 +1,406 @@
+"""Ingest: CSV/Parquet in, content-addressed Parquet out; every refusal names the file and
+leaves nothing under objects/."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lakehouse._errors import InvalidInput
+from lakehouse.catalog import (
+    RESERVED_NAMES,
+    ObjectInfo,
+    _objects,
+    _sources,
+    columns_fingerprint,
+    detect_format,
+    ingest_file,
+    inspect_parquet,
+    read_table,
+    schema_columns,
+    schema_fingerprint,
+    validate_dataset_name,
+    write_object,
+)
+from lakehouse.catalog._prefetch import prefetch
+
+TYPED_CSV = (
+    "id,rate,active,start,name\n"
+    "1,12.5,true,2024-01-02,Ana\n"
+    "2,7,false,2023-12-31,Ben\n"
+    "3,,true,2022-02-28,\n"
+)
+
+
+def write(path: Path, data: str | bytes) -> Path:
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def left_under_objects(store: Path) -> list[str]:
+    """objects/ itself (if it exists) and everything under it."""
+    found = [*store.glob("objects"), *store.glob("objects/**/*")]
+    return sorted(str(p.relative_to(store)) for p in found)
+
+
+def refusal(store: Path, path: Path, name: str = "staff") -> InvalidInput:
+    """Ingest `path`, expect InvalidInput naming the file, and that objects/ stayed empty."""
+    with pytest.raises(InvalidInput) as caught:
+        ingest_file(store, name, path)
+    error = caught.value
+    assert error.fields["field"] == "file"
+    assert error.fields["file"] == str(path)
+    assert str(path) in error.message
+    assert error.hint
+    assert left_under_objects(store) == []
+    return error
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """64 KiB CSV blocks, 1000-row groups, 1 KiB dictionaries: small files cross every edge."""
+    monkeypatch.setattr(_sources, "BLOCK_BYTES", 1 << 16)
+    monkeypatch.setattr(_objects, "ROW_GROUP_ROWS", 1000)
+    options = {**_objects.PARQUET_OPTIONS, "dictionary_pagesize_limit": 1024}
+    monkeypatch.setattr(_objects, "PARQUET_OPTIONS", options)
+    return 1 << 16
+
+
+# --- reading CSV -------------------------------------------------------------------------
+
+
+def test_csv_types_are_inferred(tmp_path: Path, store: Path) -> None:
+    csv = write(tmp_path / "staff.csv", TYPED_CSV)
+    table, source_format = read_table(csv)
+    assert source_format == "csv"
+    expected = [
+        ("id", pa.int64()),
+        ("rate", pa.float64()),
+        ("active", pa.bool_()),
+        ("start", pa.date32()),
+        ("name", pa.string()),
+    ]
+    assert [(f.name, f.type) for f in table.schema] == expected
+    info = ingest_file(store, "staff", csv)
+    stored = pq.read_table(store / info.path)
+    assert [(f.name, f.type) for f in stored.schema] == expected
+    assert stored.to_pylist()[2] == {
+        "id": 3,
+        "rate": None,  # an empty numeric field is null
+        "active": True,
+        "start": datetime.date(2022, 2, 28),
+        "name": "",  # an empty text field stays text
+    }
+    assert info.schema == [{"name": n, "type": str(t)} for n, t in expected]
+    assert info.rows == 3
+
+
+def test_quoted_commas_quotes_and_line_breaks_round_trip(tmp_path: Path, store: Path) -> None:
+    notes = ["plain", "a, b, c", 'she said ""hi""', "line one\nline two, too", "crlf\r\nend", ""]
+    body = "".join(f'{i},"{note}"\n' for i, note in enumerate(notes))
+    csv = write(tmp_path / "notes.csv", "id,notes\n" + body)
+    info = ingest_file(store, "notes", csv)
+    stored = pq.read_table(store / info.path).column("notes").to_pylist()
+    assert stored == [note.replace('""', '"') for note in notes]
+    assert info.rows == len(notes)
+
+
+def test_header_only_is_zero_rows_and_an_empty_file_is_refused(tmp_path: Path, store: Path) -> None:
+    for name, data in [("with_newline", "id,name\n"), ("without_newline", "id,name")]:
+        info = ingest_file(store, name, write(tmp_path / f"{name}.csv", data))
+        assert info.rows == 0
+        assert [c["name"] for c in info.schema] == ["id", "name"]
+        assert pq.read_metadata(store / info.path).num_rows == 0
+    store_b = tmp_path / "b"
+    store_b.mkdir()
+    error = refusal(store_b, write(tmp_path / "empty.csv", b""))
+    assert "is empty" in error.message
+    error = refusal(store_b, write(tmp_path / "blank.csv", b"\n"))
+    assert "no header row" in error.message
+
+
+def test_ragged_row_is_refused_naming_file_and_row(tmp_path: Path, store: Path) -> None:
+    csv = write(tmp_path / "ragged.csv", 'a,b,c\n1,2,3\n4,"5\n5"\n6,7,8\n')
+    error = refusal(store, csv)
+    assert "row 3 (the header is row 1) has 2 columns, expected 3" in error.message
+    assert error.hint is not None and "every row needs 3 columns" in error.hint
+    assert (error.fields["row"], error.fields["expected_columns"]) == (3, 3)
+    assert error.fields["actual_columns"] == 2
+    assert "pyarrow" in type(error.__cause__).__module__  # chained at the boundary
+
+
+def test_ragged_row_deep_in_a_big_file_is_located(
+    tmp_path: Path, store: Path, small_blocks: int
+) -> None:
+    lines = ["a,b,c"] + [f"{i},x{i},{i}.5" for i in range(40_000)]
+    lines[30_001] = "30000,too,many,columns"
+    csv = write(tmp_path / "big.csv", "\n".join(lines) + "\n")
+    assert csv.stat().st_size > 4 * small_blocks  # parsed on threads: pyarrow knows no row
+    error = refusal(store, csv)
+    assert error.fields["row"] == 30_002
+    assert "has 4 columns, expected 3" in error.message
+
+
+def test_latin1_is_refused_with_the_encoding_hint(tmp_path: Path, store: Path) -> None:
+    csv = write(tmp_path / "latin.csv", "id,city\n1,Kraków\n2,São Paulo\n".encode("latin-1"))
+    error = refusal(store, csv)
+    assert "not UTF-8" in error.message
+    assert error.fields["column"] == "city"
+    assert error.hint is not None and "UTF-8" in error.hint
+    with pytest.raises(InvalidInput, match="not UTF-8"):
+        read_table(csv)
+    header = write(tmp_path / "header.csv", "id,ciudad_añadida\n1,x\n".encode("latin-1"))
+    assert "not valid UTF-8" in refusal(store, header).message
+
+
+def test_latin1_after_the_first_block_is_refused(
+    tmp_path: Path, store: Path, small_blocks: int
+) -> None:
+    good = "".join(f"{i},city{i}\n" for i in range(20_000)).encode()
+    csv = write(tmp_path / "late.csv", b"id,city\n" + good + "20000,Kraków\n".encode("latin-1"))
+    assert csv.stat().st_size > 4 * small_blocks
+    error = refusal(store, csv)
+    assert "not UTF-8" in error.message and error.fields["column"] == "city"
+
+
+def test_duplicate_and_unnamed_columns_are_refused(tmp_path: Path, store: Path) -> None:
+    error = refusal(store, write(tmp_path / "dup.csv", "id,name,id\n1,a,2\n"))
+    assert "duplicate column name 'id'" in error.message
+    assert error.fields["column"] == "id"
+    error = refusal(store, write(tmp_path / "case.csv", "Name,name\na,b\n"))
+    assert "duplicate column name 'name' (also spelled 'Name')" in error.message
+    error = refusal(store, write(tmp_path / "blank.csv", "id,,name\n1,2,3\n"))
+    assert "column 2 has no name" in error.message
+
+
+def test_a_parquet_named_file_that_is_not_parquet_is_refused(tmp_path: Path, store: Path) -> None:
+    fake = write(tmp_path / "data.parquet", TYPED_CSV)
+    error = refusal(store, fake)
+    assert f"{fake} is not a Parquet file" in error.message
+    with pytest.raises(InvalidInput, match="is not a Parquet file"):
+        inspect_parquet(write(tmp_path / "data.csv", TYPED_CSV))
+    good = tmp_path / "good.parquet"
+    pq.write_table(pa.table({"a": [1, 2]}), good)
+    truncated = write(tmp_path / "truncated.csv", good.read_bytes()[:-10])
+    assert "truncated?" in refusal(store, truncated).message
+
+
+def test_compressed_missing_and_directory_inputs_are_refused(tmp_path: Path, store: Path) -> None:
+    gz = write(tmp_path / "staff.csv.gz", b"\x1f\x8b\x08\x00" + b"\x00" * 20)
+    assert "gzip-compressed" in refusal(store, gz).message
+    assert "cannot read" in refusal(store, tmp_path / "missing.csv").message
+    assert "cannot read" in refusal(store, tmp_path).message
+
+
+# --- writing objects ---------------------------------------------------------------------
+
+
+def test_same_csv_twice_gives_the_same_object_and_no_second_file(
+    tmp_path: Path, store: Path
+) -> None:
+    csv = write(tmp_path / "staff.csv", TYPED_CSV)
+    first = ingest_file(store, "staff", csv)
+    second = ingest_file(store, "staff", csv)
+    assert first == second
+    assert (first.created, second.created) == (True, False)
+    directory = store / "objects" / "datasets" / "staff"
+    assert [p.name for p in directory.iterdir()] == [Path(first.path).name]
+    data = (store / first.path).read_bytes()
+    assert first.sha256 == hashlib.sha256(data).hexdigest()
+    assert first.bytes == len(data)
+    assert first.path == f"objects/datasets/staff/{first.fingerprint}-{first.sha256}.parquet"
+
+
+def test_the_object_depends_on_the_data_not_on_the_path_it_took(
+    tmp_path: Path, store: Path, small_blocks: int
+) -> None:
+    rows = "".join(f"{i},name {i},{i * 0.25},2024-01-{i % 28 + 1:02d}\n" for i in range(9_500))
+    csv = write(tmp_path / "big.csv", "id,name,score,day\n" + rows)
+    assert csv.stat().st_size > 4 * small_blocks  # several CSV blocks
+    streamed = ingest_file(store, "a", csv)
+    table, _ = read_table(csv)
+    whole = write_object(store, "b", table)
+    assert streamed.sha256 == whole.sha256
+    assert pq.read_metadata(store / streamed.path).num_row_groups == 10  # 1000-row groups
+    with_metadata = tmp_path / "with_metadata.parquet"
+    pq.write_table(table.replace_schema_metadata({"pandas": "{}"}), with_metadata)
+    registered = ingest_file(store, "c", with_metadata)  # a Parquet copy, re-encoded
+    assert registered.sha256 == streamed.sha256
+
+
+def test_a_type_that_widens_after_the_first_block_matches_read_table(
+    tmp_path: Path, store: Path, small_blocks: int
+) -> None:
+    ints = "".join(f"{i},{i}\n" for i in range(20_000))
+    csv = write(tmp_path / "widen.csv", "id,amount\n" + ints + "20000,2.5\n20001,unknown\n")
+    assert csv.stat().st_size > 2 * small_blocks
+    info = ingest_file(store, "widen", csv)
+    table, _ = read_table(csv)
+    assert [c["type"] for c in info.schema] == ["int64", "string"]
+    assert schema_fingerprint(table.schema) == info.fingerprint
+    assert pq.read_table(store / info.path).equals(table)
+
+
+def test_a_damaged_object_is_replaced_by_a_good_copy(tmp_path: Path, store: Path) -> None:
+    csv = write(tmp_path / "staff.csv", TYPED_CSV)
+    info = ingest_file(store, "staff", csv)
+    target = store / info.path
+    target.write_bytes(target.read_bytes()[:-5] + b"XXXXX")
+    again = ingest_file(store, "staff", csv)
+    assert again.created is True
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == info.sha256
+
+
+@pytest.mark.parametrize("failing", ["file", "directory"])
+def test_a_failed_fsync_leaves_nothing_behind(
+    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    real_fsync, calls = os.fsync, []
+
+    def broken_fsync(fd: int) -> None:
+        is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+        calls.append("directory" if is_dir else "file")
+        if calls[-1] == failing:
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="Input/output error"):
+        ingest_file(store, "staff", write(tmp_path / "staff.csv", TYPED_CSV))
+    assert calls[-1] == failing
+    assert left_under_objects(store) == []
+
+
+def test_a_refusal_mid_stream_removes_the_temp_file(
+    tmp_path: Path, store: Path, small_blocks: int
+) -> None:
+    lines = "".join(f"{i},x\n" for i in range(60_000))
+    csv = write(tmp_path / "late.csv", "a,b\n" + lines + "1,2,3\n")
+    assert csv.stat().st_size > 4 * small_blocks  # the temp file exists when the row is met
+    (store / "objects").mkdir()  # a directory that was there before is kept
+    with pytest.raises(InvalidInput) as caught:
+        ingest_file(store, "late", csv)
+    assert caught.value.fields["row"] == 60_002
+    assert left_under_objects(store) == ["objects"]
+
+
+def test_progress_reports_bytes_in_the_calling_thread(tmp_path: Path, store: Path) -> None:
+    rows = "".join(f"{i},{i * 3},text {i}\n" for i in range(200_000))
+    csv = write(tmp_path / "big.csv", "a,b,c\n" + rows)
+    size, calls, threads = csv.stat().st_size, [], set()
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        threads.add(threading.get_ident())
+
+    ingest_file(store, "big", csv, progress=progress)
+    assert len(calls) >= 3  # two row groups, then the end
+    assert calls[-1] == (size, size)
+    assert all(total == size for _, total in calls)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    assert threads == {threading.get_ident()}
+
+
+def test_inspect_parquet_reads_the_footer(tmp_path: Path, store: Path) -> None:
+    path = tmp_path / "given.parquet"
+    table = pa.table({"id": [1, 2, 3], "name": ["a", "b", "c"]})
+    pq.write_table(table, path)
+    info = inspect_parquet(path)
+    assert (info.format, info.rows, info.bytes) == ("parquet", 3, path.stat().st_size)
+    assert info.schema == [{"name": "id", "type": "int64"}, {"name": "name", "type": "string"}]
+    assert info.fingerprint == schema_fingerprint(table.schema)
+    assert detect_format(path) == "parquet"
+    copied = ingest_file(store, "given", path)
+    assert (copied.fingerprint, copied.rows) == (info.fingerprint, 3)
+    assert pq.read_table(store / copied.path).equals(table)
+
+
+def test_object_info_is_json_ready() -> None:
+    info = ObjectInfo("objects/x.parquet", "ab", 10, 2, [{"name": "a", "type": "int64"}], "cd")
+    assert orjson.loads(orjson.dumps(info.to_dict()))["schema"][0] == {"name": "a", "type": "int64"}
+
+
+# --- fingerprints and names --------------------------------------------------------------
+
+
+def test_fingerprint_is_stable_and_sees_renames_reorders_and_types() -> None:
+    base = pa.schema([("id", pa.int64()), ("name", pa.string())])
+    pairs = orjson.dumps([["id", "int64"], ["name", "string"]])
+    assert schema_fingerprint(base) == hashlib.sha256(pairs).hexdigest()  # pinned encoding
+    same = pa.schema([pa.field("id", pa.int64(), nullable=False), ("name", pa.string())])
+    assert schema_fingerprint(same.with_metadata({"k": "v"})) == schema_fingerprint(base)
+    assert columns_fingerprint(schema_columns(base)) == schema_fingerprint(base)
+    others = [
+        pa.schema([("ID", pa.int64()), ("name", pa.string())]),
+        pa.schema([("name", pa.string()), ("id", pa.int64())]),
+        pa.schema([("id", pa.int32()), ("name", pa.string())]),
+        pa.schema([("id", pa.int64()), ("name", pa.large_string())]),
+        pa.schema([("id", pa.int64())]),
+    ]
+    fingerprints = {schema_fingerprint(s) for s in [base, *others]}
+    assert len(fingerprints) == len(others) + 1
+
+
+@pytest.mark.parametrize("name", ["staff", "_x", "Staff_2024", "a" * 63, "journal_data"])
+def test_good_dataset_names_pass(name: str) -> None:
+    assert validate_dataset_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "2024_staff", "staff-2024", "staff 2024", "a" * 64, "staff\n", "../x", "café", "a.b"],
+)
+def test_bad_dataset_names_are_refused(name: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        validate_dataset_name(name)
+    assert caught.value.fields == {"field": "name"}
+    assert caught.value.hint is not None and "letters, digits or underscores" in caught.value.hint
+
+
+@pytest.mark.parametrize("name", ["journal", "Traces", "trace_revisions", "datasets", "select"])
+def test_reserved_dataset_names_are_refused(name: str, tmp_path: Path) -> None:
+    assert name.lower() in RESERVED_NAMES
+    with pytest.raises(InvalidInput, match=r"built-in read model|reserved SQL word") as caught:
+        validate_dataset_name(name)
+    assert caught.value.fields == {"field": "name"}
+    csv = write(tmp_path / "staff.csv", TYPED_CSV)
+    with pytest.raises(InvalidInput):
+        ingest_file(tmp_path, name, csv)
+    assert left_under_objects(tmp_path) == []
+
+
+# --- the machinery -----------------------------------------------------------------------
+
+
+def test_prefetch_raises_producer_errors_and_joins_when_abandoned() -> None:
+    def items() -> Iterator[int]:
+        yield 1
+        raise ValueError("bad item")
+
+    stream = prefetch(items())
+    assert next(stream) == 1
+    with pytest.raises(ValueError, match="bad item"):
+        next(stream)
+    before = threading.active_count()
+    endless = prefetch(iter(range(10**9)), depth=2)
+    assert [next(endless), next(endless)] == [0, 1]
+    endless.close()
+    assert threading.active_count() == before
+
+
+def test_importing_the_catalog_does_not_import_pyarrow() -> None:
+    code = "import sys, lakehouse.catalog; print('pyarrow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
