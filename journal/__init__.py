@@ -19,7 +19,7 @@ from journal._journal import DEFAULT_SEGMENT_BYTES, Journal, ScanReport
 from journal._reader import Finding, Reading
 from journal._record import MAX_BYTES, WARN_BYTES, Draft, Record, RecordSizeWarning
 from journal._segments import Segment
-from journal._writer import Durability
+from journal._writer import Durability, Transaction
 
 __all__ = [
     "DEFAULT_SEGMENT_BYTES",
@@ -41,5 +41,6 @@ __all__ = [
     "ScanReport",
     "Segment",
     "StoreNotFound",
+    "Transaction",
     "WriterStopped",
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -16,7 +17,7 @@ from journal._reader import Finding, OnDamage, Reading
 from journal._record import Draft, Record, as_draft
 from journal._segments import Segment, list_segments
 from journal._tail import last_seq
-from journal._writer import Durability, Writer
+from journal._writer import Durability, Transaction, Writer
 
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 
@@ -118,6 +119,17 @@ class Journal:
         """Append records as one atomic batch with a single write and a single fsync."""
         drafts = [as_draft(item) for item in records]
         return self._writer.append(drafts) if drafts else []
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Hold the store lock for a read-validate-append sequence; nobody else appends.
+
+        ``with journal.transaction() as tx:`` read what you need up to ``tx.head_seq``
+        (readers take no lock), decide, then ``tx.append_many(drafts)``. A refusal raised
+        inside appends nothing and releases the lock.
+        """
+        with self._writer.transaction() as tx:
+            yield tx
 
     def roll(self) -> Segment | None:
         """Seal the active segment and start a new one; None if the active one is empty."""

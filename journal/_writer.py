@@ -83,6 +83,27 @@ class Writer:
                     raise  # a LockTimeout, say: nothing was written
                 raise self._stop(exc) from exc
 
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Hold the store lock, with the tail checked, for a read-validate-append sequence.
+
+        Only the writes inside stop the writer on failure: an error raised by the caller's
+        own validation releases the lock and leaves the writer usable.
+        """
+        with self._mutex:
+            self._check_usable()
+            self.lock.acquire(self.lock_timeout)
+            try:
+                try:
+                    self._sync_tail()
+                except OSError as exc:
+                    if isinstance(exc, JournalError):
+                        raise
+                    raise self._stop(exc) from exc
+                yield Transaction(self)
+            finally:
+                self.lock.release()
+
     def create(self, store_id: str) -> None:
         """Write the store's first record, journal.created, unless the journal has records."""
         with self._locked():
@@ -276,6 +297,11 @@ class Writer:
             self._fsync(self._fd)
         return records
 
+    @property
+    def next_seq(self) -> int:
+        """The seq the next append gets (valid while the lock is held)."""
+        return self._next_seq
+
     def _can_roll(self) -> bool:
         """False while the active segment holds no record: its name is the next seq's."""
         return self._active is None or self._active.first_seq != self._next_seq
@@ -326,3 +352,27 @@ def _store_id(meta: dict[str, Any] | None, oldest: Segment) -> str | None:
     if record is not None and record.kind == CREATED_NOTE:
         return str(record.payload.get("store_id"))
     return None
+
+
+class Transaction:
+    """Appends made while `Writer.transaction` holds the store lock."""
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+
+    @property
+    def head_seq(self) -> int:
+        """The seq of the last record in the journal (0 for none): nobody else can append."""
+        return self._writer.next_seq - 1
+
+    def append_many(self, drafts: list[Draft]) -> list[Record]:
+        """Append drafts as one atomic batch (one write, one fsync); return their records."""
+        writer = self._writer
+        payloads = [check_draft(draft) for draft in drafts]
+        writer._check_usable()
+        try:
+            return writer._write(drafts, payloads)
+        except OSError as exc:
+            if isinstance(exc, JournalError):
+                raise
+            raise writer._stop(exc) from exc
