@@ -1,6 +1,11 @@
 """The lakehouse: families, commands, projections in use, and the entry points (CLI, server).
 
-Importing this package is cheap: the CLI's mutation verbs must start fast.
+`Store.open(root)` is the Python API: ``store.traces.add(text=...)`` and friends, raising
+the same typed errors the CLI maps to exit codes. Importing this package is cheap: the
+CLI's mutation verbs must start fast.
 """
 
-__all__: list[str] = []
+from lakehouse._errors import CommandError, Conflict, InvalidInput, NotFound
+from lakehouse._store import Outcome, Store
+
+__all__ = ["CommandError", "Conflict", "InvalidInput", "NotFound", "Outcome", "Store"]

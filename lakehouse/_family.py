@@ -1,0 +1,83 @@
+"""What a family declares: its entity, its record kinds and how its records fold into heads.
+
+A family (catalog, traces, sessions, playbooks) is one folder under `lakehouse/`; the
+store knows it only through a `Family`. Each record kind carries a schema version (the
+record's `v`); a record written at an older version is upcast, one version at a time,
+before it is folded, so a journal written today stays readable after a schema change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from journal import Record
+from lakehouse._errors import CommandError
+
+Head = dict[str, Any]
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A record kind: its name, the schema version written today, and its upcasters."""
+
+    name: str
+    version: int = 1
+    upcasters: Mapping[int, Upcaster] = field(default_factory=dict)  # from v to v + 1
+
+    def upcast(self, record: Record) -> dict[str, Any]:
+        """The record's payload at today's schema version."""
+        payload, v = record.payload, record.v
+        if v == self.version:
+            return payload
+        if v > self.version:
+            raise CommandError(
+                f"record seq {record.seq} ({record.kind}) has schema version {v}; this "
+                f"lakehouse knows versions up to {self.version}",
+                hint="a newer lakehouse wrote this journal: upgrade lakehouse-journal",
+                seq=record.seq,
+                kind=record.kind,
+            )
+        while v < self.version:
+            upcaster = self.upcasters.get(v)
+            if upcaster is None:
+                raise CommandError(
+                    f"no upcaster for {record.kind} from schema version {v}",
+                    hint="this is a bug in lakehouse: every old version needs an upcaster",
+                    seq=record.seq,
+                    kind=record.kind,
+                )
+            payload, v = upcaster(dict(payload)), v + 1
+        return payload
+
+
+class Family:
+    """Base of the four families: subclasses set the names and define `fold`."""
+
+    name: str = ""  # the family, plural: "traces"
+    entity: str = ""  # the entity its records are about: "trace"
+    kinds: Mapping[str, Kind] = {}
+    indexes: tuple[str, ...] = ()  # secondary lookups it keeps, e.g. content hash -> id
+
+    def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
+        """The entity's head after `record` (None: the entity is gone)."""
+        raise NotImplementedError
+
+    def index_entries(self, record: Record, payload: dict[str, Any]) -> list[tuple[str, str]]:
+        """(index, key) pairs that now point at this record's entity."""
+        return []
+
+    def kind(self, record: Record) -> Kind:
+        """The Kind of one of this family's records; unknown kinds stop the fold."""
+        found = self.kinds.get(record.kind)
+        if found is None:
+            raise CommandError(
+                f"record seq {record.seq} has kind {record.kind!r}, unknown to the "
+                f"{self.name} family",
+                hint="a newer lakehouse wrote this journal: upgrade lakehouse-journal",
+                seq=record.seq,
+                kind=record.kind,
+            )
+        return found

@@ -1,0 +1,182 @@
+"""Entity heads: the latest checkpoint's snapshot plus the records after it, folded lazily.
+
+Validating a command needs the heads of the few entities it names, never all of them,
+so heads are loaded on demand. The snapshot in a checkpoint is sharded by a hash of the
+id (``heads/<entity>/<shard>.json``, ~`SHARD_TARGET` heads a shard) and the records
+after the checkpoint are kept by entity and folded only when that entity is asked for.
+The cost of one command therefore grows with the records since the latest checkpoint,
+not with the length of history (tools/bench/command_bench.py).
+
+Besides the entity heads, two lookups: secondary indexes of a family (``index``, e.g. a
+trace's content hash -> its uid) and the results of commands sent with an idempotency key
+(``keys``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import orjson
+
+from checkpoints import Checkpoint
+from journal import Record
+from lakehouse._family import Family, Head
+
+SHARD_TARGET = 512
+KEYS = "keys"  # the pseudo-table of idempotency keys
+_Key = tuple[str, str]
+
+
+def shard_of(key: str, shards: int) -> int:
+    """The shard that holds `key` among `shards` (a stable hash, not Python's)."""
+    return zlib.crc32(key.encode()) % shards
+
+
+def shard_count(entries: int) -> int:
+    """A power of two that keeps shards near SHARD_TARGET entries."""
+    count = 1
+    while count * SHARD_TARGET < entries:
+        count *= 2
+    return count
+
+
+class Snapshot:
+    """The heads stored in one checkpoint, read a shard at a time."""
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
+        self.seq = checkpoint.seq
+        self.shards: dict[str, int] = dict(checkpoint.meta.get("heads", {}))
+        self._loaded: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def shard(self, table: str, number: int) -> dict[str, Any]:
+        """One shard of a table (an entity, an index or the keys) as a dict."""
+        loaded = self._loaded.get((table, number))
+        if loaded is None:
+            name = f"heads/{table}/{number:04x}.json"
+            loaded = orjson.loads(self.checkpoint.read_bytes(name, verify=False))
+            self._loaded[table, number] = loaded
+        return loaded
+
+    def get(self, table: str, key: str) -> Any:
+        """The stored value for `key` in `table`, or None."""
+        shards = self.shards.get(table)
+        return None if not shards else self.shard(table, shard_of(key, shards)).get(key)
+
+    def items(self, table: str) -> Iterator[tuple[str, Any]]:
+        """Every (key, value) of a table."""
+        for number in range(self.shards.get(table, 0)):
+            yield from self.shard(table, number).items()
+
+
+class Heads:
+    """The state commands are validated against, as of `seq`."""
+
+    def __init__(self, families: Iterable[Family], snapshot: Snapshot | None = None) -> None:
+        self.families = {family.entity: family for family in families}
+        self.snapshot = snapshot
+        self.seq = snapshot.seq if snapshot else 0
+        self._pending: dict[_Key, list[Record]] = {}
+        self._folded: dict[_Key, Head | None] = {}
+        self._index: dict[_Key, str] = {}
+        self._keys: dict[str, dict[str, Any]] = {}
+
+    def advance(self, records: Iterable[Record]) -> None:
+        """Take in records after `seq` (in seq order): heads fold them when asked."""
+        for record in records:
+            self.seq = record.seq
+            family = self.families.get(record.entity)
+            if family is None:
+                continue  # a journal note, or a family this version does not know
+            payload = family.kind(record).upcast(record)
+            key = (record.entity, record.id)
+            if key in self._folded:
+                self._folded[key] = family.fold(self._folded[key], record, payload)
+            else:
+                self._pending.setdefault(key, []).append(record)
+            for index, value in family.index_entries(record, payload):
+                self._index[index, value] = record.id
+            idempotency = payload.get("idempotency")
+            if isinstance(idempotency, dict) and isinstance(idempotency.get("key"), str):
+                self._keys[idempotency["key"]] = _key_result(record, idempotency)
+
+    def get(self, entity: str, id: str) -> Head | None:
+        """The head of one entity, or None if it does not exist."""
+        key = (entity, id)
+        if key in self._folded:
+            return self._folded[key]
+        head = self.snapshot.get(entity, id) if self.snapshot else None
+        family = self.families[entity]
+        for record in self._pending.pop(key, ()):
+            head = family.fold(head, record, family.kind(record).upcast(record))
+        self._folded[key] = head
+        return head
+
+    def lookup(self, index: str, value: str) -> str | None:
+        """The id a family's secondary index maps `value` to, or None."""
+        found = self._index.get((index, value))
+        if found is None and self.snapshot:
+            found = self.snapshot.get(index, value)
+        return found
+
+    def idempotent(self, key: str) -> dict[str, Any] | None:
+        """The first result of the command sent with idempotency key `key`, or None."""
+        found = self._keys.get(key)
+        if found is None and self.snapshot:
+            found = self.snapshot.get(KEYS, key)
+        return found
+
+    def all(self, entity: str) -> Iterator[tuple[str, Head]]:
+        """Every existing head of an entity (loads the whole snapshot of it)."""
+        ids: dict[str, None] = {}
+        if self.snapshot:
+            ids.update((id, None) for id, _ in self.snapshot.items(entity))
+        ids.update((id, None) for (kind, id) in (*self._pending, *self._folded) if kind == entity)
+        for id in ids:
+            head = self.get(entity, id)
+            if head is not None:
+                yield id, head
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        """Every table in full (entities, indexes, keys): what a checkpoint stores."""
+        out: dict[str, dict[str, Any]] = {}
+        for entity, family in self.families.items():
+            out[entity] = dict(self.all(entity))
+            for index in family.indexes:
+                out[index] = dict(self.snapshot.items(index)) if self.snapshot else {}
+        for (index, value), id in self._index.items():
+            out.setdefault(index, {})[value] = id
+        out[KEYS] = dict(self.snapshot.items(KEYS)) if self.snapshot else {}
+        out[KEYS].update(self._keys)
+        return out
+
+
+def snapshot_files(
+    tables: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, bytes], dict[str, int]]:
+    """The checkpoint files for `tables`, and the shard count of each table."""
+    files: dict[str, bytes] = {}
+    shards: dict[str, int] = {}
+    for table, entries in tables.items():
+        count = shards[table] = shard_count(len(entries))
+        parts: list[dict[str, Any]] = [{} for _ in range(count)]
+        for key, value in entries.items():
+            parts[shard_of(key, count)][key] = value
+        for number, part in enumerate(parts):
+            files[f"heads/{table}/{number:04x}.json"] = orjson.dumps(
+                part, option=orjson.OPT_SORT_KEYS
+            )
+    return files, shards
+
+
+def _key_result(record: Record, idempotency: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "seq": record.seq,
+        "kind": record.kind,
+        "entity": record.entity,
+        "id": record.id,
+        "rev": record.rev,
+        "request": idempotency.get("request"),
+    }

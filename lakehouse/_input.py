@@ -1,0 +1,54 @@
+"""Input models: pydantic validation whose every refusal names the field at fault."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from lakehouse._errors import InvalidInput
+
+M = TypeVar("M", bound="Input")
+
+
+class Input(BaseModel):
+    """Base of every command's input: unknown fields are refused, values are strict."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def parse(model: type[M], data: dict[str, Any], *, what: str) -> M:
+    """Validate `data` as `model`; raise InvalidInput naming the first bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or what
+        raise InvalidInput(
+            f"{what}: {field}: {error['msg']}",
+            hint=_hint(error),
+            field=field,
+            errors=len(exc.errors()),
+        ) from exc
+
+
+def parse_json(text: str, *, field: str) -> Any:
+    """Parse a JSON argument; raise InvalidInput naming the option if it is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{field} is not valid JSON: {exc}",
+            hint=f'pass {field} as a JSON value, e.g. \'{{"key": "value"}}\'',
+            field=field,
+        ) from exc
+
+
+def _hint(error: Any) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "add the missing field"
+    if kind == "extra_forbidden":
+        return "remove the unknown field (check its spelling)"
+    return "fix the value and retry"

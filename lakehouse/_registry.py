@@ -1,0 +1,25 @@
+"""The families of this lakehouse: adding a family is one folder and one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lakehouse._family import Family
+
+if TYPE_CHECKING:
+    from lakehouse._store import Store
+
+
+def families() -> list[Family]:
+    """One Family object per family, in a fixed order."""
+    from lakehouse.traces._family import TRACES
+
+    return [TRACES]
+
+
+def interfaces() -> dict[str, Callable[[Store], Any]]:
+    """The attribute of `Store` each family's Python API lives under, and its factory."""
+    from lakehouse.traces._api import Traces
+
+    return {"traces": Traces}

@@ -1,0 +1,218 @@
+"""`Store`: the journal, its checkpoints and the four families behind one Python API.
+
+Every mutation runs as a command under the store lock: the heads are brought up to the
+journal's head (the latest checkpoint plus the records after it), the command decides
+against them, and only then are its records appended, as one atomic batch. A command
+that refuses raises before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import orjson
+
+from checkpoints import Checkpoint, CheckpointStore
+from journal import Draft, Journal, Record
+from lakehouse._errors import Conflict, InvalidInput
+from lakehouse._family import Family
+from lakehouse._heads import Heads, Snapshot, snapshot_files
+
+
+@dataclass
+class Outcome:
+    """What a command did: the records it appended (none for a no-op) and its answer."""
+
+    seq: int | None
+    entity: str
+    id: str
+    rev: int
+    appended: bool = True  # False: nothing to do (e.g. retiring a retired trace)
+    replayed: bool = False  # True: an idempotency key seen before; the first answer again
+    head: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The outcome as the JSON object the CLI prints."""
+        out = {
+            "ok": True,
+            "seq": self.seq,
+            "entity": self.entity,
+            "id": self.id,
+            "rev": self.rev,
+            "appended": self.appended,
+            "replayed": self.replayed,
+        }
+        return {**out, **self.extra}
+
+
+@dataclass
+class Decision:
+    """A command's verdict: the drafts to append, or `noop` with the answer to give."""
+
+    drafts: list[Draft]
+    entity: str
+    id: str
+    rev: int
+    noop: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Command = Callable[[Heads], Decision]
+
+
+class Store:
+    """A lakehouse store: `Store.open(root)`, then `store.traces.add(...)` and friends."""
+
+    def __init__(self, root: Path, journal: Journal) -> None:
+        from lakehouse._registry import families, interfaces
+
+        self.root = root
+        self.journal = journal
+        self.checkpoints = CheckpointStore(root)
+        self.families: list[Family] = families()
+        self._heads: Heads | None = None
+        for name, make in interfaces().items():
+            setattr(self, name, make(self))
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str], *, create: bool = False, **options: Any) -> Store:
+        """Open the store at `root` (with create=True, initialise it if needed)."""
+        path = Path(root)
+        return cls(path, Journal.open(path, create=create, **options))
+
+    # -- heads ---------------------------------------------------------------------------
+
+    def heads(self) -> Heads:
+        """The heads as of the journal's current head (reads take no lock)."""
+        heads = self._heads_base()
+        heads.advance(self.journal.read(after=heads.seq))
+        return heads
+
+    def _heads_base(self) -> Heads:
+        """Cached heads, or fresh ones from the latest valid checkpoint."""
+        if self._heads is None:
+            latest = self.checkpoints.latest_valid()
+            snapshot = Snapshot(latest) if latest and "heads" in latest.meta else None
+            self._heads = Heads(self.families, snapshot)
+        return self._heads
+
+    # -- commands ------------------------------------------------------------------------
+
+    def execute(
+        self, command: Command, *, idempotency_key: str | None = None, request: Any = None
+    ) -> Outcome:
+        """Run a command under the store lock: decide against current heads, then append."""
+        fingerprint = _request_fingerprint(request) if idempotency_key else None
+        with self.journal.transaction() as tx:
+            heads = self._heads_base()
+            heads.advance(self.journal.read(after=heads.seq, limit=tx.head_seq - heads.seq))
+            if idempotency_key is not None:
+                first = heads.idempotent(idempotency_key)
+                if first is not None:
+                    return _replay(idempotency_key, first, fingerprint)
+            decision = command(heads)
+            if decision.noop:
+                head = heads.get(decision.entity, decision.id)
+                return Outcome(
+                    None,
+                    decision.entity,
+                    decision.id,
+                    decision.rev,
+                    appended=False,
+                    head=head,
+                    extra=decision.extra,
+                )
+            if idempotency_key is not None:
+                first_draft = decision.drafts[0]
+                payload = {
+                    **first_draft.payload,
+                    "idempotency": {"key": idempotency_key, "request": fingerprint},
+                }
+                decision.drafts[0] = first_draft._replace(payload=payload)
+            records = tx.append_many(decision.drafts)
+            heads.advance(records)
+        primary = _primary(records, decision)
+        return Outcome(
+            primary.seq,
+            decision.entity,
+            decision.id,
+            decision.rev,
+            head=heads.get(decision.entity, decision.id),
+            extra=decision.extra,
+        )
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def checkpoint(self) -> Checkpoint:
+        """Snapshot the heads at the journal's head into a new checkpoint."""
+        heads = self.heads()
+        files, shards = snapshot_files(heads.tables())
+        meta = {"heads": shards, "families": [family.name for family in self.families]}
+        checkpoint = self.checkpoints.create(heads.seq, files, meta=meta)
+        self._heads = None  # the next command starts from the new checkpoint
+        return checkpoint
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the journal."""
+        self.journal.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def check_rev(entity: str, id: str, actual: int, expected: int | None) -> None:
+    """Refuse with Conflict when `--if-rev` does not match the entity's current rev."""
+    if expected is not None and expected != actual:
+        raise Conflict(
+            f"{entity} {id} is at rev {actual}, not rev {expected}",
+            hint=f"re-read it with 'lakehouse {entity} get' and retry with --if-rev {actual}",
+            entity=entity,
+            id=id,
+            expected_rev=expected,
+            actual_rev=actual,
+        )
+
+
+def _request_fingerprint(request: Any) -> str:
+    try:
+        data = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
+    except TypeError as exc:
+        raise InvalidInput(
+            "this command cannot carry an idempotency key", hint="drop --idempotency-key"
+        ) from exc
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def _replay(key: str, first: dict[str, Any], fingerprint: str | None) -> Outcome:
+    if first.get("request") != fingerprint:
+        raise Conflict(
+            f"idempotency key {key!r} was first used for a different command "
+            f"({first['kind']} on {first['entity']} {first['id']}, seq {first['seq']})",
+            hint="use a new key for a new command",
+            field="idempotency_key",
+            seq=first["seq"],
+        )
+    return Outcome(
+        first["seq"], first["entity"], first["id"], first["rev"], appended=False, replayed=True
+    )
+
+
+def _primary(records: list[Record], decision: Decision) -> Record:
+    for record in records:
+        if record.entity == decision.entity and record.id == decision.id:
+            return record
+    return records[0]

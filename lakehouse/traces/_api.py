@@ -1,0 +1,246 @@
+"""`store.traces`: add, update, revise, retire, get, history and list pathway traces."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from journal import Draft
+from lakehouse._errors import Conflict, NotFound
+from lakehouse._heads import Heads
+from lakehouse._input import parse
+from lakehouse._store import Decision, Outcome, check_rev
+from lakehouse.traces._models import (
+    ADDED,
+    CONTENT_INDEX,
+    ENTITY,
+    REPLAYED,
+    RETIRED,
+    REVISED,
+    SUPERSEDED,
+    UPDATED,
+    Retirement,
+    TraceBody,
+)
+
+if TYPE_CHECKING:
+    from lakehouse._store import Store
+
+Head = dict[str, Any]
+
+
+def new_uid() -> str:
+    """A fresh trace uid."""
+    return "trc_" + uuid.uuid4().hex[:24]
+
+
+class Traces:
+    """The pathway-traces family of one store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # -- mutations -----------------------------------------------------------------------
+
+    def add(
+        self,
+        *,
+        text: str | None = None,
+        content: dict[str, Any] | None = None,
+        tags: list[str] | tuple[str, ...] = (),
+        idempotent: bool = False,
+        if_rev: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Add a trace (rev 1); with idempotent=True, equal content replays the existing one."""
+        body = _body(text, content, tags, "trace add")
+        uid = new_uid()
+
+        def decide(heads: Heads) -> Decision:
+            if idempotent:
+                existing = _live_with_content(heads, body.content_hash())
+                if existing is not None:
+                    check_rev(ENTITY, existing["uid"], existing["rev"], if_rev)
+                    payload = {"content_hash": body.content_hash()}
+                    draft = Draft(REPLAYED.name, ENTITY, existing["uid"], payload, existing["rev"])
+                    return Decision(
+                        [draft], ENTITY, existing["uid"], existing["rev"], extra={"existing": True}
+                    )
+            check_rev(ENTITY, uid, 0, if_rev)
+            return Decision([Draft(ADDED.name, ENTITY, uid, body.fields(), 1)], ENTITY, uid, 1)
+
+        request = {"verb": "trace.add", **body.model_dump(), "idempotent": idempotent}
+        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+
+    def update(
+        self,
+        uid: str,
+        *,
+        text: str | None = None,
+        content: dict[str, Any] | None = None,
+        tags: list[str] | tuple[str, ...] | None = None,
+        if_rev: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Change a trace's content or tags in place: same uid, rev + 1."""
+
+        def decide(heads: Heads) -> Decision:
+            head = _mutable(heads, uid, "update")
+            check_rev(ENTITY, uid, head["rev"], if_rev)
+            body = _body_from(head, text, content, tags, "trace update")
+            rev = head["rev"] + 1
+            return Decision(
+                [Draft(UPDATED.name, ENTITY, uid, body.fields(), rev)], ENTITY, uid, rev
+            )
+
+        request = {
+            "verb": "trace.update",
+            "uid": uid,
+            "text": text,
+            "content": content,
+            "tags": None if tags is None else list(tags),
+        }
+        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+
+    def revise(
+        self,
+        uid: str,
+        *,
+        text: str | None = None,
+        content: dict[str, Any] | None = None,
+        tags: list[str] | tuple[str, ...] | None = None,
+        if_rev: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Supersede a trace with a new one (new uid, rev 1) whose predecessor is `uid`."""
+        new = new_uid()
+
+        def decide(heads: Heads) -> Decision:
+            head = _mutable(heads, uid, "revise")
+            check_rev(ENTITY, uid, head["rev"], if_rev)
+            body = _body_from(head, text, content, tags, "trace revise")
+            drafts = [
+                Draft(REVISED.name, ENTITY, new, {**body.fields(), "predecessor": uid}, 1),
+                Draft(SUPERSEDED.name, ENTITY, uid, {"successor": new}, head["rev"] + 1),
+            ]
+            return Decision(drafts, ENTITY, new, 1, extra={"predecessor": uid})
+
+        request = {
+            "verb": "trace.revise",
+            "uid": uid,
+            "text": text,
+            "content": content,
+            "tags": None if tags is None else list(tags),
+        }
+        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+
+    def retire(
+        self,
+        uid: str,
+        *,
+        reason: str | None = None,
+        if_rev: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Retire a trace: it stays readable but leaves lists and search."""
+        retirement = parse(Retirement, {"reason": reason}, what="trace retire")
+
+        def decide(heads: Heads) -> Decision:
+            head = _existing(heads, uid)
+            check_rev(ENTITY, uid, head["rev"], if_rev)
+            if head["retired"]:
+                return Decision([], ENTITY, uid, head["rev"], noop=True)
+            rev = head["rev"] + 1
+            payload = {"reason": retirement.reason}
+            return Decision([Draft(RETIRED.name, ENTITY, uid, payload, rev)], ENTITY, uid, rev)
+
+        request = {"verb": "trace.retire", "uid": uid, "reason": reason}
+        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get(self, uid: str) -> Head:
+        """The current head of a trace (retired ones too); NotFound if there is none."""
+        return _existing(self._store.heads(), uid)
+
+    def history(self, uid: str) -> dict[str, Any]:
+        """The chain of predecessors from `uid` back to the first trace, with any problems."""
+        heads = self._store.heads()
+        chain: list[Head] = [_existing(heads, uid)]
+        problems: list[str] = []
+        seen = {uid}
+        while (previous := chain[-1]["predecessor"]) is not None:
+            if previous in seen:
+                problems.append(f"cycle: {chain[-1]['uid']} names {previous}, already in the chain")
+                break
+            head = heads.get(ENTITY, previous)
+            if head is None:
+                problems.append(f"missing link: {chain[-1]['uid']} names {previous}, not found")
+                break
+            seen.add(previous)
+            chain.append(head)
+        return {"uid": uid, "chain": chain, "problems": problems}
+
+    def list(self, *, tag: str | None = None, include_retired: bool = False) -> list[Head]:
+        """Current traces (not superseded), oldest first; retired ones only if asked."""
+        heads = [
+            head
+            for _, head in self._store.heads().all(ENTITY)
+            if head["successor"] is None
+            and (include_retired or not head["retired"])
+            and (tag is None or tag in head["tags"])
+        ]
+        return sorted(heads, key=lambda head: head["created_seq"])
+
+
+def _body(text: str | None, content: dict[str, Any] | None, tags: Any, what: str) -> TraceBody:
+    return parse(TraceBody, {"text": text, "content": content, "tags": list(tags)}, what=what)
+
+
+def _body_from(
+    head: Head, text: str | None, content: dict[str, Any] | None, tags: Any, what: str
+) -> TraceBody:
+    """The new body: the given text or content (else the old one), the given tags (else old)."""
+    if text is None and content is None:
+        text, content = head["text"], head["content"]
+    return _body(text, content, head["tags"] if tags is None else tags, what)
+
+
+def _existing(heads: Heads, uid: str) -> Head:
+    head = heads.get(ENTITY, uid)
+    if head is None:
+        raise NotFound(
+            f"no trace {uid!r}",
+            hint="list traces with 'lakehouse trace list --include-retired'",
+            entity=ENTITY,
+            id=uid,
+        )
+    return head
+
+
+def _mutable(heads: Heads, uid: str, verb: str) -> Head:
+    head = _existing(heads, uid)
+    if head["successor"] is not None:
+        raise Conflict(
+            f"trace {uid} was revised into {head['successor']}; it cannot be {verb}d",
+            hint=f"{verb} the current trace: 'lakehouse trace {verb} {head['successor']} ...'",
+            entity=ENTITY,
+            id=uid,
+            successor=head["successor"],
+        )
+    if head["retired"]:
+        raise Conflict(
+            f"trace {uid} is retired; it cannot be {verb}d",
+            hint="add a new trace instead",
+            entity=ENTITY,
+            id=uid,
+        )
+    return head
+
+
+def _live_with_content(heads: Heads, content_hash: str) -> Head | None:
+    uid = heads.lookup(CONTENT_INDEX, content_hash)
+    head = heads.get(ENTITY, uid) if uid else None
+    if head is None or head["retired"] or head["successor"] is not None:
+        return None
+    return head if head.get("content_hash") == content_hash else None

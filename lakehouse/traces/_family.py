@@ -1,0 +1,67 @@
+"""How trace records fold into trace heads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from journal import Record
+from lakehouse._family import Family, Head
+from lakehouse.traces._models import (
+    ADDED,
+    CONTENT_INDEX,
+    ENTITY,
+    KINDS,
+    REPLAYED,
+    RETIRED,
+    REVISED,
+    SUPERSEDED,
+    UPDATED,
+)
+
+_BODY = ("text", "content", "tags", "content_hash")
+
+
+class TracesFamily(Family):
+    """Pathway traces: a versioned memory with history."""
+
+    name = "traces"
+    entity = ENTITY
+    kinds = KINDS
+    indexes = (CONTENT_INDEX,)
+
+    def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
+        """The trace's head after `record`."""
+        kind = record.kind
+        if kind in (ADDED.name, REVISED.name):
+            head = {
+                "uid": record.id,
+                "text": None,
+                "content": None,
+                "predecessor": payload.get("predecessor"),
+                "successor": None,
+                "retired": False,
+                "retired_reason": None,
+                "replays": 0,
+                "created_seq": record.seq,
+                "created_at": record.ts,
+            }
+        assert head is not None, f"{kind} for unknown trace {record.id}"
+        head = {**head, "rev": record.rev, "updated_seq": record.seq, "updated_at": record.ts}
+        if kind in (ADDED.name, REVISED.name, UPDATED.name):
+            head.update({"text": None, "content": None})
+            head.update({key: payload[key] for key in _BODY if key in payload})
+        elif kind == REPLAYED.name:
+            head["replays"] += 1
+        elif kind == SUPERSEDED.name:
+            head["successor"] = payload["successor"]
+        elif kind == RETIRED.name:
+            head["retired"], head["retired_reason"] = True, payload.get("reason")
+        return head
+
+    def index_entries(self, record: Record, payload: dict[str, Any]) -> list[tuple[str, str]]:
+        """A trace's content hash points at the trace that last took that content."""
+        content_hash = payload.get("content_hash")
+        return [(CONTENT_INDEX, content_hash)] if isinstance(content_hash, str) else []
+
+
+TRACES = TracesFamily()

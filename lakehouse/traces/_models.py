@@ -1,0 +1,72 @@
+"""What a trace is: its input models, its record kinds and its content hash."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from pydantic import Field, field_validator, model_validator
+
+from lakehouse._family import Kind
+from lakehouse._input import Input
+
+ENTITY = "trace"
+CONTENT_INDEX = "trace_content"
+MAX_TEXT = 64 * 1024
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+ADDED = Kind("trace.added")
+REPLAYED = Kind("trace.replayed")
+UPDATED = Kind("trace.updated")
+REVISED = Kind("trace.revised")
+SUPERSEDED = Kind("trace.superseded")
+RETIRED = Kind("trace.retired")
+KINDS = {kind.name: kind for kind in (ADDED, REPLAYED, UPDATED, REVISED, SUPERSEDED, RETIRED)}
+
+
+class TraceBody(Input):
+    """A trace's content: plain text or a JSON object, and its tags."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    content: dict[str, Any] | None = None
+    tags: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        import re
+
+        for tag in tags:
+            if not re.fullmatch(TAG_PATTERN, tag):
+                raise ValueError(
+                    f"tag {tag!r} must be 1-64 letters, digits or _.:- (starting with one "
+                    "letter or digit)"
+                )
+        return sorted(set(tags))
+
+    @model_validator(mode="after")
+    def _one_body(self) -> TraceBody:
+        if (self.text is None) == (self.content is None):
+            raise ValueError("give exactly one of text or content")
+        return self
+
+    def fields(self) -> dict[str, Any]:
+        """The payload fields this body contributes, with its content hash."""
+        out: dict[str, Any] = {"tags": self.tags, "content_hash": self.content_hash()}
+        if self.text is not None:
+            out["text"] = self.text
+        else:
+            out["content"] = self.content
+        return out
+
+    def content_hash(self) -> str:
+        """sha256 of the text or content (tags aside): equal content, equal hash."""
+        body = {"text": self.text} if self.text is not None else {"content": self.content}
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class Retirement(Input):
+    """Why a trace is retired."""
+
+    reason: str | None = Field(default=None, max_length=1024)
