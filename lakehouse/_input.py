@@ -24,11 +24,12 @@ def parse(model: type[M], data: dict[str, Any], *, what: str) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or what
+        field = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
         raise InvalidInput(
-            f"{what}: {field}: {error['msg']}",
+            f"{what}: {field}: {message}" if field else f"{what}: {message}",
             hint=_hint(error),
-            field=field,
+            field=field or what,
             errors=len(exc.errors()),
         ) from exc
 

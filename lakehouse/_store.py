@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -23,6 +23,9 @@ from journal import Draft, Journal, Record
 from lakehouse._errors import Conflict, InvalidInput
 from lakehouse._family import Family
 from lakehouse._heads import Heads, Snapshot, snapshot_files
+
+if TYPE_CHECKING:
+    from lakehouse.traces import Traces
 
 
 @dataclass
@@ -69,6 +72,9 @@ Command = Callable[[Heads], Decision]
 
 class Store:
     """A lakehouse store: `Store.open(root)`, then `store.traces.add(...)` and friends."""
+
+    if TYPE_CHECKING:  # set from the registry in __init__
+        traces: Traces
 
     def __init__(self, root: Path, journal: Journal) -> None:
         from lakehouse._registry import families, interfaces
@@ -174,12 +180,15 @@ class Store:
         self.close()
 
 
-def check_rev(entity: str, id: str, actual: int, expected: int | None) -> None:
+def check_rev(
+    entity: str, id: str, actual: int, expected: int | None, *, reread: str = "get"
+) -> None:
     """Refuse with Conflict when `--if-rev` does not match the entity's current rev."""
     if expected is not None and expected != actual:
         raise Conflict(
             f"{entity} {id} is at rev {actual}, not rev {expected}",
-            hint=f"re-read it with 'lakehouse {entity} get' and retry with --if-rev {actual}",
+            hint=f"re-read it with 'lakehouse {entity} {reread} {id}' and retry with "
+            f"--if-rev {actual}",
             entity=entity,
             id=id,
             expected_rev=expected,

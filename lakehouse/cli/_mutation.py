@@ -1,0 +1,82 @@
+"""What every mutation verb shares: --if-rev, --idempotency-key, the store, the outcome line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from lakehouse.cli._common import emit, state
+
+if TYPE_CHECKING:
+    from lakehouse._store import Outcome, Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def mutation_options(command: F) -> F:
+    """Add --if-rev N and --idempotency-key K to a mutation verb."""
+    command = click.option(
+        "--idempotency-key",
+        metavar="K",
+        help="A retry with the same key appends nothing and prints the first result.",
+    )(command)
+    return click.option(
+        "--if-rev",
+        type=click.IntRange(min=0),
+        metavar="N",
+        help="Refuse (exit 4) unless the entity is at rev N.",
+    )(command)
+
+
+def open_store() -> Store:
+    """Open the store named by --store (exit 5 if there is none)."""
+    from lakehouse._store import Store
+
+    return Store.open(state().store)
+
+
+def print_outcome(outcome: Outcome) -> None:
+    """One line for people (what was written, at which seq), or the outcome as JSON."""
+    head = {"head": outcome.head} if outcome.head is not None else {}
+    emit({**outcome.to_dict(), **head}, lambda: click.echo(describe(outcome)))
+
+
+def describe(outcome: Outcome) -> str:
+    """The human line for an outcome."""
+    what = f"{outcome.entity} {outcome.id} rev {outcome.rev}"
+    if outcome.replayed:
+        return f"{what} at seq {outcome.seq} (idempotency key seen before; nothing appended)"
+    if not outcome.appended:
+        return f"{what}: already so, nothing appended"
+    return f"{what} at seq {outcome.seq}"
+
+
+def print_rows(rows: list[dict[str, Any]], columns: list[str], *, empty: str) -> None:
+    """Rows as an aligned table for people, or NDJSON under --json."""
+    if state().json:
+        import orjson
+
+        for row in rows:
+            click.echo(orjson.dumps(row).decode())
+        return
+    if not rows:
+        click.echo(empty)
+        return
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [
+        max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)
+    ]
+    click.echo(
+        "  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True))
+    )
+    for line in cells:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    text = "" if value is None else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
