@@ -18,7 +18,7 @@ import os
 
 from journal._record import MAX_BYTES, Record, decode
 
-SEEK_MIN_BYTES = 1 << 20  # below this, parsing from the start costs less than probing
+SEEK_MIN_BYTES = 128 * 1024  # below this, parsing from the start costs less than probing
 _PROBE_BYTES = 64 * 1024
 
 

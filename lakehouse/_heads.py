@@ -2,7 +2,7 @@
 
 Validating a command needs the heads of the few entities it names, never all of them,
 so heads are loaded on demand. The snapshot in a checkpoint is sharded by a hash of the
-id (``heads/<entity>/<shard>.json``, ~`SHARD_TARGET` heads a shard) and the records
+id (~`SHARD_TARGET` heads a shard, packed in ``heads/<table>.json``) and the records
 after the checkpoint are kept by entity and folded only when that entity is asked for.
 The cost of one command therefore grows with the records since the latest checkpoint,
 not with the length of history (tools/bench/command_bench.py).
@@ -14,6 +14,7 @@ trace's content hash -> its uid) and the results of commands sent with an idempo
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -43,31 +44,41 @@ def shard_count(entries: int) -> int:
 
 
 class Snapshot:
-    """The heads stored in one checkpoint, read a shard at a time."""
+    """The heads stored in one checkpoint, read a shard at a time.
+
+    A table is one file, ``heads/<table>.json``: its shards' JSON objects one after the
+    other, located by the (offset, length) list in the checkpoint's meta. One file a
+    table keeps the manifest, and the cheap check of it, small however many heads.
+    """
 
     def __init__(self, checkpoint: Checkpoint) -> None:
         self.checkpoint = checkpoint
         self.seq = checkpoint.seq
-        self.shards: dict[str, int] = dict(checkpoint.meta.get("heads", {}))
+        self.shards: dict[str, list[list[int]]] = dict(checkpoint.meta.get("heads", {}))
         self._loaded: dict[tuple[str, int], dict[str, Any]] = {}
 
     def shard(self, table: str, number: int) -> dict[str, Any]:
         """One shard of a table (an entity, an index or the keys) as a dict."""
         loaded = self._loaded.get((table, number))
         if loaded is None:
-            name = f"heads/{table}/{number:04x}.json"
-            loaded = orjson.loads(self.checkpoint.read_bytes(name, verify=False))
+            offset, length = self.shards[table][number]
+            path = self.checkpoint.path_of(f"heads/{table}.json")
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                loaded = orjson.loads(os.pread(fd, length, offset))
+            finally:
+                os.close(fd)
             self._loaded[table, number] = loaded
         return loaded
 
     def get(self, table: str, key: str) -> Any:
         """The stored value for `key` in `table`, or None."""
         shards = self.shards.get(table)
-        return None if not shards else self.shard(table, shard_of(key, shards)).get(key)
+        return None if not shards else self.shard(table, shard_of(key, len(shards))).get(key)
 
     def items(self, table: str) -> Iterator[tuple[str, Any]]:
         """Every (key, value) of a table."""
-        for number in range(self.shards.get(table, 0)):
+        for number in range(len(self.shards.get(table, ()))):
             yield from self.shard(table, number).items()
 
 
@@ -155,19 +166,22 @@ class Heads:
 
 def snapshot_files(
     tables: Mapping[str, Mapping[str, Any]],
-) -> tuple[dict[str, bytes], dict[str, int]]:
-    """The checkpoint files for `tables`, and the shard count of each table."""
+) -> tuple[dict[str, bytes], dict[str, list[list[int]]]]:
+    """The checkpoint files for `tables`, and where each table's shards lie in its file."""
     files: dict[str, bytes] = {}
-    shards: dict[str, int] = {}
+    shards: dict[str, list[list[int]]] = {}
     for table, entries in tables.items():
-        count = shards[table] = shard_count(len(entries))
+        count = shard_count(len(entries))
         parts: list[dict[str, Any]] = [{} for _ in range(count)]
         for key, value in entries.items():
             parts[shard_of(key, count)][key] = value
-        for number, part in enumerate(parts):
-            files[f"heads/{table}/{number:04x}.json"] = orjson.dumps(
-                part, option=orjson.OPT_SORT_KEYS
-            )
+        blobs = [orjson.dumps(part, option=orjson.OPT_SORT_KEYS) for part in parts]
+        offsets, at = [], 0
+        for blob in blobs:
+            offsets.append([at, len(blob)])
+            at += len(blob)
+        files[f"heads/{table}.json"] = b"".join(blobs)
+        shards[table] = offsets
     return files, shards
 
 

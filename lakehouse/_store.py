@@ -25,6 +25,9 @@ from lakehouse._family import Family
 from lakehouse._heads import Heads, Snapshot, snapshot_files
 
 if TYPE_CHECKING:
+    from lakehouse.catalog import Datasets
+    from lakehouse.playbooks import Playbooks
+    from lakehouse.sessions import Sessions
     from lakehouse.traces import Traces
 
 
@@ -74,6 +77,9 @@ class Store:
     """A lakehouse store: `Store.open(root)`, then `store.traces.add(...)` and friends."""
 
     if TYPE_CHECKING:  # set from the registry in __init__
+        datasets: Datasets
+        playbooks: Playbooks
+        sessions: Sessions
         traces: Traces
 
     def __init__(self, root: Path, journal: Journal) -> None:
@@ -118,7 +124,8 @@ class Store:
         fingerprint = _request_fingerprint(request) if idempotency_key else None
         with self.journal.transaction() as tx:
             heads = self._heads_base()
-            heads.advance(self.journal.read(after=heads.seq, limit=tx.head_seq - heads.seq))
+            if tx.head_seq > heads.seq:  # another process appended since we last looked
+                heads.advance(self.journal.read(after=heads.seq))
             if idempotency_key is not None:
                 first = heads.idempotent(idempotency_key)
                 if first is not None:

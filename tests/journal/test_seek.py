@@ -36,7 +36,7 @@ def _fill_mixed(store: Path, seed: int, target_bytes: int) -> list[int]:
 
 
 def test_every_cursor_reads_what_a_full_read_hands_out(store: Path, seed: int) -> None:
-    seqs = _fill_mixed(store, seed, 3 * SEEK_MIN_BYTES)
+    seqs = _fill_mixed(store, seed, max(3 << 20, 3 * SEEK_MIN_BYTES))
     rng = random.Random(seed)
     with Journal.open(store) as journal:
         cursors = {0, 1, seqs[-1] - 1, seqs[-1], *rng.sample(seqs, 200)}
@@ -51,7 +51,7 @@ def test_every_cursor_reads_what_a_full_read_hands_out(store: Path, seed: int) -
 def test_a_cursor_read_parses_only_the_end_of_a_large_segment(
     store: Path, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seqs = _fill_mixed(store, seed, 4 * SEEK_MIN_BYTES)
+    seqs = _fill_mixed(store, seed, max(4 << 20, 4 * SEEK_MIN_BYTES))
     size = segment_files(store)[-1].stat().st_size
     reads: list[int] = []
     real_pread = os.pread
