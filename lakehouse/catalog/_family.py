@@ -1,0 +1,40 @@
+"""How catalog records fold into dataset heads (one head per dataset name)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from journal import Record
+from lakehouse._family import Family, Head
+from lakehouse.catalog._models import DROPPED, ENTITY, INGESTED, KINDS, REGISTERED
+
+_CONTENT = ("dataset_id", "fingerprint", "schema", "files", "rows", "source")
+
+
+class CatalogFamily(Family):
+    """Datasets: named tables, each a content-addressed Parquet object under objects/."""
+
+    name = "catalog"
+    entity = ENTITY
+    kinds = KINDS
+
+    def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
+        """The dataset's head after `record`."""
+        kind = record.kind
+        if kind in (INGESTED.name, REGISTERED.name):
+            # the new object replaces the dataset's files; a dropped dataset comes back
+            head = {
+                "name": record.id,
+                **{key: payload[key] for key in _CONTENT},
+                "dropped": False,
+                "ingested_at": record.ts,
+                "created_seq": head["created_seq"] if head else record.seq,
+            }
+        assert head is not None, f"{kind} for unknown dataset {record.id}"
+        head = {**head, "rev": record.rev, "seq": record.seq}
+        if kind == DROPPED.name:
+            head["dropped"] = True
+        return head
+
+
+CATALOG = CatalogFamily()
