@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import click
 
+from lakehouse.catalog._cli import dataset_group
 from lakehouse.cli._checkpoint import checkpoint_group
 from lakehouse.cli._common import CONTEXT, LakehouseGroup, State, examples, store_path
 from lakehouse.cli._demo import demo
 from lakehouse.cli._init import init
 from lakehouse.cli._journal import journal_group
 from lakehouse.cli._segments import segments_group
+from lakehouse.playbooks._cli import playbook_group
+from lakehouse.sessions._cli import session_group
 from lakehouse.traces._cli import trace_group
 
 
@@ -35,7 +38,17 @@ def cli(ctx: click.Context, store: str | None, as_json: bool) -> None:
     ctx.obj = State(store_path(store), as_json)
 
 
-for command in (init, trace_group, checkpoint_group, journal_group, segments_group, demo):
+for command in (
+    init,
+    dataset_group,
+    trace_group,
+    session_group,
+    playbook_group,
+    checkpoint_group,
+    journal_group,
+    segments_group,
+    demo,
+):
     cli.add_command(command)
 
 

@@ -1,0 +1,72 @@
+"""`store.sessions`: record, show and list coordinator/validator sessions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from journal import Draft
+from lakehouse._errors import Conflict, NotFound
+from lakehouse._heads import Heads
+from lakehouse._input import parse
+from lakehouse._store import Decision, Outcome, check_rev
+from lakehouse.sessions._models import ENTITY, RECORDED, SessionBody
+
+if TYPE_CHECKING:
+    from lakehouse._store import Store
+
+Head = dict[str, Any]
+
+
+class Sessions:
+    """The sessions family of one store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def record(
+        self,
+        session: dict[str, Any],
+        *,
+        if_rev: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Record a whole session (rev 1); recording the same session again changes nothing."""
+        body = parse(SessionBody, session, what="session record")
+        sid, content_hash = body.id, body.content_hash()
+
+        def decide(heads: Heads) -> Decision:
+            head = heads.get(ENTITY, sid)
+            check_rev(ENTITY, sid, 0 if head is None else head["rev"], if_rev, reread="show")
+            if head is None:
+                return Decision(
+                    [Draft(RECORDED.name, ENTITY, sid, body.fields(), 1)], ENTITY, sid, 1
+                )
+            if head["content_hash"] != content_hash:
+                raise Conflict(
+                    f"session {sid} is already recorded with different content",
+                    hint=f"a session is recorded once: compare with 'lakehouse session show "
+                    f"{sid}', or record this one under a new id",
+                    entity=ENTITY,
+                    id=sid,
+                )
+            return Decision([], ENTITY, sid, head["rev"], noop=True)
+
+        request = {"verb": "session.record", **body.model_dump()}
+        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+
+    def show(self, sid: str) -> Head:
+        """The head of a recorded session; NotFound if there is none."""
+        head = self._store.heads().get(ENTITY, sid)
+        if head is None:
+            raise NotFound(
+                f"no session {sid!r}",
+                hint="list sessions with 'lakehouse session list'",
+                entity=ENTITY,
+                id=sid,
+            )
+        return head
+
+    def list(self) -> list[Head]:
+        """Every recorded session, in the order they were recorded."""
+        heads = [head for _, head in self._store.heads().all(ENTITY)]
+        return sorted(heads, key=lambda head: head["created_seq"])

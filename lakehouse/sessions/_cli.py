@@ -1,0 +1,67 @@
+"""`lakehouse session ...`: the sessions family on the command line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from lakehouse._input import parse_json
+from lakehouse.cli._common import emit, examples, json_option
+from lakehouse.cli._mutation import mutation_options, open_store, print_outcome, print_rows
+
+
+@click.group("session", context_settings={"help_option_names": ["-h", "--help"]})
+def session_group() -> None:
+    """Coordinator/validator sessions: recorded once, whole."""
+
+
+@session_group.command("record")
+@click.argument("file", type=click.File("r"))
+@mutation_options
+@json_option
+@examples("""
+lakehouse session record session.json
+coordinator --dump | lakehouse session record - --idempotency-key run-42 --json
+""")
+def record(*, file: Any, if_rev: int | None, idempotency_key: str | None) -> None:
+    """Record a whole session from a JSON file (- for stdin); once per id."""
+    session = parse_json(file.read(), field="FILE")
+    with open_store() as store:
+        outcome = store.sessions.record(session, if_rev=if_rev, idempotency_key=idempotency_key)
+    print_outcome(outcome)
+
+
+@session_group.command("show")
+@click.argument("sid")
+@json_option
+@examples("""
+lakehouse session show s-2024-05-01-0001
+""")
+def show(sid: str) -> None:
+    """Print a recorded session."""
+    with open_store() as store:
+        head = store.sessions.show(sid)
+
+    def human() -> None:
+        for key, value in head.items():
+            if key != "attempts":
+                click.echo(f"{key:<20}{value}")
+        for number, attempt in enumerate(head["attempts"], 1):
+            click.echo(f"attempt {number}: {attempt['verdict']}")
+
+    emit(head, human)
+
+
+@session_group.command("list")
+@json_option
+@examples("""
+lakehouse session list
+lakehouse session list --json
+""")
+def list_() -> None:
+    """List recorded sessions, oldest first."""
+    with open_store() as store:
+        heads = store.sessions.list()
+    rows = [{**head, "attempts": len(head["attempts"])} for head in heads]
+    print_rows(rows, ["id", "model", "outcome", "attempts", "created_seq"], empty="no sessions")

@@ -1,0 +1,32 @@
+"""How session records fold into session heads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from journal import Record
+from lakehouse._family import Family, Head
+from lakehouse.sessions._models import ENTITY, KINDS, RECORDED
+
+
+class SessionsFamily(Family):
+    """Coordinator/validator sessions: recorded once, whole, and never changed."""
+
+    name = "sessions"
+    entity = ENTITY
+    kinds = KINDS
+
+    def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
+        """The session's head after `record`."""
+        assert record.kind == RECORDED.name, f"unexpected {record.kind} for session {record.id}"
+        body = {key: value for key, value in payload.items() if key != "idempotency"}
+        return {
+            "id": record.id,
+            **body,
+            "rev": record.rev,
+            "created_seq": record.seq,
+            "created_at": record.ts,
+        }
+
+
+SESSIONS = SessionsFamily()
