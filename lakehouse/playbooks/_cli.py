@@ -18,7 +18,11 @@ def playbook_group() -> None:
 @playbook_group.command("record")
 @click.option("--query", required=True, metavar="Q", help="The query the playbook answers.")
 @click.option(
-    "--endorse", "endorsed", multiple=True, metavar="NAME", help="An endorsed name (repeat)."
+    "--endorsed",
+    "endorsed",
+    multiple=True,
+    metavar="A,B",
+    help="The endorsed names, comma-separated (the option may also repeat).",
 )
 @click.option("--target-count", required=True, type=int, metavar="N", help="Names wanted.")
 @click.option("--fingerprint", metavar="F", help="The roster fingerprint (needed by fill).")
@@ -32,8 +36,8 @@ def playbook_group() -> None:
 @mutation_options
 @json_option
 @examples("""
-lakehouse playbook record --query "who leads ETL?" --endorse ada --target-count 1
-lakehouse playbook record --query "staff it" --endorse a --endorse b --target-count 1 \\
+lakehouse playbook record --query "who leads ETL?" --endorsed ada --target-count 1
+lakehouse playbook record --query "staff it" --endorsed ada,grace --target-count 1 \\
     --kind fill --fingerprint roster-v3 --json
 """)
 def record(
@@ -50,7 +54,7 @@ def record(
     with open_store() as store:
         outcome = store.playbooks.record(
             query=query,
-            endorsed=list(endorsed),
+            endorsed=[name for given in endorsed for name in given.split(",")],
             target_count=target_count,
             fingerprint=fingerprint,
             kind=kind,

@@ -23,7 +23,7 @@ def head(store: Path) -> int | None:
 
 def test_record_retire_show_and_list(store: Path) -> None:
     code, out, err = run(
-        store, "playbook", "record", "--query", "q", "--endorse", "a", "--target-count", "1"
+        store, "playbook", "record", "--query", "q", "--endorsed", "a", "--target-count", "1"
     )
     assert code == 0 and err == ""
     pid = out.split()[1]
@@ -42,15 +42,13 @@ def test_record_retire_show_and_list(store: Path) -> None:
 def test_refusals_exit_with_their_code_and_append_nothing(store: Path) -> None:
     before = head(store)
     fill = ("playbook", "record", "--query", "q", "--target-count", "1", "--kind", "fill")
-    code, out, err = run(store, *fill, "--endorse", "a")
+    code, out, err = run(store, *fill, "--endorsed", "a")
     assert (code, out) == (3, "")
     assert err == (
         "error: playbook record: fingerprint: a fill playbook needs a fingerprint\n"
         "hint: pass the fingerprint of the roster the playbook fills\n"
     )
-    code, _, err = run(
-        store, *fill, "--fingerprint", "f", *["--endorse", "a", "--endorse", "b", "--endorse", "c"]
-    )
+    code, _, err = run(store, *fill, "--fingerprint", "f", "--endorsed", "a,b", "--endorsed", "c")
     assert code == 3 and "at most 2 x target_count = 2 names, not 3" in err
     code, _, err = run(store, "playbook", "retire", "pb_nope")
     assert (code, err.splitlines()[0]) == (5, "error: no playbook 'pb_nope'")
