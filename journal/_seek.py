@@ -1,15 +1,17 @@
 """Find where to start reading a segment for a cursor, without parsing what comes before.
 
-A reader asked for the records after seq N needs only the part of the segment from a
-record at or before N + 1. Seqs grow along a segment, so a bisection over byte offsets
-finds such a record in a few probes: each probe decodes the first whole record after an
-offset (its CRC checked, so a spoiled line is never trusted). A batch member is not a
-place to start (a parser starting there would see an orphan), so a probe that lands in
-a batch jumps to the record after the batch, found by its seq.
+A reader asked for the records after seq N needs only the part of the segment from the
+record N + 1 on. Seqs grow along a segment, so a bisection over byte offsets narrows the
+search to a small window in a few probes (each decodes one record after an offset, its
+CRC checked, so a spoiled line is never trusted), and the record is then found in the
+window by its exact opening bytes ``\\n{"seq":N+1,``. A batch member is no place to
+start (a parser starting there would see an orphan), so for a record inside a batch the
+start is its batch's first record, found the same way.
 
 Skipping the bytes before the start skips no check that matters to the cursor: they hold
-only records at or before N, which the reader would not hand out. `Journal.scan()` reads
-every segment from its first byte.
+only records at or before N, which the reader would not hand out. When the record is not
+there (a gap, damage, a cursor past the end), the start falls back to the nearest record
+before it, or to the segment's first byte. `Journal.scan()` reads every segment whole.
 """
 
 from __future__ import annotations
@@ -19,33 +21,44 @@ import os
 from journal._record import MAX_BYTES, Record, decode
 
 SEEK_MIN_BYTES = 128 * 1024  # below this, parsing from the start costs less than probing
-_PROBE_BYTES = 64 * 1024
+_WINDOW = 64 * 1024
+_Found = tuple[int, Record]  # a record and the offset of its first byte
 
 
 def seek_start(fd: int, size: int, after: int) -> int:
     """A byte offset of a record with seq <= after + 1 (or 0): where to start parsing."""
-    best, lo, hi = 0, 0, size
-    while hi - lo > _PROBE_BYTES:
+    found, below = _locate(fd, size, after + 1)
+    if found is None:
+        if below is None:
+            return 0
+        found = below  # no record after + 1 here: start from the nearest one before it
+    offset, record = found
+    start = record.batch_start
+    if start is None or start == record.seq:
+        return offset
+    first, _ = _locate(fd, offset, start)  # inside a batch: start at its first record
+    return first[0] if first is not None else 0
+
+
+def _locate(fd: int, size: int, seq: int) -> tuple[_Found | None, _Found | None]:
+    """The record with `seq` in bytes [0, size), and the last one before it seen on the way."""
+    lo, hi, below = 0, size, None
+    while hi - lo > _WINDOW:
         mid = (lo + hi) // 2
-        found = _probe(fd, mid, size, after)
-        if found is not None and found[1] <= after + 1:
-            best = found[0]
-            if found[1] == after + 1:
-                break
-            lo = max(mid, found[0]) + 1
-        else:
+        probe = _first_record(fd, mid, size)
+        if probe is None or probe[1].seq > seq:
             hi = mid
-    return best
+        elif probe[1].seq == seq:
+            return probe, below
+        else:
+            below = probe
+            lo = probe[0] + 1
+    return _find(fd, lo, min(size, hi + MAX_BYTES + 64), seq), below
 
 
-def _probe(fd: int, offset: int, size: int, after: int) -> tuple[int, int] | None:
-    """(offset, seq) of the first record after `offset` that starts a read, or None.
-
-    A batch member is no place to start. If its whole batch is at or before the cursor,
-    the record right after the batch is (found by its seq); otherwise the probe answers
-    None and the bisection looks further back, for the batch's start or earlier.
-    """
-    at, window = offset, _PROBE_BYTES
+def _first_record(fd: int, offset: int, size: int) -> _Found | None:
+    """The first record that decodes after `offset` (a piece cut by it never does)."""
+    at, window = offset, _WINDOW
     while at < size:
         data = os.pread(fd, min(window, size - at), at)
         if not data:
@@ -57,15 +70,10 @@ def _probe(fd: int, offset: int, size: int, after: int) -> tuple[int, int] | Non
         for line in lines:
             start, position = position, position + len(line) + 1
             record = decode(line) if line else None
-            if record is None:
-                continue
-            if record.batch_end is None or record.seq == record.batch_start:
-                return start, record.seq
-            if record.batch_end <= after:
-                return _after_batch(fd, position - 1, size, record)
-            return None
+            if record is not None:
+                return start, record
         if position > at:
-            at, window = position, _PROBE_BYTES
+            at, window = position, _WINDOW
         elif window <= 2 * MAX_BYTES:
             window *= 2  # one record longer than the window
         else:
@@ -73,32 +81,18 @@ def _probe(fd: int, offset: int, size: int, after: int) -> tuple[int, int] | Non
     return None
 
 
-def _after_batch(fd: int, at: int, size: int, member: Record) -> tuple[int, int] | None:
-    """(offset, seq) of the record right after `member`'s batch, found by its seq.
-
-    `at` is the offset of the newline that ends `member`.
-    """
-    assert member.batch_end is not None
-    wanted = member.batch_end + 1
-    marker = b'\n{"seq":%d,' % wanted
-    stop = min(size, at + (member.batch_end - member.seq + 2) * MAX_BYTES)
-    window = _PROBE_BYTES
-    while at < stop:
-        data = os.pread(fd, min(window, stop - at), at)
-        window = min(2 * window, 4 * MAX_BYTES)
-        found = data.find(marker)
-        if found >= 0:
-            end = data.find(b"\n", found + 1)
-            if end < 0:
-                data += os.pread(fd, MAX_BYTES + 1, at + len(data))
-                end = data.find(b"\n", found + 1)
-            record = decode(data[found + 1 : end if end >= 0 else len(data)])
-            if record is None or record.seq != wanted:
-                return None
-            if record.batch_start not in (None, wanted):
-                return None
-            return at + found + 1, wanted
-        if at + len(data) >= stop:
-            return None
-        at += len(data) - len(marker)  # keep an overlap: the marker may straddle chunks
-    return None
+def _find(fd: int, start: int, stop: int, seq: int) -> _Found | None:
+    """The record with `seq` in bytes [start, stop), found by its opening bytes."""
+    marker = b'\n{"seq":%d,' % seq
+    begin = max(0, start - 1)  # the framing newline just before `start`
+    data = os.pread(fd, stop - begin, begin)
+    at = data.find(marker)
+    if at < 0 and begin == 0 and data.startswith(marker[1:]):
+        at = -1  # the segment's very first record, with no newline before it
+    elif at < 0:
+        return None
+    end = data.find(b"\n", at + 1)
+    record = decode(data[at + 1 : end if end >= 0 else len(data)])
+    if record is None or record.seq != seq:
+        return None
+    return begin + at + 1, record
