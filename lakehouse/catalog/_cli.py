@@ -6,12 +6,18 @@ pyarrow is imported only when a verb reads or writes data, never when this modul
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from lakehouse.cli._common import emit, examples, json_option
-from lakehouse.cli._mutation import mutation_options, open_store, print_outcome, print_rows
+from lakehouse.cli._common import examples, json_option
+from lakehouse.cli._mutation import (
+    mutation_options,
+    open_store,
+    print_head,
+    print_outcome,
+    print_rows,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -114,7 +120,13 @@ def show(name: str) -> None:
     """Print dataset NAME's head: schema, files, rows, fingerprint, rev."""
     with open_store() as store:
         head = store.datasets.show(name)
-    emit(head, lambda: _print_head(head))
+    print_head(
+        head,
+        {
+            "schema": lambda schema: ", ".join(f"{c['name']} {c['type']}" for c in schema),
+            "files": lambda files: ", ".join(file["path"] for file in files),
+        },
+    )
 
 
 def _progress(file: str) -> Callable[[int, int], None] | None:
@@ -128,13 +140,3 @@ def _progress(file: str) -> Callable[[int, int], None] | None:
         click.echo(f"\ringesting {file}: {percent}%", err=True, nl=done >= total)
 
     return report
-
-
-def _print_head(head: dict[str, Any]) -> None:
-    for key, value in head.items():
-        text = value
-        if key == "schema":
-            text = ", ".join(f"{column['name']} {column['type']}" for column in value)
-        elif key == "files":
-            text = ", ".join(file["path"] for file in value)
-        click.echo(f"{key:<16}{text}")

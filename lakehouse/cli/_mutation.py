@@ -53,6 +53,18 @@ def describe(outcome: Outcome) -> str:
     return f"{what} at seq {outcome.seq}"
 
 
+def print_head(head: dict[str, Any], render: dict[str, Callable[[Any], str]] | None = None) -> None:
+    """An entity's head as `key value` lines for people (a field may have its own
+    rendering), or as one JSON object."""
+
+    def human() -> None:
+        for key, value in head.items():
+            text = render[key](value) if render and key in render else value
+            click.echo(f"{key:<16}{text}")
+
+    emit(head, human)
+
+
 def print_rows(rows: list[dict[str, Any]], columns: list[str], *, empty: str) -> None:
     """Rows as an aligned table for people, or NDJSON under --json."""
     if state().json:

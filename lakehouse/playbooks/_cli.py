@@ -6,8 +6,14 @@ from typing import Any
 
 import click
 
-from lakehouse.cli._common import emit, examples, json_option
-from lakehouse.cli._mutation import mutation_options, open_store, print_outcome, print_rows
+from lakehouse.cli._common import examples, json_option
+from lakehouse.cli._mutation import (
+    mutation_options,
+    open_store,
+    print_head,
+    print_outcome,
+    print_rows,
+)
 
 
 @click.group("playbook", context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,12 +99,7 @@ def show(pid: str) -> None:
     """Print a playbook's current head."""
     with open_store() as store:
         head = store.playbooks.show(pid)
-
-    def human() -> None:
-        for key, value in head.items():
-            click.echo(f"{key:<16}{value}")
-
-    emit(head, human)
+    print_head(head)
 
 
 @playbook_group.command("list")

@@ -8,7 +8,13 @@ import click
 
 from lakehouse._input import parse_json
 from lakehouse.cli._common import emit, examples, json_option
-from lakehouse.cli._mutation import mutation_options, open_store, print_outcome, print_rows
+from lakehouse.cli._mutation import (
+    mutation_options,
+    open_store,
+    print_head,
+    print_outcome,
+    print_rows,
+)
 
 
 @click.group("trace", context_settings={"help_option_names": ["-h", "--help"]})
@@ -158,7 +164,7 @@ def get(uid: str) -> None:
     """Print a trace's current head."""
     with open_store() as store:
         head = store.traces.get(uid)
-    emit(head, lambda: _print_head(head))
+    print_head(head)
 
 
 @trace_group.command("history")
@@ -197,8 +203,3 @@ def list_(tag: str | None, include_retired: bool) -> None:
         heads = store.traces.list(tag=tag, include_retired=include_retired)
     rows = [{**head, "body": head["text"] or head["content"]} for head in heads]
     print_rows(rows, ["uid", "rev", "tags", "retired", "body"], empty="no traces")
-
-
-def _print_head(head: dict[str, Any]) -> None:
-    for key, value in head.items():
-        click.echo(f"{key:<16}{value}")
