@@ -59,10 +59,10 @@ lakehouse journal tail --after 100 --limit 5
 lakehouse journal tail --follow --json # NDJSON, one record per line
 """)
 def tail(after: int | None, limit: int | None, follow: bool) -> None:
-    """Print records after a seq (default: the last 10), optionally following new ones."""
+    """Print records after a seq (default: the last 10, or the last N), optionally following."""
     with state().journal() as journal:
-        if after is None:
-            after = max(0, (journal.head_seq or 0) - 10)
+        if after is None:  # the last `limit` records (seqs are dense but for rare skips)
+            after = max(0, (journal.head_seq or 0) - (limit or 10))
         cursor = _print_reading(journal.read(after=after, limit=limit, on_damage="report"))
         if follow:
             _follow(journal, cursor)

@@ -62,6 +62,8 @@ def test_tail_prints_the_last_ten_and_takes_cursors(store: Path) -> None:
     code, out, _ = run(store, "journal", "tail")
     assert code == 0
     assert [int(line.split()[0]) for line in out.splitlines()] == seqs[-10:]
+    code, out, _ = run(store, "journal", "tail", "--limit", "3")
+    assert [int(line.split()[0]) for line in out.splitlines()] == seqs[-3:]
     code, out, _ = run(store, "journal", "tail", "--after", str(seqs[2]), "--limit", "2", "--json")
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["seq"] for r in records] == seqs[3:5]
