@@ -1,59 +1,76 @@
-"""`lakehouse demo`: a guided run of the journal on a throw-away store."""
+"""`lakehouse demo`: a guided tour of the four families and the journal, on a throw-away store.
+
+Every step runs in-process through the Python API (fast), after printing the CLI command
+that does the same, so the reader learns the CLI. pyarrow is imported only by the
+ingest itself: importing this module stays cheap (tests/test_architecture.py).
+"""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+import orjson
 
-from journal import Draft, Journal
+from lakehouse._errors import CommandError
 from lakehouse.cli._common import examples, state
+from lakehouse.cli._demo_data import sessions, write_other_schema_csv, write_staffing_csv
+from lakehouse.cli._mutation import describe, print_rows
+
+if TYPE_CHECKING:
+    from lakehouse._store import Store
 
 MARKER = ".lakehouse-demo"
+CRASH_TAG = "crash-test"
 
-# A writer process that appends until it is killed, printing each seq once it is durable.
+# A writer process that adds traces until it is killed, printing each one once it is durable.
 _CHILD = """
 import sys
-from journal import Journal
-journal = Journal.open(sys.argv[1])
+from lakehouse import Store
+store = Store.open(sys.argv[1])
 n = 0
 while True:
     n += 1
-    record = journal.append(kind="trace.added", entity="trace", id=f"crash-{n}",
-                            payload={"text": "written by a process about to be killed", "n": n})
-    print(record.seq, flush=True)
+    outcome = store.traces.add(text=f"written by a writer about to be killed ({n})",
+                               tags=[sys.argv[2]])
+    print(outcome.seq, outcome.id, flush=True)
 """
 
 
-def _section(title: str) -> None:
-    click.echo()
-    click.secho(f"== {title}", bold=True)
-
-
 @click.command()
+@click.option("--rows", type=click.IntRange(min=100), default=100_000, hidden=True)
 @examples("""
 lakehouse demo
 lakehouse --store /tmp/lh-demo demo
 """)
-def demo() -> None:
-    """Show the journal at work: appends, a killed writer, recovery, verification."""
+def demo(rows: int) -> None:
+    """Tour the store: datasets, traces, sessions, playbooks, a killed writer, a checkpoint."""
+    from lakehouse._store import Store
+
+    if state().json:
+        raise click.UsageError("the demo prints for people; run it without --json")
+    started = time.perf_counter()
     root = _fresh_store(state().store)
-    _section(f"1. init: a new store at {root}")
-    with Journal.open(root, create=True) as journal:
-        (root / MARKER).write_text("created by `lakehouse demo`; safe to delete\n")
-        click.echo(f"store_id {journal.store_id}; seq 1 is the journal.created record")
-        _appends(journal)
+    click.echo(f"lakehouse demo on {root} (a throw-away store, re-created on every run)")
+    click.echo(f"to run the commands shown yourself: export LAKEHOUSE_STORE={_quote(root)}")
+    with Store.open(root, create=True) as store:
+        _init(store)
+        _datasets(store, rows)
+        traces = _traces(store)
+        _sessions_and_playbooks(store)
     acked = _crash(root)
-    _recover(root, acked)
-    _verify(root)
-    _section("next")
-    click.echo(f"lakehouse --store {root} journal tail        # the latest records")
-    click.echo(f"lakehouse --store {root} segments list       # the files behind them")
+    with Store.open(root) as store:
+        _recover(store, acked)
+        _summary(store, traces, started)
 
 
 def _fresh_store(root: Path) -> Path:
@@ -67,41 +84,209 @@ def _fresh_store(root: Path) -> Path:
     return root
 
 
-def _appends(journal: Journal) -> None:
-    _section("2. durable appends: each one is fsync'd before it returns")
-    for n, text in enumerate(["plan the ingest", "validate the roster", "answer the query"], 1):
-        started = time.perf_counter()
-        record = journal.append(
-            kind="trace.added", entity="trace", id=f"trc-{n}", payload={"text": text}, rev=1
-        )
-        took = (time.perf_counter() - started) * 1000
-        click.echo(f"seq {record.seq}: {record.kind} {record.id} crc={record.crc} ({took:.2f} ms)")
-    drafts = [
-        Draft("session.recorded", "session", f"ses-{i}", {"attempts": i % 3, "ok": i % 4 != 0})
-        for i in range(1000)
-    ]
-    started = time.perf_counter()
-    records = journal.append_many(drafts)
-    took = time.perf_counter() - started
+# -- output helpers ------------------------------------------------------------------------
+
+
+def _section(title: str) -> None:
+    click.echo()
+    click.secho(f"== {title}", bold=True)
+
+
+def _command(*args: object, note: str = "") -> None:
+    """Print the CLI command equivalent to the next step."""
+    line = "$ lakehouse " + " ".join(_quote(arg) for arg in args)
+    click.secho(line + (f"    # {note}" if note else ""), fg="cyan")
+
+
+def _quote(arg: object) -> str:
+    return shlex.quote(str(arg))
+
+
+def _refused(step: Callable[[], object], store: Store) -> CommandError:
+    """Run a step that must be refused; print its error as the CLI would, and prove no append."""
+    before = store.journal.head_seq
+    try:
+        step()
+    except CommandError as error:
+        click.echo(f"error: {error.message}")
+        if error.hint:
+            click.echo(f"hint: {error.hint}")
+        after = store.journal.head_seq
+        click.echo(f"(exit code {error.exit_code}; head seq {before} -> {after}: nothing appended)")
+        return error
+    raise AssertionError("the demo expected this step to be refused")
+
+
+# -- 1. init -------------------------------------------------------------------------------
+
+
+def _init(store: Store) -> None:
+    _section("1. init: a new store")
+    _command("init")
+    (store.root / MARKER).write_text("created by `lakehouse demo`; safe to delete\n")
     click.echo(
-        f"a batch of {len(records)} records (seqs {records[0].seq}..{records[-1].seq}) in "
-        f"{took * 1000:.1f} ms with one fsync: {len(records) / took:,.0f} records/s; "
-        "a batch lands whole or not at all"
+        f"initialised store at {store.root} (store_id {store.journal.store_id}, "
+        f"head seq {store.journal.head_seq})"
     )
 
 
-def _crash(root: Path) -> list[int]:
-    _section("3. a writer killed with SIGKILL in the middle of appending")
+# -- 2. datasets ---------------------------------------------------------------------------
+
+
+def _datasets(store: Store, rows: int) -> None:
+    _section(f"2. datasets: a {rows:,}-row CSV in, a content-addressed Parquet object out")
+    inputs = store.root / "demo-input"
+    csv_path = inputs / "staffing.csv"
+    size = write_staffing_csv(csv_path, rows)
+    click.echo(
+        f"wrote {csv_path}: {rows:,} rows, {size / 1e6:.1f} MB "
+        "(columns id, name, role, city, hourly_rate, start_date, active, notes;"
+        " some notes quoted with commas, a few spanning lines)"
+    )
+    import pyarrow.csv  # noqa: F401  (loaded before the clock starts: time the ingest alone)
+
+    _command("dataset", "ingest", "staffing", csv_path)
+    started = time.perf_counter()
+    outcome = store.datasets.ingest("staffing", csv_path)
+    took = time.perf_counter() - started
+    click.echo(f"{describe(outcome)}: {rows:,} rows in {took:.2f} s ({size / 1e6 / took:.0f} MB/s)")
+    _show_dataset(store)
+    _command("dataset", "ingest", "staffing", csv_path, note="the same file again")
+    again = store.datasets.ingest("staffing", csv_path)
+    click.echo(f"{describe(again)} (same fingerprint, same object: idempotent)")
+    other = inputs / "other-schema.csv"
+    write_other_schema_csv(other)
+    _command("dataset", "ingest", "staffing", other, note="columns id, name, team")
+    _refused(lambda: store.datasets.ingest("staffing", other), store)
+
+
+def _show_dataset(store: Store) -> None:
+    _command("dataset", "show", "staffing")
+    head = store.datasets.show("staffing")
+    schema = ", ".join(f"{column['name']} {column['type']}" for column in head["schema"])
+    obj = head["files"][0]
+    for key, value in (
+        ("schema", schema),
+        ("rows", f"{head['rows']:,}"),
+        ("fingerprint", f"{head['fingerprint']}  (sha256 of the column names and types)"),
+        ("dataset_id", f"{head['dataset_id']}  (uuid5 of the name)"),
+        ("object", f"{obj['path']}  ({obj['bytes'] / 1e6:.1f} MB)"),
+        ("rev, seq", f"{head['rev']}, {head['seq']}"),
+    ):
+        click.echo(f"{key:<13}{value}")
+
+
+# -- 3. traces -----------------------------------------------------------------------------
+
+
+def _traces(store: Store) -> dict[str, str]:
+    """Add, update (and a stale update refused), revise twice, retire; returns the uids."""
+    _section("3. traces: a versioned memory of reasoning steps")
+    uids = {}
+    for name, text, tag in (
+        ("plan", "plan the ingest: CSV to Parquet", "etl"),
+        ("validate", "validate the roster before answering", "validation"),
+        ("scratch", "try the query against last week's roster", "scratch"),
+    ):
+        _command("trace", "add", "--text", text, "--tag", tag)
+        outcome = store.traces.add(text=text, tags=[tag])
+        click.echo(describe(outcome))
+        uids[name] = outcome.id
+    plan = uids["plan"]
+    text = "plan the ingest: CSV to Parquet, then check the row count"
+    _command("trace", "update", plan, "--text", text, "--if-rev", 1)
+    click.echo(describe(store.traces.update(plan, text=text, if_rev=1)))
+    stale = "plan the ingest (an edit made from a stale read)"
+    _command("trace", "update", plan, "--text", stale, "--if-rev", 1, note="rev 1 is stale now")
+    _refused(lambda: store.traces.update(plan, text=stale, if_rev=1), store)
+    uids["validate"] = _revisions(store, uids["validate"])
+    _command("trace", "retire", uids["scratch"], "--reason", "an experiment")
+    click.echo(describe(store.traces.retire(uids["scratch"], reason="an experiment")))
+    _command("trace", "list")
+    heads = store.traces.list()
+    print_rows(
+        [{**head, "body": head["text"]} for head in heads],
+        ["uid", "rev", "tags", "retired", "body"],
+        empty="no traces",
+    )
+    return uids
+
+
+def _revisions(store: Store, uid: str) -> str:
+    """Revise `uid` twice and print the history chain; returns the newest uid."""
+    for text in (
+        "validate the roster: every name must exist and be active",
+        "validate the roster: names must exist, be active and match the city",
+    ):
+        _command("trace", "revise", uid, "--text", text)
+        outcome = store.traces.revise(uid, text=text)
+        click.echo(f"{describe(outcome)} (predecessor {uid})")
+        uid = outcome.id
+    _command("trace", "history", uid)
+    found = store.traces.history(uid)
+    for depth, head in enumerate(found["chain"]):
+        status = "retired" if head["retired"] else "current" if depth == 0 else "superseded"
+        click.echo(f"{'  ' * depth}{head['uid']}  rev {head['rev']}  {status}  {head['text']}")
+    click.echo(f"(a chain of {len(found['chain'])}, {len(found['problems'])} problems)")
+    return uid
+
+
+# -- 4. sessions and playbooks -------------------------------------------------------------
+
+
+def _sessions_and_playbooks(store: Store) -> None:
+    _section("4. sessions and playbooks: what the coordinator did, and what worked")
+    for session in sessions():
+        path = store.root / "demo-input" / f"{session['id']}.json"
+        path.write_bytes(orjson.dumps(session, option=orjson.OPT_INDENT_2))
+        note = f"outcome {session['outcome']}, {len(session['attempts'])} attempts"
+        _command("session", "record", path, note=note)
+        click.echo(describe(store.sessions.record(session)))
+    _command("session", "list")
+    rows = [{**head, "attempts": len(head["attempts"])} for head in store.sessions.list()]
+    print_rows(rows, ["id", "model", "outcome", "attempts", "created_seq"], empty="no sessions")
+    roster = store.datasets.show("staffing")["fingerprint"][:16]
+    query = "staff the Lisbon ETL project: 2 data engineers"
+    names = ["Ada Lovelace", "Radia Perlman"]
+    fill = ("--target-count", 2, "--kind", "fill", "--fingerprint", roster)
+    _command("playbook", "record", "--query", query, "--endorsed", ",".join(names), *fill)
+    click.echo(
+        describe(
+            store.playbooks.record(
+                query=query, endorsed=names, target_count=2, fingerprint=roster, kind="fill"
+            )
+        )
+    )
+    many = [*names, "Grace Hopper", "Ken Thompson", "Barbara Liskov"]
+    _command("playbook", "record", "--query", query, "--endorsed", ",".join(many), *fill)
+    _refused(
+        lambda: store.playbooks.record(
+            query=query, endorsed=many, target_count=2, fingerprint=roster, kind="fill"
+        ),
+        store,
+    )
+    _command("playbook", "list")
+    columns = ["id", "rev", "kind", "target_count", "endorsed", "retired", "query"]
+    print_rows(store.playbooks.list(), columns, empty="no playbooks")
+
+
+# -- 5. a killed writer, and recovery ------------------------------------------------------
+
+
+def _crash(root: Path) -> list[tuple[int, str]]:
+    _section("5. a writer killed with SIGKILL in the middle of adding traces")
+    click.echo(f"a child process adds traces tagged {CRASH_TAG} in a loop, as fast as it can")
+    click.echo("(what `lakehouse trace add` runs); after its 200th 'ok' it gets SIGKILL")
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(root)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _CHILD, str(root), CRASH_TAG], stdout=subprocess.PIPE, text=True
     )
     assert child.stdout is not None
-    acked = [int(child.stdout.readline()) for _ in range(200)]
+    acked = [_ack(child.stdout.readline()) for _ in range(200)]
     child.send_signal(signal.SIGKILL)
     rest, _ = child.communicate()
-    acked += [int(line) for line in rest.split()]
-    click.echo(f"the child was told 'ok' for {len(acked)} records, the last at seq {acked[-1]}")
-    # a crash can also tear a write in half: add one by hand so recovery has work to do
+    acked += [_ack(line) for line in rest.splitlines() if line.strip()]
+    click.echo(f"the child was told 'ok' for {len(acked)} traces, the last at seq {acked[-1][0]}")
+    # a kill can also tear a write in half: add one by hand so recovery has work to do
     segment = sorted((root / "journal" / "segments").glob("*.jsonl"))[-1]
     with open(segment, "ab") as handle:
         handle.write(b'\n{"seq":999999,"ts":"2026-11-24T12:00:00Z","kind":"trace.ad')
@@ -109,37 +294,96 @@ def _crash(root: Path) -> list[int]:
     return acked
 
 
-def _recover(root: Path, acked: list[int]) -> None:
-    _section("4. recovery: reopen, check, append")
-    with Journal.open(root) as journal:
-        reading = journal.read()
-        present = {record.seq for record in reading}
-        missing = sorted(set(acked) - present)
+def _ack(line: str) -> tuple[int, str]:
+    if not line:
+        raise click.ClickException("the writer child exited before it was killed (see above)")
+    seq, uid = line.split()
+    return int(seq), uid
+
+
+def _recover(store: Store, acked: list[tuple[int, str]]) -> None:
+    _section("6. recovery: reopen, check, append, verify")
+    journal = store.journal
+    reading = journal.read()
+    present = {record.seq for record in reading}
+    lost = [seq for seq, _ in acked if seq not in present]
+    _command("trace", "list", "--tag", CRASH_TAG)
+    listed = {head["uid"] for head in store.traces.list(tag=CRASH_TAG)}
+    missing = [uid for _, uid in acked if uid not in listed]
+    click.echo(
+        f"{len(listed)} traces tagged {CRASH_TAG}; acknowledged records lost: {len(lost)}; "
+        f"acknowledged traces missing: {len(missing)}; "
+        f"torn tail skipped by readers: {reading.torn_tail is not None}"
+    )
+    if len(listed) > len(acked):
         click.echo(
-            f"{len(present)} records present; acknowledged but missing: {len(missing)}; "
-            f"torn tail skipped by readers: {reading.torn_tail is not None}"
+            f"({len(listed) - len(acked)} more landed whole before the kill but were never "
+            "acknowledged: kept, as a whole record is never dropped)"
         )
-        record = journal.append(kind="trace.added", entity="trace", id="after", payload={})
-        click.echo(f"the next append got seq {record.seq}, after the writer adjudicated the tail:")
-        for note in journal.read(after=record.seq - 3):
-            if note.kind.startswith("journal."):
-                p = note.payload
-                click.echo(
-                    f"  seq {note.seq} {note.kind}: {p['segment']} bytes {p['start']}..{p['end']}"
-                    f" verdict={p['verdict']} sha256={p['sha256'][:12]}..."
-                )
+    _command("trace", "add", "--text", "added after the crash", "--tag", CRASH_TAG)
+    outcome = store.traces.add(text="added after the crash", tags=[CRASH_TAG])
+    click.echo(describe(outcome))
+    click.echo("before it, the writer adjudicated the torn tail (it was never acknowledged):")
+    for note in journal.read(after=(outcome.seq or 1) - 3):
+        if note.kind == "journal.fragment_adjudicated":
+            p = note.payload
+            click.echo(
+                f"  seq {note.seq} {note.kind}: {p['segment']} bytes {p['start']}..{p['end']}"
+                f" verdict={p['verdict']} sha256={p['sha256'][:12]}..."
+            )
+    _command("journal", "verify")
+    report = journal.scan().to_dict()
+    click.echo(
+        f"{'healthy' if report['healthy'] else 'DAMAGED'}: {report['records']} records in "
+        f"{report['segments']} segments ({report['bytes']:,} bytes), head seq "
+        f"{report['head_seq']}, {report['adjudicated_fragments']} adjudicated torn writes, "
+        f"{sum(f['severity'] == 'error' for f in report['findings'])} errors"
+    )
 
 
-def _verify(root: Path) -> None:
-    _section("5. verify: every record's CRC and seq checked")
-    with Journal.open(root) as journal:
-        report = journal.scan()
-        stats = journal.stats()
-    click.echo(
-        f"{'healthy' if report.healthy else 'DAMAGED'}: {report.records} records, "
-        f"{report.adjudicated} adjudicated torn writes, "
-        f"{sum(f.severity == 'error' for f in report.findings)} errors"
-    )
-    click.echo(
-        f"head seq {stats['head_seq']}, {stats['segments']} segment(s), {stats['bytes']:,} bytes"
-    )
+# -- 7. checkpoint and summary -------------------------------------------------------------
+
+
+def _summary(store: Store, uids: dict[str, str], started: float) -> None:
+    from checkpoints import CheckpointStore
+
+    _section("7. a checkpoint, and where things stand")
+    _command("checkpoint", "create")
+    made = store.checkpoint()
+    click.echo(f"checkpoint at seq {made.seq}: {made.path} ({len(made.files)} files)")
+    _command("checkpoint", "verify")
+    errors = [f for f in CheckpointStore(store.root).scan() if f.severity == "error"]
+    click.echo("checkpoints healthy" if not errors else f"DAMAGED: {len(errors)} errors")
+    by_family = Counter(record.entity for record in store.journal.read())
+    traces = store.traces.list()
+    crash = sum(CRASH_TAG in head["tags"] for head in traces)
+    retired = len(store.traces.list(include_retired=True)) - len(traces)
+    facts: list[tuple[str, Any]] = [
+        ("head seq", store.journal.head_seq),
+        ("records", ", ".join(f"{name} {count}" for name, count in sorted(by_family.items()))),
+        ("datasets", len(store.datasets.list())),
+        (
+            "traces",
+            f"{len(traces) - crash} current + {crash} tagged {CRASH_TAG}, {retired} retired",
+        ),
+        ("sessions", len(store.sessions.list())),
+        ("playbooks", len(store.playbooks.list())),
+        ("checkpoint", f"seq {made.seq}"),
+        ("demo took", f"{time.perf_counter() - started:.1f} s"),
+    ]
+    click.echo()
+    for key, value in facts:
+        click.echo(f"{key:<12}{value}")
+    _section("explore further")
+    click.echo(f"export LAKEHOUSE_STORE={_quote(store.root)}")
+    for line in (
+        "lakehouse dataset show staffing",
+        "lakehouse trace list --include-retired",
+        f"lakehouse trace history {uids['validate']}",
+        "lakehouse session show ses-demo-0002",
+        "lakehouse playbook list",
+        "lakehouse journal tail",
+        "lakehouse checkpoint list",
+        "lakehouse journal verify",
+    ):
+        click.echo(line)
