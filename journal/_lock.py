@@ -63,7 +63,8 @@ class StoreLock:
                     raise LockTimeout(
                         f"store busy: held by writer {holder.get('writer', '?')} "
                         f"since {holder.get('since', '?')}",
-                        hint="wait for that command to finish, or raise --lock-timeout",
+                        hint="wait for that writer to finish, or wait longer "
+                        "(lakehouse --lock-timeout SECONDS)",
                         lock=str(self.path),
                         timeout=timeout,
                         **holder,

@@ -27,15 +27,23 @@ from lakehouse.traces._cli import trace_group
     help="Store root. Default: $LAKEHOUSE_STORE, else ./lakehouse-store.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per result.")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a mutation waits for the store lock before exit 6 (store busy).",
+)
 @click.version_option(package_name="lakehouse-journal", prog_name="lakehouse")
 @click.pass_context
 @examples("""
 lakehouse init
 lakehouse --store /data/lh journal tail --follow
 """)
-def cli(ctx: click.Context, store: str | None, as_json: bool) -> None:
+def cli(ctx: click.Context, store: str | None, as_json: bool, lock_timeout: float) -> None:
     """A local-first, event-sourced store: every change is a record in a crash-safe journal."""
-    ctx.obj = State(store_path(store), as_json)
+    ctx.obj = State(store_path(store), as_json, lock_timeout)
 
 
 for command in (

@@ -25,6 +25,7 @@ class State:
 
     store: Path
     json: bool = False
+    lock_timeout: float = 10.0
 
     def journal(self, **options: Any) -> Journal:
         """Open the store's journal (StoreNotFound, exit 5, if there is none)."""

@@ -34,7 +34,7 @@ def open_store() -> Store:
     """Open the store named by --store (exit 5 if there is none)."""
     from lakehouse._store import Store
 
-    return Store.open(state().store)
+    return Store.open(state().store, lock_timeout=state().lock_timeout)
 
 
 def print_outcome(outcome: Outcome) -> None:

@@ -160,3 +160,16 @@ def test_concurrent_if_rev_updates_one_winner_per_rev(store: Path) -> None:
         proc.stderr.close()
     assert codes == [0, 4, 4, 4, 4, 4]
     assert json.loads(run(store, "trace", "get", uid, "--json")[1])["rev"] == 2
+
+
+def test_a_busy_store_exits_6_naming_the_holder(store: Path) -> None:
+    with Journal.open(store) as journal, journal.transaction():
+        before = head(store)
+        code, out, err = run(store, "--lock-timeout", "0.05", "trace", "add", "--text", "x")
+        holder = json.loads((store / "LOCK").read_bytes().strip())  # this process
+    assert (code, out) == (6, "")
+    assert err == (
+        f"error: store busy: held by writer {holder['writer']} since {holder['since']}\n"
+        "hint: wait for that writer to finish, or wait longer (lakehouse --lock-timeout SECONDS)\n"
+    )
+    assert head(store) == before
