@@ -66,7 +66,7 @@ class Family:
         raise NotImplementedError
 
     def index_entries(self, record: Record, payload: dict[str, Any]) -> list[tuple[str, str]]:
-        """(index, key) pairs that now point at this record's entity."""
+        """(index, key) pairs that now point at this record's entity (among others)."""
         return []
 
     def kind(self, record: Record) -> Kind:

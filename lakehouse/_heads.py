@@ -91,7 +91,7 @@ class Heads:
         self.seq = snapshot.seq if snapshot else 0
         self._pending: dict[_Key, list[Record]] = {}
         self._folded: dict[_Key, Head | None] = {}
-        self._index: dict[_Key, str] = {}
+        self._index: dict[_Key, list[str]] = {}
         self._keys: dict[str, dict[str, Any]] = {}
 
     def advance(self, records: Iterable[Record]) -> None:
@@ -108,7 +108,9 @@ class Heads:
             else:
                 self._pending.setdefault(key, []).append(record)
             for index, value in family.index_entries(record, payload):
-                self._index[index, value] = record.id
+                ids = self._index.setdefault((index, value), [])
+                if record.id not in ids:
+                    ids.append(record.id)
             idempotency = payload.get("idempotency")
             if isinstance(idempotency, dict) and isinstance(idempotency.get("key"), str):
                 self._keys[idempotency["key"]] = _key_result(record, idempotency)
@@ -125,11 +127,17 @@ class Heads:
         self._folded[key] = head
         return head
 
-    def lookup(self, index: str, value: str) -> str | None:
-        """The id a family's secondary index maps `value` to, or None."""
-        found = self._index.get((index, value))
-        if found is None and self.snapshot:
-            found = self.snapshot.get(index, value)
+    def lookup(self, index: str, value: str) -> list[str]:
+        """Every id a family's secondary index maps `value` to, the latest last.
+
+        An entry is never removed: the family checks the heads it names (a trace that took
+        a content hash may have changed its content since).
+        """
+        found: list[str] = list(self.snapshot.get(index, value) or ()) if self.snapshot else []
+        for id in self._index.get((index, value), ()):
+            if id in found:
+                found.remove(id)
+            found.append(id)
         return found
 
     def idempotent(self, key: str) -> dict[str, Any] | None:
@@ -157,8 +165,8 @@ class Heads:
             out[entity] = dict(self.all(entity))
             for index in family.indexes:
                 out[index] = dict(self.snapshot.items(index)) if self.snapshot else {}
-        for (index, value), id in self._index.items():
-            out.setdefault(index, {})[value] = id
+        for index, value in self._index:
+            out.setdefault(index, {})[value] = self.lookup(index, value)
         out[KEYS] = dict(self.snapshot.items(KEYS)) if self.snapshot else {}
         out[KEYS].update(self._keys)
         return out

@@ -34,6 +34,21 @@ def parse(model: type[M], data: dict[str, Any], *, what: str) -> M:
         ) from exc
 
 
+def exact_json(value: Any) -> Any:
+    """`value` if JSON stores it exactly; else ValueError (for a pydantic validator).
+
+    orjson refuses ints beyond 64 bits and lone surrogates, and writes NaN and Infinity as
+    null: a value that does not come back equal would not be what the caller stored.
+    """
+    try:
+        stored = orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        raise ValueError(f"cannot be stored as JSON: {exc}") from exc
+    if orjson.loads(stored) != value:
+        raise ValueError("holds a value JSON cannot store exactly (NaN or Infinity?)")
+    return value
+
+
 def parse_json(text: str, *, field: str) -> Any:
     """Parse a JSON argument; raise InvalidInput naming the option if it is not JSON."""
     try:

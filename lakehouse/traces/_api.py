@@ -239,8 +239,10 @@ def _mutable(heads: Heads, uid: str, verb: str) -> Head:
 
 
 def _live_with_content(heads: Heads, content_hash: str) -> Head | None:
-    uid = heads.lookup(CONTENT_INDEX, content_hash)
-    head = heads.get(ENTITY, uid) if uid else None
-    if head is None or head["retired"] or head["successor"] is not None:
-        return None
-    return head if head.get("content_hash") == content_hash else None
+    """The latest live trace (not retired, not superseded) whose content has this hash."""
+    for uid in reversed(heads.lookup(CONTENT_INDEX, content_hash)):
+        head = heads.get(ENTITY, uid)
+        live = head is not None and not head["retired"] and head["successor"] is None
+        if live and head is not None and head.get("content_hash") == content_hash:
+            return head
+    return None

@@ -9,7 +9,7 @@ import orjson
 from pydantic import Field, field_validator, model_validator
 
 from lakehouse._family import Kind
-from lakehouse._input import Input
+from lakehouse._input import Input, exact_json
 
 ENTITY = "trace"
 CONTENT_INDEX = "trace_content"
@@ -44,6 +44,12 @@ class TraceBody(Input):
                     "letter or digit)"
                 )
         return sorted(set(tags))
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, content: dict[str, Any] | None) -> dict[str, Any] | None:
+        exact_json(content)
+        return content
 
     @model_validator(mode="after")
     def _one_body(self) -> TraceBody:
