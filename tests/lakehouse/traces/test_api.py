@@ -158,3 +158,30 @@ def test_heads_from_a_checkpoint_plus_tail_equal_heads_from_genesis(
     with Store.open(store) as from_genesis:
         assert from_genesis.heads().snapshot is None
         assert from_genesis.heads().tables() == via_checkpoint
+
+
+def test_history_reports_a_missing_link_and_a_cycle(lake: Store, store: Path) -> None:
+    """Neither can be made through the API; a hand-written journal can hold both."""
+    body = {"text": "x", "tags": [], "content_hash": "0" * 64}
+    with Journal.open(store) as journal:
+        journal.append(
+            kind="trace.revised",
+            entity="trace",
+            id="trc_orphan",
+            payload={**body, "predecessor": "trc_gone"},
+            rev=1,
+        )
+        for uid, predecessor in (("trc_a", "trc_b"), ("trc_b", "trc_a")):
+            journal.append(
+                kind="trace.revised",
+                entity="trace",
+                id=uid,
+                payload={**body, "predecessor": predecessor},
+                rev=1,
+            )
+    orphan = lake.traces.history("trc_orphan")
+    assert [head["uid"] for head in orphan["chain"]] == ["trc_orphan"]
+    assert orphan["problems"] == ["missing link: trc_orphan names trc_gone, not found"]
+    cycle = lake.traces.history("trc_a")
+    assert [head["uid"] for head in cycle["chain"]] == ["trc_a", "trc_b"]
+    assert cycle["problems"] == ["cycle: trc_b names trc_a, already in the chain"]
