@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,20 +12,9 @@ import pytest
 from journal import Journal
 from lakehouse import Conflict, InvalidInput, NotFound, Store
 from lakehouse.catalog import NAMESPACE, dataset_id
+from tests.lakehouse._util import head_seq
 
 STAFF = "id,name,rate\n1,Ana,12.5\n2,Ben,7\n3,Cy,9.25\n"
-
-
-@pytest.fixture
-def lake(store: Path) -> Iterator[Store]:
-    opened = Store.open(store)
-    yield opened
-    opened.close()
-
-
-def _head_seq(store: Path) -> int | None:
-    with Journal.open(store) as journal:
-        return journal.head_seq
 
 
 def _csv(tmp_path: Path, text: str, name: str = "staff.csv") -> Path:
@@ -66,10 +54,10 @@ def test_reingesting_identical_data_appends_nothing(
     lake: Store, store: Path, tmp_path: Path
 ) -> None:
     first = lake.datasets.ingest("staff", _csv(tmp_path, STAFF))
-    before = _head_seq(store)
+    before = head_seq(store)
     again = lake.datasets.ingest("staff", _csv(tmp_path, STAFF, "copy.csv"))
     assert (again.id, again.rev, again.appended, again.seq) == ("staff", 1, False, None)
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     assert lake.datasets.show("staff")["seq"] == first.seq
 
 
@@ -89,14 +77,14 @@ def test_another_schema_is_a_conflict_unless_replace(
     lake.datasets.ingest("staff", _csv(tmp_path, STAFF))
     old = lake.datasets.show("staff")
     other = _csv(tmp_path, "id,city\n1,Oslo\n", "other.csv")
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(Conflict) as caught:
         lake.datasets.ingest("staff", other)
     error = caught.value
     assert error.exit_code == 4 and "--replace" in error.hint and "staff" in str(error)
     assert error.fields["existing_fingerprint"] == old["fingerprint"]
     assert error.fields["new_fingerprint"] != old["fingerprint"]
-    assert _head_seq(store) == before and lake.datasets.show("staff") == old
+    assert head_seq(store) == before and lake.datasets.show("staff") == old
     done = lake.datasets.ingest("staff", other, replace=True)
     head = lake.datasets.show("staff")
     assert (done.rev, head["rev"], head["rows"]) == (2, 2, 1)
@@ -106,10 +94,10 @@ def test_another_schema_is_a_conflict_unless_replace(
 
 def test_a_stale_if_rev_is_a_conflict(lake: Store, store: Path, tmp_path: Path) -> None:
     lake.datasets.ingest("staff", _csv(tmp_path, STAFF), if_rev=0)
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(Conflict) as caught:
         lake.datasets.drop("staff", if_rev=3)
-    assert caught.value.fields["actual_rev"] == 1 and _head_seq(store) == before
+    assert caught.value.fields["actual_rev"] == 1 and head_seq(store) == before
     assert lake.datasets.drop("staff", if_rev=1).rev == 2
 
 
@@ -127,21 +115,21 @@ def test_drop_then_list_then_ingest_again(lake: Store, tmp_path: Path) -> None:
 
 
 def test_unknown_dataset_is_not_found(lake: Store, store: Path) -> None:
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(NotFound, match="nope") as caught:
         lake.datasets.drop("nope")
-    assert caught.value.exit_code == 5 and _head_seq(store) == before
+    assert caught.value.exit_code == 5 and head_seq(store) == before
     with pytest.raises(NotFound, match="nope"):
         lake.datasets.show("nope")
 
 
 @pytest.mark.parametrize("name", ["1staff", "select", "traces", "a-b", ""])
 def test_a_bad_name_writes_nothing(lake: Store, store: Path, tmp_path: Path, name: str) -> None:
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(InvalidInput) as caught:
         lake.datasets.ingest(name, _csv(tmp_path, STAFF))
     assert caught.value.fields["field"] == "name" and caught.value.exit_code == 3
-    assert _head_seq(store) == before and not (store / "objects").exists()
+    assert head_seq(store) == before and not (store / "objects").exists()
 
 
 @pytest.mark.parametrize(
@@ -156,14 +144,14 @@ def test_a_bad_file_is_refused_naming_it(
     lake: Store, store: Path, tmp_path: Path, file: str, data: bytes | None
 ) -> None:
     lake.datasets.ingest("staff", _csv(tmp_path, STAFF))
-    old, before = lake.datasets.show("staff"), _head_seq(store)
+    old, before = lake.datasets.show("staff"), head_seq(store)
     path = tmp_path / file
     if data is not None:
         path.write_bytes(data)
     with pytest.raises(InvalidInput) as caught:
         lake.datasets.ingest("staff", path, replace=True)
     assert caught.value.fields["field"] == "file" and file in str(caught.value)
-    assert _head_seq(store) == before and lake.datasets.show("staff") == old
+    assert head_seq(store) == before and lake.datasets.show("staff") == old
     assert _objects(store) == [Path(old["files"][0]["path"]).name]
 
 
@@ -189,10 +177,10 @@ def test_an_idempotency_key_returns_the_first_result(
 ) -> None:
     first = lake.datasets.ingest("staff", _csv(tmp_path, STAFF), idempotency_key="k-1")
     lake.datasets.drop("staff")
-    before = _head_seq(store)
+    before = head_seq(store)
     again = lake.datasets.ingest("staff", _csv(tmp_path, STAFF), idempotency_key="k-1")
     assert (again.seq, again.rev, again.replayed, again.appended) == (first.seq, 1, True, False)
-    assert _head_seq(store) == before and lake.datasets.show("staff")["dropped"]
+    assert head_seq(store) == before and lake.datasets.show("staff")["dropped"]
     with pytest.raises(Conflict, match="different command"):
         lake.datasets.drop("staff", idempotency_key="k-1")
 
@@ -204,7 +192,7 @@ def test_heads_from_a_checkpoint_plus_tail_equal_heads_from_genesis(
         lake.datasets.ingest(f"d{i}", _csv(tmp_path, f"n{i}\n{i}\n", f"d{i}.csv"))
     lake.datasets.drop("d0")
     checkpoint = lake.checkpoint()
-    assert checkpoint.seq == _head_seq(store)
+    assert checkpoint.seq == head_seq(store)
     lake.datasets.ingest("d1", _csv(tmp_path, "n1\n7\n8\n", "d1b.csv"))
     lake.datasets.ingest("d0", _csv(tmp_path, "z\n1\n", "d0b.csv"))
     lake.datasets.drop("d2")
@@ -252,4 +240,4 @@ def test_the_dataset_cli_maps_outcomes_and_errors_to_exit_codes(
     assert code == 0 and '"rev":2' in out
     assert run("drop", "staff")[:2] == (0, "dataset staff rev 3 at seq 4\n")
     assert run("list") == (0, "no datasets\n", "")
-    assert _head_seq(store) == 4
+    assert head_seq(store) == 4

@@ -7,20 +7,8 @@ from typing import Any
 
 import pytest
 
-from journal import Journal
 from lakehouse import Conflict, InvalidInput, NotFound, Store
-
-
-@pytest.fixture
-def lake(store: Path) -> Store:
-    opened = Store.open(store)
-    yield opened  # type: ignore[misc]
-    opened.close()
-
-
-def _head_seq(store: Path) -> int | None:
-    with Journal.open(store) as journal:
-        return journal.head_seq
+from tests.lakehouse._util import head_seq
 
 
 def test_record_show_and_list(lake: Store) -> None:
@@ -49,10 +37,10 @@ def test_retire_hides_from_list_but_keeps_readable(lake: Store, store: Path) -> 
     gone = lake.playbooks.record(query="q2", endorsed=["b"], target_count=1)
     retired = lake.playbooks.retire(gone.id, reason="roster changed")
     assert (retired.id, retired.rev, retired.seq) == (gone.id, 2, (gone.seq or 0) + 1)
-    before = _head_seq(store)
+    before = head_seq(store)
     twice = lake.playbooks.retire(gone.id)
     assert (twice.appended, twice.rev, twice.seq) == (False, 2, None)
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     assert [head["id"] for head in lake.playbooks.list()] == [kept.id]
     listed = lake.playbooks.list(include_retired=True)
     assert [head["id"] for head in listed] == [kept.id, gone.id]
@@ -86,12 +74,12 @@ def test_bad_input_names_the_field_and_appends_nothing(
         "fingerprint": "fp",
         **kwargs,
     }
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(InvalidInput) as caught:
         lake.playbooks.record(**args)
     assert caught.value.fields["field"] == field
     assert caught.value.exit_code == 3 and caught.value.hint
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
 
 
 def test_a_fill_playbook_may_endorse_exactly_twice_its_target(lake: Store) -> None:
@@ -102,18 +90,18 @@ def test_a_fill_playbook_may_endorse_exactly_twice_its_target(lake: Store) -> No
 
 
 def test_unknown_id_is_not_found(lake: Store, store: Path) -> None:
-    before = _head_seq(store)
+    before = head_seq(store)
     for call in (lambda: lake.playbooks.show("pb_nope"), lambda: lake.playbooks.retire("pb_nope")):
         with pytest.raises(NotFound, match="pb_nope") as caught:
             call()
         assert caught.value.fields == {"entity": "playbook", "id": "pb_nope"}
         assert caught.value.exit_code == 5 and caught.value.hint
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
 
 
 def test_a_stale_if_rev_is_a_conflict_that_appends_nothing(lake: Store, store: Path) -> None:
     made = lake.playbooks.record(query="q", endorsed=["a"], target_count=1, if_rev=0)
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(Conflict) as caught:
         lake.playbooks.retire(made.id, if_rev=2)
     assert caught.value.fields == {
@@ -126,13 +114,13 @@ def test_a_stale_if_rev_is_a_conflict_that_appends_nothing(lake: Store, store: P
     with pytest.raises(Conflict) as new:
         lake.playbooks.record(query="q", endorsed=["a"], target_count=1, if_rev=1)
     assert new.value.fields["actual_rev"] == 0
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     assert lake.playbooks.retire(made.id, if_rev=1).rev == 2
 
 
 def test_an_idempotency_key_returns_the_first_result(lake: Store, store: Path) -> None:
     first = lake.playbooks.record(query="q", endorsed=["a"], target_count=1, idempotency_key="k")
-    before = _head_seq(store)
+    before = head_seq(store)
     again = lake.playbooks.record(query="q", endorsed=["a"], target_count=1, idempotency_key="k")
     assert (again.seq, again.id, again.replayed, again.appended) == (
         first.seq,
@@ -140,13 +128,13 @@ def test_an_idempotency_key_returns_the_first_result(lake: Store, store: Path) -
         True,
         False,
     )
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     assert len(lake.playbooks.list()) == 1  # the retry did not make a second playbook
     with pytest.raises(Conflict, match="different command"):
         lake.playbooks.record(query="other", endorsed=["a"], target_count=1, idempotency_key="k")
     with pytest.raises(Conflict, match="different command"):
         lake.playbooks.retire(first.id, idempotency_key="k")
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     retired = lake.playbooks.retire(first.id, idempotency_key="r")
     assert lake.playbooks.retire(first.id, idempotency_key="r").seq == retired.seq
 
@@ -160,7 +148,7 @@ def test_heads_from_a_checkpoint_plus_tail_equal_heads_from_genesis(
     ]
     lake.playbooks.retire(ids[0], reason="old")
     checkpoint = lake.checkpoint()
-    assert checkpoint.seq == _head_seq(store)
+    assert checkpoint.seq == head_seq(store)
     lake.playbooks.retire(ids[1])
     lake.playbooks.retire(ids[0])  # a no-op after the checkpoint
     late = lake.playbooks.record(query="late", endorsed=["z"], target_count=1).id

@@ -7,20 +7,9 @@ from typing import Any
 
 import pytest
 
-from journal import Journal, RecordTooLarge
+from journal import RecordTooLarge
 from lakehouse import Conflict, InvalidInput, NotFound, Store
-
-
-@pytest.fixture
-def lake(store: Path) -> Store:
-    opened = Store.open(store)
-    yield opened  # type: ignore[misc]
-    opened.close()
-
-
-def _head_seq(store: Path) -> int | None:
-    with Journal.open(store) as journal:
-        return journal.head_seq
+from tests.lakehouse._util import head_seq
 
 
 def _session(sid: str = "s-1", **changes: Any) -> dict[str, Any]:
@@ -58,10 +47,10 @@ def test_record_show_and_list(lake: Store) -> None:
 
 def test_recording_the_same_session_again_appends_nothing(lake: Store, store: Path) -> None:
     first = lake.sessions.record(_session())
-    before = _head_seq(store)
+    before = head_seq(store)
     again = lake.sessions.record(_session())
     assert (again.id, again.rev, again.appended, again.seq) == ("s-1", 1, False, None)
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     assert lake.sessions.show("s-1")["created_seq"] == first.seq
 
 
@@ -69,18 +58,18 @@ def test_recording_a_different_session_under_a_used_id_is_a_conflict(
     lake: Store, store: Path
 ) -> None:
     lake.sessions.record(_session())
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(Conflict, match="different content") as caught:
         lake.sessions.record(_session(outcome="max_iter_exhausted"))
     assert caught.value.fields == {"entity": "session", "id": "s-1"}
     assert caught.value.exit_code == 4
     assert "session show s-1" in (caught.value.hint or "")
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     assert lake.sessions.show("s-1")["outcome"] == "success"
 
 
 def test_a_stale_if_rev_is_a_conflict_that_appends_nothing(lake: Store, store: Path) -> None:
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(Conflict) as caught:
         lake.sessions.record(_session(), if_rev=1)  # a new session is at rev 0
     assert caught.value.fields == {
@@ -89,7 +78,7 @@ def test_a_stale_if_rev_is_a_conflict_that_appends_nothing(lake: Store, store: P
         "expected_rev": 1,
         "actual_rev": 0,
     }
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     assert lake.sessions.record(_session(), if_rev=0).rev == 1
     with pytest.raises(Conflict) as again:
         lake.sessions.record(_session(), if_rev=0)
@@ -121,12 +110,12 @@ def test_a_stale_if_rev_is_a_conflict_that_appends_nothing(lake: Store, store: P
 def test_a_malformed_session_names_the_field_and_appends_nothing(
     lake: Store, store: Path, session: dict[str, Any], field: str
 ) -> None:
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(InvalidInput) as caught:
         lake.sessions.record(session)
     assert caught.value.fields["field"] == field
     assert caught.value.exit_code == 3 and caught.value.hint
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     assert lake.sessions.list() == []
 
 
@@ -134,11 +123,11 @@ def test_a_session_above_the_record_limit_is_refused_by_the_journal(
     lake: Store, store: Path
 ) -> None:
     attempts = [{"prompt": "p" * 100_000, "raw": "r" * 100_000, "verdict": "v"}] * 2
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(RecordTooLarge) as caught:
         lake.sessions.record(_session(attempts=attempts))
     assert caught.value.exit_code == 3 and caught.value.fields["field"] == "payload"
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     with pytest.raises(NotFound):
         lake.sessions.show("s-1")
 
@@ -152,14 +141,14 @@ def test_unknown_session_is_not_found(lake: Store) -> None:
 
 def test_an_idempotency_key_returns_the_first_result(lake: Store, store: Path) -> None:
     first = lake.sessions.record(_session(), idempotency_key="k-1")
-    before = _head_seq(store)
+    before = head_seq(store)
     again = lake.sessions.record(_session(), idempotency_key="k-1")
     assert (again.seq, again.id, again.replayed, again.appended) == (first.seq, "s-1", True, False)
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     with pytest.raises(Conflict, match="different command") as caught:
         lake.sessions.record(_session("s-2"), idempotency_key="k-1")
     assert caught.value.fields["field"] == "idempotency_key"
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     assert "idempotency" not in lake.sessions.show("s-1")
     with Store.open(store) as reopened:
         assert reopened.sessions.record(_session(), idempotency_key="k-1").seq == first.seq
@@ -171,7 +160,7 @@ def test_heads_from_a_checkpoint_plus_tail_equal_heads_from_genesis(
     for i in range(30):
         lake.sessions.record(_session(f"s-{i}", timings={"total_ms": i}))
     checkpoint = lake.checkpoint()
-    assert checkpoint.seq == _head_seq(store)
+    assert checkpoint.seq == head_seq(store)
     lake.sessions.record(_session("s-after", outcome="max_iter_exhausted"))
     lake.sessions.record(_session("s-3", timings={"total_ms": 3}))  # a no-op after the checkpoint
     with Store.open(store) as from_checkpoint:

@@ -8,18 +8,7 @@ import pytest
 
 from journal import Journal
 from lakehouse import Conflict, InvalidInput, NotFound, Store
-
-
-@pytest.fixture
-def lake(store: Path) -> Store:
-    opened = Store.open(store)
-    yield opened  # type: ignore[misc]
-    opened.close()
-
-
-def _head_seq(store: Path) -> int | None:
-    with Journal.open(store) as journal:
-        return journal.head_seq
+from tests.lakehouse._util import head_seq
 
 
 def test_add_get_update_with_revs(lake: Store) -> None:
@@ -35,7 +24,7 @@ def test_add_get_update_with_revs(lake: Store) -> None:
 def test_a_stale_if_rev_is_a_conflict_that_appends_nothing(lake: Store, store: Path) -> None:
     added = lake.traces.add(text="a")
     lake.traces.update(added.id, text="b")
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(Conflict) as caught:
         lake.traces.update(added.id, text="c", if_rev=1)
     assert caught.value.fields == {
@@ -45,7 +34,7 @@ def test_a_stale_if_rev_is_a_conflict_that_appends_nothing(lake: Store, store: P
         "actual_rev": 2,
     }
     assert "--if-rev 2" in (caught.value.hint or "")
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
 
 
 def test_idempotent_add_replays_the_live_trace_with_the_same_content(lake: Store) -> None:
@@ -102,16 +91,16 @@ def test_retire_hides_from_list_but_keeps_readable(lake: Store) -> None:
 def test_bad_input_names_the_field_and_appends_nothing(
     lake: Store, store: Path, kwargs: dict[str, object], field: str
 ) -> None:
-    before = _head_seq(store)
+    before = head_seq(store)
     with pytest.raises(InvalidInput) as caught:
         lake.traces.add(**kwargs)  # type: ignore[arg-type]
     assert caught.value.fields["field"] == field
     assert caught.value.exit_code == 3
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
 
 
 def test_unknown_uid_is_not_found(lake: Store, store: Path) -> None:
-    before = _head_seq(store)
+    before = head_seq(store)
     for call in (
         lambda: lake.traces.get("trc_nope"),
         lambda: lake.traces.update("trc_nope", text="x"),
@@ -120,12 +109,12 @@ def test_unknown_uid_is_not_found(lake: Store, store: Path) -> None:
     ):
         with pytest.raises(NotFound, match="trc_nope"):
             call()
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
 
 
 def test_an_idempotency_key_returns_the_first_result(lake: Store, store: Path) -> None:
     first = lake.traces.add(text="once", idempotency_key="k-1")
-    before = _head_seq(store)
+    before = head_seq(store)
     again = lake.traces.add(text="once", idempotency_key="k-1")
     assert (again.seq, again.id, again.replayed, again.appended) == (
         first.seq,
@@ -133,7 +122,7 @@ def test_an_idempotency_key_returns_the_first_result(lake: Store, store: Path) -
         True,
         False,
     )
-    assert _head_seq(store) == before
+    assert head_seq(store) == before
     with pytest.raises(Conflict, match="different command"):
         lake.traces.add(text="other", idempotency_key="k-1")
     with Store.open(store) as reopened:  # the key survives a new process's heads
@@ -146,7 +135,7 @@ def test_heads_from_a_checkpoint_plus_tail_equal_heads_from_genesis(
     uids = [lake.traces.add(text=f"t{i}", tags=[f"g{i % 3}"]).id for i in range(40)]
     lake.traces.update(uids[0], text="changed")
     checkpoint = lake.checkpoint()
-    assert checkpoint.seq == _head_seq(store)
+    assert checkpoint.seq == head_seq(store)
     lake.traces.revise(uids[1], text="revised")
     lake.traces.retire(uids[2])
     lake.traces.add(text="t5", idempotent=True)
