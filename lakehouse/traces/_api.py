@@ -85,21 +85,15 @@ class Traces:
         """Change a trace's content or tags in place: same uid, rev + 1."""
 
         def decide(heads: Heads) -> Decision:
-            head = _mutable(heads, uid, "update")
-            check_rev(ENTITY, uid, head["rev"], if_rev)
-            body = _body_from(head, text, content, tags, "trace update")
+            head, body = _change(
+                heads, "update", uid, text=text, content=content, tags=tags, if_rev=if_rev
+            )
             rev = head["rev"] + 1
             return Decision(
                 [Draft(UPDATED.name, ENTITY, uid, body.fields(), rev)], ENTITY, uid, rev
             )
 
-        request = {
-            "verb": "trace.update",
-            "uid": uid,
-            "text": text,
-            "content": content,
-            "tags": None if tags is None else list(tags),
-        }
+        request = _change_request("update", uid, text, content, tags)
         return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
 
     def revise(
@@ -116,22 +110,16 @@ class Traces:
         new = new_uid()
 
         def decide(heads: Heads) -> Decision:
-            head = _mutable(heads, uid, "revise")
-            check_rev(ENTITY, uid, head["rev"], if_rev)
-            body = _body_from(head, text, content, tags, "trace revise")
+            head, body = _change(
+                heads, "revise", uid, text=text, content=content, tags=tags, if_rev=if_rev
+            )
             drafts = [
                 Draft(REVISED.name, ENTITY, new, {**body.fields(), "predecessor": uid}, 1),
                 Draft(SUPERSEDED.name, ENTITY, uid, {"successor": new}, head["rev"] + 1),
             ]
             return Decision(drafts, ENTITY, new, 1, extra={"predecessor": uid})
 
-        request = {
-            "verb": "trace.revise",
-            "uid": uid,
-            "text": text,
-            "content": content,
-            "tags": None if tags is None else list(tags),
-        }
+        request = _change_request("revise", uid, text, content, tags)
         return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
 
     def retire(
@@ -195,6 +183,30 @@ class Traces:
 
 def _body(text: str | None, content: dict[str, Any] | None, tags: Any, what: str) -> TraceBody:
     return parse(TraceBody, {"text": text, "content": content, "tags": list(tags)}, what=what)
+
+
+def _change(
+    heads: Heads,
+    verb: str,
+    uid: str,
+    *,
+    text: str | None,
+    content: dict[str, Any] | None,
+    tags: Any,
+    if_rev: int | None,
+) -> tuple[Head, TraceBody]:
+    """What update and revise both check: a live trace at the expected rev, a valid body."""
+    head = _mutable(heads, uid, verb)
+    check_rev(ENTITY, uid, head["rev"], if_rev)
+    return head, _body_from(head, text, content, tags, f"trace {verb}")
+
+
+def _change_request(
+    verb: str, uid: str, text: str | None, content: dict[str, Any] | None, tags: Any
+) -> dict[str, Any]:
+    """What an idempotency key of update or revise is bound to."""
+    listed = None if tags is None else list(tags)
+    return {"verb": f"trace.{verb}", "uid": uid, "text": text, "content": content, "tags": listed}
 
 
 def _body_from(
