@@ -143,6 +143,24 @@ def _rev_for(choice: str, rev: int) -> int | None:
     return {"none": None, "right": rev, "stale": rev - 1, "ahead": rev + 1}[choice]
 
 
+def _expect_retire(model: dict[str, Any], id: str, reason: str | None, rev: int | None) -> Expect:
+    """What retiring a trace or a playbook must do, and how it changes the model."""
+    head = model.get(id)
+    if reason is not None and len(reason) > 1024:
+        return Expect(errors=(InvalidInput,), pure=True)
+    if head is None:
+        return Expect(errors=(NotFound,))
+    if rev is not None and rev != head["rev"]:
+        return Expect(errors=(Conflict,))
+    if head["retired"]:
+        return Expect(id=id, rev=head["rev"])
+
+    def retired(outcome: Outcome) -> None:
+        model[id] = {**head, "rev": head["rev"] + 1, "retired": True}
+
+    return Expect(appended=1, id=id, rev=head["rev"] + 1, apply=retired)
+
+
 def _mostly_known(heads: dict[str, Any]) -> st.SearchStrategy[str]:
     """An id the model knows (mostly) or one nobody ever handed out.
 
@@ -438,23 +456,7 @@ class StoreMachine(RuleBasedStateMachine):
         def call() -> Outcome:
             return self.store.traces.retire(uid, reason=reason, if_rev=rev, idempotency_key=key)
 
-        def expect() -> Expect:
-            head = self.traces.get(uid)
-            if reason is not None and len(reason) > 1024:
-                return Expect(errors=(InvalidInput,), pure=True)
-            if head is None:
-                return Expect(errors=(NotFound,))
-            if rev is not None and rev != head["rev"]:
-                return Expect(errors=(Conflict,))
-            if head["retired"]:
-                return Expect(id=uid, rev=head["rev"])
-
-            def retired(outcome: Outcome) -> None:
-                self.traces[uid] = {**head, "rev": head["rev"] + 1, "retired": True}
-
-            return Expect(appended=1, id=uid, rev=head["rev"] + 1, apply=retired)
-
-        self._go(call, expect, key, request)
+        self._go(call, lambda: _expect_retire(self.traces, uid, reason, rev), key, request)
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -539,23 +541,7 @@ class StoreMachine(RuleBasedStateMachine):
         def call() -> Outcome:
             return self.store.playbooks.retire(pid, reason=reason, if_rev=rev, idempotency_key=key)
 
-        def expect() -> Expect:
-            head = self.playbooks.get(pid)
-            if reason is not None and len(reason) > 1024:
-                return Expect(errors=(InvalidInput,), pure=True)
-            if head is None:
-                return Expect(errors=(NotFound,))
-            if rev is not None and rev != head["rev"]:
-                return Expect(errors=(Conflict,))
-            if head["retired"]:
-                return Expect(id=pid, rev=head["rev"])
-
-            def retired(outcome: Outcome) -> None:
-                self.playbooks[pid] = {**head, "rev": head["rev"] + 1, "retired": True}
-
-            return Expect(appended=1, id=pid, rev=head["rev"] + 1, apply=retired)
-
-        self._go(call, expect, key, request)
+        self._go(call, lambda: _expect_retire(self.playbooks, pid, reason, rev), key, request)
 
     # -- datasets ------------------------------------------------------------------------
 
