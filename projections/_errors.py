@@ -1,0 +1,54 @@
+"""The errors of the projections package, below `LakehouseError` (journal/_errors.py).
+
+::
+
+    LakehouseError
+     +-- ProjectionError                          exit 1, HTTP 500
+          +-- QueryRefused (ValueError)           exit 3, HTTP 400
+          +-- QueryFailed                         exit 3, HTTP 400
+          +-- EmbedderUnavailable (LookupError)   exit 3, HTTP 400
+          +-- ProjectionStopped                   exit 1, HTTP 500
+
+A refused query names what in it was refused and says what is allowed instead; a
+projection that stops on a record names the projection, the seq and the record kind.
+"""
+
+from __future__ import annotations
+
+from journal import LakehouseError
+
+
+class ProjectionError(LakehouseError):
+    """Base of the errors raised by the projections package."""
+
+    code = "projection_error"
+
+
+class QueryRefused(ProjectionError, ValueError):
+    """A query was refused before it ran: only one read-only SELECT is accepted."""
+
+    exit_code = 3
+    http_status = 400
+    code = "query_refused"
+
+
+class QueryFailed(ProjectionError):
+    """A read-only query was accepted but failed (unknown column, bad cast, time limit)."""
+
+    exit_code = 3
+    http_status = 400
+    code = "query_failed"
+
+
+class EmbedderUnavailable(ProjectionError, LookupError):
+    """The embedder asked for is unknown, or its optional package is not installed."""
+
+    exit_code = 3
+    http_status = 400
+    code = "embedder_unavailable"
+
+
+class ProjectionStopped(ProjectionError):
+    """A projection with the 'stop' policy could not apply a record and stopped there."""
+
+    code = "projection_stopped"
