@@ -47,11 +47,13 @@ class CheckpointStore:
         files: Mapping[str, bytes | Path | Callable[[Path], None]],
         *,
         meta: dict[str, Any] | None = None,
+        replace: bool = False,
     ) -> Checkpoint:
         """Write a checkpoint of `files` at `seq`, crash-safe; keep one already valid there.
 
         Each file is given as its bytes, a Path to copy, or a callback that writes the file
-        at the path it is passed. `meta` (JSON) is stored in the manifest as given.
+        at the path it is passed. `meta` (JSON) is stored in the manifest as given. With
+        `replace`, a valid checkpoint already at `seq` is replaced rather than kept.
         """
         checked = check_input(seq, files, meta)
         if not self.root.is_dir():
@@ -60,7 +62,7 @@ class CheckpointStore:
                 hint="create one with 'lakehouse init' or pass --store PATH",
                 store=str(self.root),
             )
-        path = write_checkpoint(self.directory, seq, files, checked)
+        path = write_checkpoint(self.directory, seq, files, checked, replace=replace)
         return Checkpoint.load(path, seq)
 
     def get(self, seq: int) -> Checkpoint:

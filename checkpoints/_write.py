@@ -86,13 +86,22 @@ def check_input(seq: object, files: Mapping[str, Source], meta: object) -> dict[
 
 
 def write_checkpoint(
-    directory: Path, seq: int, files: Mapping[str, Source], meta: dict[str, Any]
+    directory: Path,
+    seq: int,
+    files: Mapping[str, Source],
+    meta: dict[str, Any],
+    *,
+    replace: bool = False,
 ) -> Path:
-    """Write checkpoint `seq` under `directory` by the protocol above; return its path."""
+    """Write checkpoint `seq` under `directory` by the protocol above; return its path.
+
+    With `replace`, a valid checkpoint already at `seq` is replaced: renamed aside once the
+    new one is whole, then deleted (it is derived data, and the new one covers the same seq).
+    """
     name = checkpoint_name(seq)
     try:
         final = directory / name
-        if _verifies(final, seq):  # already there: keep it, write nothing
+        if not replace and _verifies(final, seq):  # already there: keep it, write nothing
             _sync_published(directory)
             return final
         _make_dir(directory)
@@ -101,6 +110,13 @@ def write_checkpoint(
         try:
             _step("tmp_created")
             _fill(tmp, seq, files, meta)
+            if replace and os.path.lexists(final):
+                old = directory / f".replaced-{name}-{secrets.token_hex(4)}"
+                os.rename(final, old)
+                _step("moved_aside")
+                published = _publish(tmp, final, seq)
+                shutil.rmtree(old, ignore_errors=True)
+                return published
             return _publish(tmp, final, seq)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # a no-op once renamed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -15,7 +16,7 @@ from journal._errors import StoreNotFound
 from journal._meta import FORMAT, read_meta
 from journal._reader import Finding, OnDamage, Reading
 from journal._record import Draft, Record, as_draft
-from journal._segments import Segment, list_segments
+from journal._segments import Segment, fsync_dir, list_segments
 from journal._tail import last_seq
 from journal._writer import Durability, Transaction, Writer
 
@@ -147,10 +148,49 @@ class Journal:
     # -- reading -----------------------------------------------------------------------
 
     def read(
-        self, *, after: int = 0, limit: int | None = None, on_damage: OnDamage = "raise"
+        self,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        on_damage: OnDamage = "raise",
+        archived: bool = False,
     ) -> Reading:
-        """Records with seq > `after`; takes no lock. `gap` is set if `after` is archived."""
-        return Reading(self.segments_dir, after=after, limit=limit, on_damage=on_damage)
+        """Records with seq > `after`; takes no lock. `gap` is set if `after` is archived.
+
+        With `archived`, segments parked in journal/archive/ are read too, so a fold from
+        genesis sees the whole history however much of it has been archived.
+        """
+        return Reading(
+            self.segments_dir,
+            after=after,
+            limit=limit,
+            on_damage=on_damage,
+            archive_dir=self.archive_dir if archived else None,
+        )
+
+    def archive(self, *, upto: int) -> list[Segment]:
+        """Move each sealed segment whose records all have seq <= `upto` to journal/archive/.
+
+        Nothing is deleted: an archived segment keeps its name and bytes, and
+        `read(archived=True)` still reads it. The active segment is never moved. Runs under
+        the store lock so no roll races the listing.
+        """
+        moved: list[Segment] = []
+        with self._writer.transaction():
+            segments, _ = self.segments()
+            for segment, following in itertools.pairwise(segments):
+                if following.first_seq - 1 > upto:
+                    break
+                target = self.archive_dir / segment.name
+                os.makedirs(self.archive_dir, exist_ok=True)
+                os.rename(segment.path, target)
+                moved.append(Segment(segment.first_seq, target))
+            if moved:
+                # fsync both directories, or a crash can leave the segment under neither
+                # name or both (tests/journal/test_archive.py)
+                fsync_dir(self.archive_dir)
+                fsync_dir(self.segments_dir)
+        return moved
 
     @property
     def head_seq(self) -> int | None:

@@ -48,9 +48,16 @@ class Reading:
     """Records with seq > `after`, in file order; `findings` fills in while iterating."""
 
     def __init__(
-        self, segments_dir: Path, *, after: int, limit: int | None, on_damage: OnDamage
+        self,
+        segments_dir: Path,
+        *,
+        after: int,
+        limit: int | None,
+        on_damage: OnDamage,
+        archive_dir: Path | None = None,
     ) -> None:
-        self.segments, self.strays = list_segments(segments_dir)
+        self.segments, self.strays = _listing(segments_dir, archive_dir)
+        self.archive_dir = archive_dir
         self.after = after
         self.limit = limit
         self.on_damage = on_damage
@@ -70,7 +77,7 @@ class Reading:
         for position in range(index, len(self.segments)):
             segment = self.segments[position]
             try:
-                fd = os.open(segment.path, os.O_RDONLY | os.O_CLOEXEC)
+                fd = _open_segment(segment, self.archive_dir)
             except FileNotFoundError:
                 self._report(
                     "segment_vanished",
@@ -226,6 +233,33 @@ class Reading:
         hint: str | None = None,
     ) -> None:
         self._emit(Finding(code, severity, message, segment, seq, None, hint))
+
+
+def _listing(segments_dir: Path, archive_dir: Path | None) -> tuple[list[Segment], list[Path]]:
+    """The live segments, after the archived ones when `archive_dir` is given.
+
+    The archive is listed before and after the live segments; if a segment was archived in
+    between (it would be listed twice, or not at all), the listing is taken again.
+    """
+    if archive_dir is None:
+        return list_segments(segments_dir)
+    while True:
+        before, _ = list_segments(archive_dir)
+        live, strays = list_segments(segments_dir)
+        after, _ = list_segments(archive_dir)
+        if before == after:
+            seen = {segment.first_seq for segment in live}
+            return [s for s in before if s.first_seq not in seen] + live, strays
+
+
+def _open_segment(segment: Segment, archive_dir: Path | None) -> int:
+    """Open a segment; one archived since it was listed is found in the archive."""
+    try:
+        return os.open(segment.path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if archive_dir is None:
+            raise
+        return os.open(archive_dir / segment.name, os.O_RDONLY | os.O_CLOEXEC)
 
 
 def _explains_skip(record: Record, prev: int) -> bool:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse._family import Family
 
 if TYPE_CHECKING:
     from lakehouse._store import Store
+    from projections import Projection
 
 
 def families() -> list[Family]:
@@ -29,3 +31,23 @@ def interfaces() -> dict[str, Callable[[Store], Any]]:
     from lakehouse.traces._api import Traces
 
     return {"datasets": Datasets, "traces": Traces, "sessions": Sessions, "playbooks": Playbooks}
+
+
+def projections(root: Path, *, embedder: str | None = None) -> list[Projection]:
+    """Every projection of the store at `root`, in a fixed order."""
+    from lakehouse._journal_table import JournalProjection
+    from lakehouse.catalog._projection import CatalogProjection
+    from lakehouse.playbooks._projection import PlaybookSearchProjection, PlaybooksProjection
+    from lakehouse.sessions._projection import SessionsProjection
+    from lakehouse.traces._projection import TraceSearchProjection, TracesProjection
+
+    others: list[Projection] = [
+        JournalProjection(),
+        TracesProjection(),
+        TraceSearchProjection(embedder),
+        SessionsProjection(),
+        PlaybooksProjection(),
+        PlaybookSearchProjection(embedder),
+    ]
+    reserved = frozenset(table.name for projection in others for table in projection.tables)
+    return [CatalogProjection(root, reserved | {"datasets"}), *others]

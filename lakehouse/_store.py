@@ -19,16 +19,21 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from checkpoints import Checkpoint, CheckpointStore
-from journal import Draft, Journal, Record
+from journal import Draft, Journal, LakehouseError, Record
 from lakehouse._errors import Conflict, InvalidInput
 from lakehouse._family import Family
-from lakehouse._heads import Heads, Snapshot, snapshot_files
+from lakehouse._heads import Heads, Snapshot
 
 if TYPE_CHECKING:
+    from lakehouse._readmodels import Progress
     from lakehouse.catalog import Datasets
     from lakehouse.playbooks import Playbooks
     from lakehouse.sessions import Sessions
     from lakehouse.traces import Traces
+    from projections import Projection, ReadModels
+
+CHECKPOINT_EVERY = 100_000  # records between automatic checkpoints (0: never)
+CHECKPOINT_ENV = "LAKEHOUSE_CHECKPOINT_EVERY"
 
 
 @dataclass
@@ -82,22 +87,39 @@ class Store:
         sessions: Sessions
         traces: Traces
 
-    def __init__(self, root: Path, journal: Journal) -> None:
+    def __init__(
+        self, root: Path, journal: Journal, *, checkpoint_every: int | None = None
+    ) -> None:
         from lakehouse._registry import families, interfaces
 
         self.root = root
         self.journal = journal
         self.checkpoints = CheckpointStore(root)
         self.families: list[Family] = families()
+        self.checkpoint_every = _checkpoint_every(checkpoint_every)
         self._heads: Heads | None = None
+        self._projections: list[Projection] | None = None
         for name, make in interfaces().items():
             setattr(self, name, make(self))
 
     @classmethod
-    def open(cls, root: str | os.PathLike[str], *, create: bool = False, **options: Any) -> Store:
-        """Open the store at `root` (with create=True, initialise it if needed)."""
+    def open(
+        cls,
+        root: str | os.PathLike[str],
+        *,
+        create: bool = False,
+        checkpoint_every: int | None = None,
+        **options: Any,
+    ) -> Store:
+        """Open the store at `root` (with create=True, initialise it if needed).
+
+        A checkpoint is made after the command that takes the journal `checkpoint_every`
+        records past the latest one (default 100,000, or $LAKEHOUSE_CHECKPOINT_EVERY; 0
+        turns it off), and after a command that sealed a segment no checkpoint covers.
+        """
         path = Path(root)
-        return cls(path, Journal.open(path, create=create, **options))
+        journal = Journal.open(path, create=create, **options)
+        return cls(path, journal, checkpoint_every=checkpoint_every)
 
     # -- heads ---------------------------------------------------------------------------
 
@@ -114,6 +136,10 @@ class Store:
             snapshot = Snapshot(latest) if latest and "heads" in latest.meta else None
             self._heads = Heads(self.families, snapshot)
         return self._heads
+
+    def forget_heads(self) -> None:
+        """Drop the cached heads: the next command starts from the newest checkpoint."""
+        self._heads = None
 
     # -- commands ------------------------------------------------------------------------
 
@@ -151,6 +177,7 @@ class Store:
                 decision.drafts[0] = first_draft._replace(payload=payload)
             records = tx.append_many(decision.drafts)
             heads.advance(records)
+        self._checkpoint_if_due(records[-1].seq)
         primary = _primary(records, decision)
         return Outcome(
             primary.seq,
@@ -163,14 +190,49 @@ class Store:
 
     # -- checkpoints ---------------------------------------------------------------------
 
-    def checkpoint(self) -> Checkpoint:
-        """Snapshot the heads at the journal's head into a new checkpoint."""
-        heads = self.heads()
-        files, shards = snapshot_files(heads.tables())
-        meta = {"heads": shards, "families": [family.name for family in self.families]}
-        checkpoint = self.checkpoints.create(heads.seq, files, meta=meta)
+    def checkpoint(self, *, progress: Progress | None = None) -> Checkpoint:
+        """Snapshot every projection and the heads at the journal's head into a checkpoint."""
+        from lakehouse._rebuild import create_checkpoint
+
+        checkpoint = create_checkpoint(self, progress=progress)
         self._heads = None  # the next command starts from the new checkpoint
         return checkpoint
+
+    def _checkpoint_if_due(self, seq: int) -> None:
+        """Make the automatic checkpoint if one is due; a failure only warns.
+
+        The command's records are already durable and acknowledged, so a checkpoint that
+        cannot be written must not turn the command into an error.
+        """
+        if not self.checkpoint_every:
+            return
+        latest = self.checkpoints.list()
+        last = latest[-1].seq if latest else 0
+        sealed = self.journal.segments()[0][-1].first_seq - 1
+        if seq - last < self.checkpoint_every and sealed <= last:
+            return
+        try:
+            self.checkpoint()
+        except (LakehouseError, OSError) as error:
+            import warnings
+
+            warnings.warn(f"automatic checkpoint at seq {seq} failed: {error}", stacklevel=3)
+
+    # -- read models ---------------------------------------------------------------------
+
+    def projections(self) -> list[Projection]:
+        """The store's projections (their fingerprints reflect this code and embedder)."""
+        if self._projections is None:
+            from lakehouse._registry import projections
+
+            self._projections = projections(self.root)
+        return self._projections
+
+    def read_models(self, *, as_of: int | None = None) -> ReadModels:
+        """The read models at the head (or `as_of`), locked down for user SQL."""
+        from lakehouse._readmodels import open_read_models
+
+        return open_read_models(self, as_of=as_of)[0]
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -232,3 +294,15 @@ def _primary(records: list[Record], decision: Decision) -> Record:
         if record.entity == decision.entity and record.id == decision.id:
             return record
     return records[0]
+
+
+def _checkpoint_every(value: int | None) -> int:
+    if value is None:
+        value = int(os.environ.get(CHECKPOINT_ENV) or CHECKPOINT_EVERY)
+    if value < 0:
+        raise InvalidInput(
+            f"checkpoint_every must be 0 (off) or a record count, not {value}",
+            hint=f"set {CHECKPOINT_ENV} or checkpoint_every to 0 or more",
+            field="checkpoint_every",
+        )
+    return value

@@ -1,15 +1,82 @@
-"""Read-model machinery: watermarks, lazy catch-up, rebuilds, DuckDB/HNSW/manifest backends.
+"""Read-model machinery: projections, merge-on-read DuckDB views, vector search, SQL guard.
 
-Knows no family by name; builds on checkpoints and the journal.
+A `Projection` turns records into `Table` rows; `ReadModels` serves them as views in an
+in-memory DuckDB that merges a checkpoint's immutable Parquet with the records after it.
+`embedder`, `VectorIndex` and `search_merged` give similarity search (an HNSW index per
+checkpoint, the tail searched exactly); `connect`, `check_select` and `run` give locked
+down, read-only SQL. This package knows no family by name. The heavy parts (numpy,
+hnswlib, duckdb) load on first use, so importing it costs a mutation verb nothing.
 """
 
-from journal import LakehouseError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from projections._errors import (
+    EmbedderUnavailable,
+    ProjectionError,
+    ProjectionStopped,
+    QueryFailed,
+    QueryRefused,
+)
+from projections._models import Part, ReadModels, literal, quote
+from projections._projection import Changes, DeadLetter, Event, Policy, Projection
+from projections._table import Column, Row, Table, TableChanges
+
+if TYPE_CHECKING:
+    from projections._embed import Embedder, HashingEmbedder, MiniLMEmbedder, embedder
+    from projections._sql import QueryResult, check_select, connect, run
+    from projections._vectors import VectorIndex, search_merged
+
+_LAZY = {
+    "Embedder": "projections._embed",
+    "HashingEmbedder": "projections._embed",
+    "MiniLMEmbedder": "projections._embed",
+    "embedder": "projections._embed",
+    "QueryResult": "projections._sql",
+    "check_select": "projections._sql",
+    "connect": "projections._sql",
+    "run": "projections._sql",
+    "VectorIndex": "projections._vectors",
+    "search_merged": "projections._vectors",
+}
 
 
-class ProjectionError(LakehouseError):
-    """Base of the errors raised by the projections package."""
+def __getattr__(name: str) -> Any:
+    """Load the heavy parts (numpy, hnswlib, duckdb) only when they are asked for."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'projections' has no attribute {name!r}")
 
-    code = "projection_error"
 
-
-__all__ = ["ProjectionError"]
+__all__ = [
+    "Changes",
+    "Column",
+    "DeadLetter",
+    "Embedder",
+    "EmbedderUnavailable",
+    "Event",
+    "HashingEmbedder",
+    "MiniLMEmbedder",
+    "Part",
+    "Policy",
+    "Projection",
+    "ProjectionError",
+    "ProjectionStopped",
+    "QueryFailed",
+    "QueryRefused",
+    "QueryResult",
+    "ReadModels",
+    "Row",
+    "Table",
+    "TableChanges",
+    "VectorIndex",
+    "check_select",
+    "connect",
+    "embedder",
+    "literal",
+    "quote",
+    "run",
+    "search_merged",
+]

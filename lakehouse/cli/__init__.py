@@ -14,7 +14,9 @@ from lakehouse.cli._common import CONTEXT, LakehouseGroup, State, examples, stor
 from lakehouse.cli._demo import demo
 from lakehouse.cli._init import init
 from lakehouse.cli._journal import journal_group
+from lakehouse.cli._projections import projections_group
 from lakehouse.cli._segments import segments_group
+from lakehouse.cli._sql import sql
 from lakehouse.playbooks._cli import playbook_group
 from lakehouse.sessions._cli import session_group
 from lakehouse.traces._cli import trace_group
@@ -52,6 +54,8 @@ for command in (
     trace_group,
     session_group,
     playbook_group,
+    sql,
+    projections_group,
     checkpoint_group,
     journal_group,
     segments_group,

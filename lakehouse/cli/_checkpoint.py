@@ -1,4 +1,4 @@
-"""`lakehouse checkpoint create|list|verify`: snapshots of the heads."""
+"""`lakehouse checkpoint create|list|verify|prune`: snapshots of every read model."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ def checkpoint_group() -> None:
 lakehouse checkpoint create
 """)
 def create() -> None:
-    """Snapshot the heads at the journal's head into checkpoints/ckpt-<seq>/."""
+    """Snapshot every read model (tables, indexes, catalog.json) into checkpoints/ckpt-<seq>/.
+
+    Checkpoints are also made automatically: every 100,000 records (set
+    $LAKEHOUSE_CHECKPOINT_EVERY; 0 turns it off) and after a segment is sealed.
+    """
     progress("writing a checkpoint...")
     with open_store() as store:
         made = store.checkpoint()
@@ -77,3 +81,23 @@ def verify() -> None:
     emit(report, human)
     if errors:
         raise SystemExit(7)
+
+
+@checkpoint_group.command("prune")
+@click.option("--keep", type=int, required=True, metavar="K", help="Valid checkpoints to keep.")
+@json_option
+@examples("""
+lakehouse checkpoint prune --keep 2
+""")
+def prune(keep: int) -> None:
+    """Delete all but the newest K valid checkpoints (the journal is never touched)."""
+    from checkpoints import CheckpointStore
+
+    pruned = CheckpointStore(state().store).prune(keep)
+    names = [checkpoint.name for checkpoint in pruned]
+    emit(
+        {"ok": True, "pruned": names},
+        lambda: click.echo(
+            f"pruned {len(names)}: {', '.join(names)}" if names else "nothing to prune"
+        ),
+    )

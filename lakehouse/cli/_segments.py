@@ -1,4 +1,4 @@
-"""`lakehouse segments list`: the files the journal is made of."""
+"""`lakehouse segments list|archive`: the files the journal is made of."""
 
 from __future__ import annotations
 
@@ -53,3 +53,44 @@ def list_segments() -> None:
             )
 
     emit({"segments": rows}, human)
+
+
+@segments_group.command("archive")
+@json_option
+@examples("""
+lakehouse segments archive
+""")
+def archive() -> None:
+    """Move sealed segments covered by the newest checkpoint to journal/archive/.
+
+    The checkpoint is verified first by re-reading every file against its manifest; a
+    damaged one archives nothing (exit 7). Segments are moved, never deleted, and reads
+    from genesis still find them.
+    """
+    from checkpoints import CheckpointStore
+
+    latest = CheckpointStore(state().store).latest_valid()
+    if latest is None:
+        from lakehouse._errors import NotFound
+
+        raise NotFound(
+            "no valid checkpoint covers any segment",
+            hint="run 'lakehouse checkpoint create' first",
+        )
+    findings = [f for f in latest.verify() if f.severity == "error"]
+    if findings:
+        for finding in findings:
+            click.echo(f"error: {finding.message}", err=True)
+        click.echo(f"hint: {latest.name} is damaged: make a new checkpoint", err=True)
+        raise SystemExit(7)
+    with state().journal(lock_timeout=state().lock_timeout) as journal:
+        moved = journal.archive(upto=latest.seq)
+    names = [segment.name for segment in moved]
+    emit(
+        {"ok": True, "checkpoint": latest.name, "archived": names},
+        lambda: click.echo(
+            f"archived {len(names)} segments covered by {latest.name}"
+            if names
+            else f"no sealed segment is covered by {latest.name}: nothing to archive"
+        ),
+    )

@@ -85,6 +85,16 @@ class Playbooks:
         """The head of a playbook (retired ones too); NotFound if there is none."""
         return _existing(self._store.heads(), pid)
 
+    def search(self, query: str, *, k: int = 10, as_of: int | None = None) -> list[dict[str, Any]]:
+        """The `k` live playbooks whose query is most like `query`, best first, with `score`."""
+        from lakehouse._search import search_rows
+
+        models = self._store.read_models(as_of=as_of)
+        try:
+            return search_rows(models, "playbook_search", "playbooks", query, k)
+        finally:
+            models.close()
+
     def list(self, *, include_retired: bool = False) -> list[Head]:
         """Playbooks, oldest first; retired ones only if asked."""
         heads = [

@@ -102,6 +102,21 @@ def show(pid: str) -> None:
     print_head(head)
 
 
+@playbook_group.command("search")
+@click.argument("query")
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits.")
+@click.option("--as-of-seq", type=int, metavar="N", help="Search as the playbooks were at seq N.")
+@json_option
+@examples("""
+lakehouse playbook search "night roster" -k 3
+""")
+def search(query: str, k: int, as_of_seq: int | None) -> None:
+    """Find the live playbooks whose query is most like QUERY (retired ones never)."""
+    with open_store() as store:
+        hits = store.playbooks.search(query, k=k, as_of=as_of_seq)
+    print_rows(hits, ["score", "id", "rev", "kind", "target_count", "query"], empty="none found")
+
+
 @playbook_group.command("list")
 @click.option("--include-retired", is_flag=True, help="Retired playbooks too.")
 @json_option

@@ -169,6 +169,30 @@ class Traces:
             chain.append(head)
         return {"uid": uid, "chain": chain, "problems": problems}
 
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        tag: str | None = None,
+        include_retired: bool = False,
+        as_of: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The `k` live traces most like `query`, best first (superseded ones never).
+
+        Each hit is the trace's row in the `traces` read model plus its `score` (cosine
+        similarity). Traces added since the last checkpoint are searched too.
+        """
+        from lakehouse._search import search_rows
+
+        models = self._store.read_models(as_of=as_of)
+        try:
+            return search_rows(
+                models, "trace_search", "traces", query, k, tag=tag, include_retired=include_retired
+            )
+        finally:
+            models.close()
+
     def list(self, *, tag: str | None = None, include_retired: bool = False) -> list[Head]:
         """Current traces (not superseded), oldest first; retired ones only if asked."""
         heads = [

@@ -189,6 +189,28 @@ def history(uid: str) -> None:
     emit(found, human)
 
 
+@trace_group.command("search")
+@click.argument("query")
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits.")
+@click.option("--tag", metavar="T", help="Only traces with this tag.")
+@click.option("--include-retired", is_flag=True, help="Retired traces too.")
+@click.option("--as-of-seq", type=int, metavar="N", help="Search the traces as they were at seq N.")
+@json_option
+@examples("""
+lakehouse trace search "fill the night roster" -k 5
+lakehouse trace search "csv parsing" --tag ingest --json
+""")
+def search(
+    query: str, k: int, tag: str | None, include_retired: bool, as_of_seq: int | None
+) -> None:
+    """Find the traces most like QUERY (superseded ones never; retired ones on request)."""
+    with open_store() as store:
+        hits = store.traces.search(
+            query, k=k, tag=tag, include_retired=include_retired, as_of=as_of_seq
+        )
+    print_rows(hits, ["score", "uid", "rev", "retired", "tags", "text"], empty="no traces found")
+
+
 @trace_group.command("list")
 @click.option("--tag", metavar="T", help="Only traces with this tag.")
 @click.option("--include-retired", is_flag=True, help="Retired traces too.")

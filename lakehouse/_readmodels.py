@@ -1,0 +1,207 @@
+"""Bringing the projections up to date: which checkpoint each starts from, and the fold.
+
+Reads are lazy: `open_read_models` picks, for each projection, the newest valid checkpoint
+that holds it under its current fingerprint (a projection whose code changed starts from
+genesis until it is rebuilt), folds the records after that checkpoint through the family
+heads, and serves the result as DuckDB views (`projections.ReadModels`). Every
+projection in one `ReadModels` reflects the same seq, pinned before the fold starts, so
+an append racing the read is simply not seen yet.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from checkpoints import Checkpoint
+from lakehouse._errors import InvalidInput
+from lakehouse._heads import Heads, Snapshot
+from projections import Changes, Event, Part, Projection, ProjectionStopped, ReadModels
+
+if TYPE_CHECKING:
+    from lakehouse._store import Store
+
+META = "projections"  # the checkpoint meta key listing the projections a checkpoint holds
+Progress = Callable[[int], None]
+
+
+def table_file(name: str) -> str:
+    """Where a table's Parquet lives inside a checkpoint."""
+    return f"tables/{name}.parquet"
+
+
+def holds(checkpoint: Checkpoint, projection: Projection) -> bool:
+    """True if `checkpoint` holds `projection` under its current fingerprint (and heads)."""
+    meta = checkpoint.meta
+    entry = meta.get(META, {}).get(projection.name)
+    return (
+        "heads" in meta
+        and isinstance(entry, dict)
+        and entry.get("fingerprint") == (projection.fingerprint)
+    )
+
+
+def bases(
+    checkpoints: Iterable[Checkpoint], projections: Iterable[Projection], *, at_most: int
+) -> dict[int, tuple[Checkpoint | None, list[Projection]]]:
+    """Group projections by the checkpoint each starts from (seq 0: from genesis)."""
+    valid = sorted((c for c in checkpoints if c.valid and c.seq <= at_most), key=lambda c: c.seq)
+    groups: dict[int, tuple[Checkpoint | None, list[Projection]]] = {}
+    for projection in projections:
+        base = next((c for c in reversed(valid) if holds(c, projection)), None)
+        seq = base.seq if base else 0
+        groups.setdefault(seq, (base, []))[1].append(projection)
+    return groups
+
+
+@dataclass
+class Fold:
+    """The result of folding records after a checkpoint: the parts, and the heads."""
+
+    parts: list[Part]
+    heads: Heads
+    seq: int
+
+
+def fold(
+    store: Store,
+    base: Checkpoint | None,
+    projections: list[Projection],
+    *,
+    upto: int,
+    progress: Progress | None = None,
+) -> Fold:
+    """Feed the records after `base` up to seq `upto` to `projections`, through the heads."""
+    heads = Heads(store.families, Snapshot(base) if base is not None else None)
+    changes = [Changes(projection) for projection in projections]
+    readers: dict[str, list[Changes]] = {}
+    families = heads.families
+    seq = base.seq if base is not None else 0
+    if seq < upto:
+        for record in store.journal.read(after=seq, archived=True):
+            if record.seq > upto:
+                break
+            heads.advance((record,))
+            family = families.get(record.entity)
+            if family is None:
+                event = Event(record, record.payload, None)
+            else:
+                payload = family.kind(record).upcast(record)
+                event = Event(record, payload, heads.get(record.entity, record.id))
+            targets = readers.get(record.kind)
+            if targets is None:
+                targets = readers[record.kind] = [c for c in changes if c.projection.reads(record)]
+            for target in targets:
+                target.feed(event)
+            seq = record.seq
+            if progress is not None and not seq % 8192:
+                progress(seq)
+    parts = []
+    for projection, change in zip(projections, changes, strict=True):
+        change.watermark = upto
+        parts.append(_part(projection, change, base))
+    return Fold(parts, heads, upto)
+
+
+def _part(projection: Projection, changes: Changes, base: Checkpoint | None) -> Part:
+    if base is None:
+        return Part(projection, changes)
+    files = {table.name: base.path_of(table_file(table.name)) for table in projection.tables}
+    return Part(projection, changes, base_files=files, base_seq=base.seq, base_dir=base.path)
+
+
+def dead_letters(part: Part) -> list[dict[str, Any]]:
+    """The dead letters of a part: its checkpoint's, then the tail's."""
+    old: list[dict[str, Any]] = []
+    if part.base_dir is not None:
+        meta = Checkpoint.load(part.base_dir, part.base_seq).meta
+        old = list(meta.get(META, {}).get(part.projection.name, {}).get("dead_letters", []))
+    return old + [letter.to_dict() for letter in part.changes.dead_letters]
+
+
+def target_seq(store: Store, as_of: int | None) -> int:
+    """The seq to read up to: `as_of`, checked against the head, or the head."""
+    head = store.journal.head_seq or 0
+    if as_of is None:
+        return head
+    if as_of < 0 or as_of > head:
+        raise InvalidInput(
+            f"--as-of-seq {as_of} is outside the journal, whose head is seq {head}",
+            hint=f"pass a seq from 0 to {head}",
+            field="as_of_seq",
+            head_seq=head,
+        )
+    return as_of
+
+
+def open_read_models(
+    store: Store,
+    *,
+    as_of: int | None = None,
+    locked: bool = True,
+    projections: list[Projection] | None = None,
+    progress: Progress | None = None,
+) -> tuple[ReadModels, list[Fold]]:
+    """The read models at the head (or at `as_of`), merged from checkpoints and the tail.
+
+    `locked` gives a DuckDB connection fit for user SQL (no file access outside the store's
+    checkpoints and objects, configuration locked); unlocked is for writing checkpoints.
+    """
+    upto = target_seq(store, as_of)
+    chosen = projections if projections is not None else store.projections()
+    folds = []
+    for base, group in bases(store.checkpoints.list(), chosen, at_most=upto).values():
+        try:
+            folds.append(fold(store, base, group, upto=upto, progress=progress))
+        except ProjectionStopped as error:
+            record_error(store.root, error)
+            raise
+    con = connect_models(store.root, locked=locked)
+    models = ReadModels(con, [part for done in folds for part in done.parts], upto)
+    return models, folds
+
+
+def connect_models(root: Path, *, locked: bool) -> Any:
+    """An in-memory DuckDB for read models: locked down for user SQL, or not."""
+    if locked:
+        from projections import connect
+
+        return connect(allowed_directories=[root / "checkpoints", root / "objects"])
+    import duckdb
+
+    return duckdb.connect(":memory:", config={"threads": os.cpu_count() or 1})
+
+
+# -- errors and the status file ---------------------------------------------------------
+
+
+def status_path(root: Path) -> Path:
+    """Where the last projection error is kept (derived, disposable)."""
+    return root / "projections" / "cache" / "status.json"
+
+
+def record_error(root: Path, error: ProjectionStopped) -> None:
+    """Remember a projection's stop for `projections status` (best effort)."""
+    import orjson
+
+    path = status_path(root)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        known = orjson.loads(path.read_bytes()) if path.exists() else {}
+        known[error.fields.get("projection", "?")] = {"error": error.message, **error.fields}
+        write_atomic(path, orjson.dumps(known, option=orjson.OPT_SORT_KEYS))
+    except (OSError, ValueError):
+        return  # the error itself is raised to the caller either way
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` whole (temp file, fsync, rename): readers see old or new."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

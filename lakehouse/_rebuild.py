@@ -1,0 +1,252 @@
+"""Persisting projections: checkpoints of every read model, rebuild jobs and their status.
+
+A checkpoint holds the family heads, each table as Parquet, each projection's extra files
+(HNSW indexes, catalog.json) and, in its meta, each projection's fingerprint, digest and
+dead letters. A rebuild folds the stale projections from genesis and writes the result
+as a new checkpoint: the checkpoint's temp dir is the shadow location and its rename the
+atomic swap, so readers go on with the old checkpoint until the new one is whole. A
+rebuild leaves resume points (small checkpoints of the stale projections) under
+projections/cache/rebuild/ as it goes, so a killed rebuild carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from checkpoints import Checkpoint, CheckpointStore
+from lakehouse._heads import snapshot_files
+from lakehouse._readmodels import (
+    META,
+    Fold,
+    Progress,
+    bases,
+    connect_models,
+    dead_letters,
+    fold,
+    open_read_models,
+    table_file,
+    write_atomic,
+)
+from projections import Part, Projection, ReadModels
+
+if TYPE_CHECKING:
+    from lakehouse._store import Store
+
+RESUME_EVERY = 250_000  # records between a rebuild's resume points
+
+
+def manifest_path(root: Path) -> Path:
+    """Where catalog.json is kept up to date for other tools."""
+    return root / "projections" / "catalog.json"
+
+
+def checkpoint_content(
+    models: ReadModels, folds: list[Fold], families: list[str], *, extras: bool = True
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The files and meta of a checkpoint of `models` (heads from the first fold).
+
+    Without `extras`, the projections' own files (indexes, manifests) are left out: a
+    rebuild's resume points need only the tables and the heads.
+    """
+    heads_files, shards = snapshot_files(folds[0].heads.tables())
+    files: dict[str, Any] = dict(heads_files)
+    entries: dict[str, Any] = {}
+    for part in models.parts.values():
+        projection = part.projection
+        for table in projection.tables:
+            files[table_file(table.name)] = _writer(models, table.name)
+        if extras:
+            files.update(projection.files(models))
+        entries[projection.name] = {
+            "fingerprint": projection.fingerprint,
+            "version": projection.version,
+            "tables": [table.name for table in projection.tables],
+            "digests": {table.name: models.digest(table.name) for table in projection.tables},
+            "dead_letters": dead_letters(part),
+        }
+    meta = {"heads": shards, "families": families, META: entries}
+    return files, meta
+
+
+def _writer(models: ReadModels, table: str) -> Callable[[Path], None]:
+    return lambda path: models.write_table(table, path)
+
+
+def create_checkpoint(
+    store: Store, *, replace: bool = False, progress: Progress | None = None
+) -> Checkpoint:
+    """A checkpoint of every projection at the journal's head; catalog.json refreshed."""
+    models, folds = open_read_models(store, locked=False, progress=progress)
+    try:
+        return _publish(store, store.checkpoints, models, folds, replace=replace)
+    finally:
+        models.close()
+
+
+def _publish(
+    store: Store,
+    target: CheckpointStore,
+    models: ReadModels,
+    folds: list[Fold],
+    *,
+    replace: bool,
+    extra: dict[str, Any] | None = None,
+) -> Checkpoint:
+    files, meta = checkpoint_content(
+        models, folds, [family.name for family in store.families], extras=extra is None
+    )
+    if extra is None:
+        meta["segments"] = sealed_hashes(store, models.seq)
+    checkpoint = target.create(models.seq, files, meta=meta | (extra or {}), replace=replace)
+    if target is store.checkpoints and "catalog.json" in checkpoint.files:
+        path = manifest_path(store.root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, checkpoint.read_bytes("catalog.json"))
+    return checkpoint
+
+
+def sealed_hashes(store: Store, upto: int) -> dict[str, str]:
+    """sha256 of each sealed segment (archived ones too) whose records are all <= `upto`.
+
+    Sealed segments never change, so hashes the newest checkpoint lists are reused.
+    """
+    latest = store.checkpoints.latest_valid()
+    known: dict[str, str] = dict(latest.meta.get("segments", {})) if latest else {}
+    live, _ = store.journal.segments()
+    archived = sorted(store.journal.archive_dir.glob("*.jsonl"), key=lambda p: p.name)
+    paths = sorted({p.name: p for p in [*archived, *(s.path for s in live)]}.items())
+    out: dict[str, str] = {}
+    for (name, path), (following, _) in itertools.pairwise(paths):
+        if int(following.split(".")[0]) - 1 > upto:
+            break
+        out[name] = known.get(name) or _sha256(path)
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- rebuild -----------------------------------------------------------------------------
+
+
+@dataclass
+class RebuildReport:
+    """What a rebuild did: the projections rebuilt, the checkpoint written, resumed from."""
+
+    rebuilt: list[str]
+    checkpoint: Checkpoint | None
+    resumed_from: int = 0
+    kept: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON."""
+        return {
+            "rebuilt": self.rebuilt,
+            "kept": self.kept,
+            "checkpoint": self.checkpoint.name if self.checkpoint else None,
+            "seq": self.checkpoint.seq if self.checkpoint else None,
+            "resumed_from": self.resumed_from,
+        }
+
+
+def stale(store: Store, projections: list[Projection]) -> list[Projection]:
+    """The projections the latest valid checkpoint does not hold at their fingerprint."""
+    head = store.journal.head_seq or 0
+    groups = bases(store.checkpoints.list(), projections, at_most=head)
+    latest = max(groups, default=0)
+    return [p for seq, (_, group) in groups.items() if seq < latest or seq == 0 for p in group]
+
+
+def rebuild(
+    store: Store,
+    names: list[str] | None = None,
+    *,
+    everything: bool = False,
+    progress: Progress | None = None,
+    resume_every: int = RESUME_EVERY,
+) -> RebuildReport:
+    """Rebuild projections from genesis (named ones, all, or the stale ones) into a checkpoint."""
+    projections = store.projections()
+    if everything:
+        chosen = projections
+    elif names:
+        chosen = [p for p in projections if p.name in names]
+    else:
+        chosen = stale(store, projections)
+    if not chosen:
+        return RebuildReport([], None, kept=[p.name for p in projections])
+    upto = store.journal.head_seq or 0
+    shadow = CheckpointStore(store.root / "projections" / "cache" / "rebuild")
+    rebuilt, resumed = _fold_with_resume(
+        store, shadow, chosen=chosen, upto=upto, progress=progress, every=resume_every
+    )
+    others = [p for p in projections if p not in chosen]
+    folds = [rebuilt]
+    for base, group in bases(store.checkpoints.list(), others, at_most=upto).values():
+        folds.append(fold(store, base, group, upto=upto))
+    parts: list[Part] = [part for done in folds for part in done.parts]
+    models = ReadModels(connect_models(store.root, locked=False), parts, upto)
+    try:
+        checkpoint = _publish(store, store.checkpoints, models, folds, replace=True)
+    finally:
+        models.close()
+    shutil.rmtree(shadow.root, ignore_errors=True)
+    store.forget_heads()
+    return RebuildReport(
+        [p.name for p in chosen], checkpoint, resumed, kept=[p.name for p in others]
+    )
+
+
+def _fold_with_resume(
+    store: Store,
+    shadow: CheckpointStore,
+    *,
+    chosen: list[Projection],
+    upto: int,
+    progress: Progress | None,
+    every: int,
+) -> tuple[Fold, int]:
+    """Fold `chosen` from genesis (or a resume point) to `upto`, leaving resume points."""
+    identity = {p.name: p.fingerprint for p in chosen}
+    base = _resume_point(shadow, identity, upto)
+    resumed = base.seq if base else 0
+    while True:
+        start = base.seq if base else 0
+        stop = min(upto, start + every)
+        done = fold(store, base, chosen, upto=stop, progress=progress)
+        if stop >= upto:
+            return done, resumed
+        shadow.root.mkdir(parents=True, exist_ok=True)
+        models = ReadModels(connect_models(store.root, locked=False), done.parts, stop)
+        try:
+            base = _publish(
+                store, shadow, models, [done], replace=True, extra={"rebuild": identity}
+            )
+        finally:
+            models.close()
+
+
+def _resume_point(
+    shadow: CheckpointStore, identity: dict[str, str], upto: int
+) -> Checkpoint | None:
+    if not shadow.directory.is_dir():
+        return None
+    for checkpoint in reversed(shadow.list()):
+        if (
+            checkpoint.valid
+            and checkpoint.seq <= upto
+            and checkpoint.meta.get("rebuild") == identity
+        ):
+            return checkpoint
+    return None

@@ -1,0 +1,202 @@
+"""Similarity search over a family's texts: an HNSW index per checkpoint, the tail exact.
+
+A search projection keeps one row per searchable entity (its text, tags and whether it
+is retired). A checkpoint holds the HNSW index built from those rows with the embedder
+named in the projection's identity; a search asks that index, hiding every entity the
+records after the checkpoint touched, and searches those records' rows exactly, so an
+entity added one command ago is found and an updated or retired one never shows stale.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import orjson
+
+from lakehouse._columns import columns
+from projections import Part, Projection, ReadModels, Table
+
+if TYPE_CHECKING:
+    from projections import Embedder, VectorIndex
+
+EMBEDDER_ENV = "LAKEHOUSE_EMBEDDER"
+
+
+def search_table(name: str, key: str) -> Table:
+    """The table a search projection keeps: key, text, tags, retired."""
+    return Table(
+        name,
+        columns(f"{key} VARCHAR", "text VARCHAR", "tags VARCHAR[]", "retired BOOLEAN"),
+        key=key,
+    )
+
+
+class SearchProjection(Projection):
+    """Base of the trace and playbook search projections; the embedder is part of identity."""
+
+    policy: ClassVar[Any] = "skip"
+
+    def __init__(self, embedder_name: str | None = None) -> None:
+        self.embedder_name = embedder_name or os.environ.get(EMBEDDER_ENV) or "hashing"
+
+    @functools.cached_property
+    def embedder(self) -> Embedder:
+        """The embedder this projection's index is built with."""
+        from projections import embedder
+
+        return embedder(self.embedder_name)
+
+    def identity(self) -> dict[str, Any]:
+        """The projection's identity, the embedder's name and version included."""
+        return {**super().identity(), "embedder": self.embedder.name}
+
+    @property
+    def table(self) -> Table:
+        """The projection's one table."""
+        return self.tables[0]
+
+    def files(self, models: ReadModels) -> dict[str, Any]:
+        """The HNSW index over every row, and its ids."""
+        built: list[VectorIndex] = []
+
+        def index() -> VectorIndex:
+            if not built:
+                built.append(self._build(models))
+            return built[0]
+
+        return {
+            f"index/{self.name}.hnsw": lambda path: index().write_index(path),
+            f"index/{self.name}.ids.json": lambda path: path.write_bytes(orjson.dumps(index().ids)),
+        }
+
+    def _build(self, models: ReadModels) -> VectorIndex:
+        from projections import VectorIndex
+
+        key = self.table.key or ""
+        rows = models.query(f'SELECT "{key}", text FROM "{self.table.name}" ORDER BY 1')
+        ids = [row[0] for row in rows]
+        return VectorIndex.build(ids, self.embedder.embed([row[1] for row in rows]))
+
+    def search(
+        self,
+        models: ReadModels,
+        query: str,
+        k: int,
+        *,
+        tag: str | None = None,
+        include_retired: bool = False,
+    ) -> list[tuple[str, float]]:
+        """The `k` entities whose text is most like `query`, best first, with similarity."""
+        from projections import search_merged
+
+        part = models.parts[self.name]
+        index = self._index(models, part)
+        tail_ids, tail_vectors = self._tail(part)
+        # the index's rows that the tail changed are left out by search_merged itself
+        hidden = set() if include_retired else self._retired(models, part)
+        allow: Callable[[str], bool] | None = None
+        if tag is not None:
+            allow = self._tagged(models, tag).__contains__
+        vector = self.embedder.embed([query])[0]
+        return search_merged(
+            vector,
+            k,
+            index=index,
+            tail_ids=tail_ids,
+            tail_vectors=tail_vectors,
+            hidden=hidden,
+            allow=allow,
+        )
+
+    def _index(self, models: ReadModels, part: Part) -> VectorIndex | None:
+        """The checkpoint's index (loaded once per part); None when the part has no base."""
+        from projections import VectorIndex
+
+        if "index" not in part.cache:
+            found: VectorIndex | None = None
+            if part.base_dir is not None:
+                index_path = part.base_dir / "index" / f"{self.name}.hnsw"
+                ids_path = part.base_dir / "index" / f"{self.name}.ids.json"
+                if index_path.is_file() and ids_path.is_file():
+                    found = VectorIndex.load(index_path, ids_path, self.embedder.dim)
+                else:  # a checkpoint without its index: build one from its rows
+                    found = self._build_base(part)
+            part.cache["index"] = found
+        index: VectorIndex | None = part.cache["index"]
+        return index
+
+    def _build_base(self, part: Part) -> VectorIndex:
+        import duckdb
+
+        from projections import VectorIndex
+
+        base = part.base_files[self.table.name]
+        rows = duckdb.sql(f"SELECT * FROM read_parquet('{_escape(base)}') ORDER BY 1").fetchall()
+        return VectorIndex.build(
+            [row[0] for row in rows], self.embedder.embed([r[1] for r in rows])
+        )
+
+    def _tail(self, part: Part) -> tuple[list[str], Any]:
+        """The ids and vectors of the rows the tail set (embedded once per part)."""
+        if "tail" not in part.cache:
+            rows = part.changes[self.table.name].rows()
+            part.cache["tail"] = (
+                [row[0] for row in rows],
+                self.embedder.embed([r[1] for r in rows]),
+            )
+        tail: tuple[list[str], Any] = part.cache["tail"]
+        return tail
+
+    def _retired(self, models: ReadModels, part: Part) -> set[str]:
+        if "retired" not in part.cache:
+            key = self.table.key or ""
+            rows = models.query(f'SELECT "{key}" FROM "{self.table.name}" WHERE retired')
+            part.cache["retired"] = {row[0] for row in rows}
+        retired: set[str] = part.cache["retired"]
+        return retired
+
+    def _tagged(self, models: ReadModels, tag: str) -> set[str]:
+        key = self.table.key or ""
+        rows = models.query(
+            f'SELECT "{key}" FROM "{self.table.name}" WHERE list_contains(tags, ?)', [tag]
+        )
+        return {row[0] for row in rows}
+
+
+def _escape(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def search_rows(
+    models: ReadModels,
+    projection: str,
+    table: str,
+    query: str,
+    k: int,
+    **options: Any,
+) -> list[dict[str, Any]]:
+    """Search `projection` and return the hits as rows of `table` with their similarity."""
+    from lakehouse._errors import InvalidInput
+
+    if not query.strip():
+        raise InvalidInput(
+            "the search query is empty", hint="pass some words to search for", field="query"
+        )
+    if not 1 <= k <= 1000:
+        raise InvalidInput(f"-k {k} is out of range", hint="pass -k from 1 to 1000", field="k")
+    searcher = models.parts[projection].projection
+    assert isinstance(searcher, SearchProjection)
+    hits = searcher.search(models, query, k, **options)
+    if not hits:
+        return []
+    key = searcher.table.key or ""
+    cursor = models.con.execute(
+        f'SELECT * FROM "{table}" WHERE "{key}" IN (SELECT unnest(?))', [[id for id, _ in hits]]
+    )
+    names = [column[0] for column in cursor.description or ()]
+    rows = {row[names.index(key)]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+    return [{"score": round(score, 6), **rows[id]} for id, score in hits if id in rows]

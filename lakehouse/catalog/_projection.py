@@ -1,0 +1,122 @@
+"""The catalog read models: the `datasets` table, a view per dataset, and catalog.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+
+from lakehouse._columns import columns, json_text
+from lakehouse.catalog._models import KINDS
+from projections import Changes, Event, Projection, ReadModels, Table
+from projections import literal as sql_literal
+from projections import quote as sql_quote
+
+DATASETS_TABLE = Table(
+    "datasets",
+    columns(
+        "name VARCHAR",
+        "dataset_id VARCHAR",
+        "fingerprint VARCHAR",
+        "schema VARCHAR",
+        "files VARCHAR",
+        "file_count BIGINT",
+        "rows BIGINT",
+        "source VARCHAR",
+        "dropped BOOLEAN",
+        "rev BIGINT",
+        "created_seq BIGINT",
+        "seq BIGINT",
+        "ingested_at VARCHAR",
+    ),
+    key="name",
+)
+MANIFEST_FORMAT = 1
+
+
+class CatalogProjection(Projection):
+    """Each dataset's head; its Parquet files as a view under its own name."""
+
+    name = "catalog"
+    kinds = frozenset(KINDS)
+    policy: ClassVar[Any] = "skip"
+    tables: ClassVar[tuple[Table, ...]] = (DATASETS_TABLE,)
+
+    def __init__(self, root: Path, reserved: frozenset[str]) -> None:
+        self.root = root
+        self.reserved = reserved  # names the other read models take
+
+    def identity(self) -> dict[str, Any]:
+        """The identity, with the names a dataset view may not take."""
+        return {**super().identity(), "reserved": sorted(self.reserved)}
+
+    def apply(self, event: Event, changes: Changes) -> None:
+        """Set the dataset's row; a name that a read model takes gets no view (dead letter)."""
+        head = event.head
+        if head is None:
+            changes["datasets"].remove(event.record.id)
+            return
+        files = head.get("files") or []
+        changes["datasets"].put(
+            (
+                head["name"],
+                head.get("dataset_id"),
+                head.get("fingerprint"),
+                json_text(head.get("schema")),
+                json_text(files),
+                len(files),
+                head.get("rows"),
+                json_text(head.get("source")),
+                bool(head.get("dropped")),
+                head["rev"],
+                head["created_seq"],
+                head["seq"],
+                head.get("ingested_at"),
+            )
+        )
+        if head["name"].lower() in self.reserved:
+            raise ValueError(
+                f"dataset {head['name']!r} has the name of a read model table, so it gets no "
+                "view of its own; query its files through the datasets table"
+            )
+
+    def views(self, models: ReadModels) -> dict[str, str]:
+        """A view per dataset that is not dropped, over its Parquet files."""
+        out: dict[str, str] = {}
+        rows = models.query("SELECT name, files FROM datasets WHERE NOT dropped ORDER BY name")
+        for name, files in rows:
+            paths = [str(self.root / file["path"]) for file in orjson.loads(files or "[]")]
+            if name.lower() in self.reserved or not paths:
+                continue
+            listed = ", ".join(sql_literal(path) for path in paths)
+            out[name] = f"SELECT * FROM read_parquet([{listed}])"
+        return out
+
+    def files(self, models: ReadModels) -> dict[str, Any]:
+        """catalog.json: the datasets, their schemas, files, rows and fingerprints."""
+        return {"catalog.json": manifest(models)}
+
+
+def manifest(models: ReadModels) -> bytes:
+    """The catalog manifest at the models' watermark, as JSON bytes (stable order)."""
+    rows = models.query(
+        "SELECT name, dataset_id, fingerprint, schema, files, rows, rev, seq, ingested_at "
+        f"FROM {sql_quote('datasets')} WHERE NOT dropped ORDER BY name"
+    )
+    datasets = [
+        {
+            "name": name,
+            "dataset_id": dataset_id,
+            "fingerprint": fingerprint,
+            "schema": orjson.loads(schema) if schema else None,
+            "files": orjson.loads(files) if files else [],
+            "rows": count,
+            "rev": rev,
+            "seq": seq,
+            "ingested_at": ingested_at,
+        }
+        for name, dataset_id, fingerprint, schema, files, count, rev, seq, ingested_at in rows
+    ]
+    body = {"format": MANIFEST_FORMAT, "seq": models.seq, "datasets": datasets}
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)

@@ -1,0 +1,81 @@
+"""The playbook read models: `playbooks` (current heads) and `playbook_search`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from lakehouse._columns import columns, text_list
+from lakehouse._search import SearchProjection, search_table
+from lakehouse.playbooks._models import KINDS
+from projections import Changes, Event, Projection, Table
+
+PLAYBOOKS_TABLE = Table(
+    "playbooks",
+    columns(
+        "id VARCHAR",
+        "query VARCHAR",
+        "endorsed VARCHAR[]",
+        "target_count BIGINT",
+        "fingerprint VARCHAR",
+        "kind VARCHAR",
+        "retired BOOLEAN",
+        "retired_reason VARCHAR",
+        "rev BIGINT",
+        "created_seq BIGINT",
+        "created_at VARCHAR",
+        "updated_seq BIGINT",
+        "updated_at VARCHAR",
+    ),
+    key="id",
+)
+_KINDS = frozenset(KINDS)
+
+
+class PlaybooksProjection(Projection):
+    """Each playbook's head."""
+
+    name = "playbooks"
+    kinds = _KINDS
+    tables: ClassVar[tuple[Table, ...]] = (PLAYBOOKS_TABLE,)
+
+    def apply(self, event: Event, changes: Changes) -> None:
+        """Set the playbook's row."""
+        head = event.head
+        if head is None:
+            changes["playbooks"].remove(event.record.id)
+            return
+        changes["playbooks"].put(
+            (
+                head["id"],
+                head.get("query"),
+                text_list(head.get("endorsed")),
+                head.get("target_count"),
+                head.get("fingerprint"),
+                head.get("kind"),
+                bool(head.get("retired")),
+                head.get("retired_reason"),
+                head["rev"],
+                head["created_seq"],
+                head["created_at"],
+                head["updated_seq"],
+                head["updated_at"],
+            )
+        )
+
+
+class PlaybookSearchProjection(SearchProjection):
+    """The query of every playbook that is not retired, for similarity search."""
+
+    name = "playbook_search"
+    kinds = _KINDS
+    tables: ClassVar[tuple[Table, ...]] = (search_table("playbook_search", "id"),)
+
+    def apply(self, event: Event, changes: Changes) -> None:
+        """Index the playbook's query; a retired playbook leaves the index."""
+        head = event.head
+        if head is None or head.get("retired"):
+            changes["playbook_search"].remove(event.record.id)
+            return
+        changes["playbook_search"].put(
+            (head["id"], head.get("query") or "", text_list(head.get("endorsed")), False)
+        )

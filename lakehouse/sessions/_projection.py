@@ -1,0 +1,84 @@
+"""The session read models: `sessions` (one row each) and `session_attempts`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from lakehouse._columns import columns, json_text
+from lakehouse.sessions._models import KINDS
+from projections import Changes, Event, Projection, Table
+
+SESSIONS_TABLE = Table(
+    "sessions",
+    columns(
+        "id VARCHAR",
+        "model VARCHAR",
+        "outcome VARCHAR",
+        "grounded_in_roster BOOLEAN",
+        "attempts BIGINT",
+        "timings VARCHAR",
+        "started_at VARCHAR",
+        "ended_at VARCHAR",
+        "content_hash VARCHAR",
+        "rev BIGINT",
+        "created_seq BIGINT",
+        "created_at VARCHAR",
+    ),
+    key="id",
+)
+ATTEMPTS_TABLE = Table(
+    "session_attempts",
+    columns(
+        "session_id VARCHAR",
+        "attempt BIGINT",
+        "prompt VARCHAR",
+        "raw VARCHAR",
+        "verdict VARCHAR",
+        "seq BIGINT",
+    ),
+    order=("seq", "attempt"),
+)
+
+
+class SessionsProjection(Projection):
+    """Each session's summary, and one row per attempt (numbered from 1)."""
+
+    name = "sessions"
+    kinds = frozenset(KINDS)
+    tables: ClassVar[tuple[Table, ...]] = (SESSIONS_TABLE, ATTEMPTS_TABLE)
+
+    def apply(self, event: Event, changes: Changes) -> None:
+        """Set the session's row and append its attempts."""
+        head, record = event.head, event.record
+        if head is None:
+            changes["sessions"].remove(record.id)
+            return
+        attempts = head.get("attempts") or []
+        changes["sessions"].put(
+            (
+                head["id"],
+                head.get("model"),
+                head.get("outcome"),
+                head.get("grounded_in_roster"),
+                len(attempts),
+                json_text(head.get("timings")),
+                head.get("started_at"),
+                head.get("ended_at"),
+                head.get("content_hash"),
+                head["rev"],
+                head["created_seq"],
+                head["created_at"],
+            )
+        )
+        rows = changes["session_attempts"].appended
+        for number, attempt in enumerate(attempts, 1):
+            rows.append(
+                (
+                    head["id"],
+                    number,
+                    attempt["prompt"],
+                    attempt["raw"],
+                    attempt["verdict"],
+                    record.seq,
+                )
+            )

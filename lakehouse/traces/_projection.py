@@ -1,0 +1,116 @@
+"""The trace read models: `traces` (current heads), `trace_revisions`, `trace_search`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from lakehouse._columns import columns, json_text, text_list
+from lakehouse._search import SearchProjection, search_table
+from lakehouse.traces._models import KINDS, SUPERSEDED
+from projections import Changes, Event, Projection, Table
+
+TRACES_TABLE = Table(
+    "traces",
+    columns(
+        "uid VARCHAR",
+        "text VARCHAR",
+        "content VARCHAR",
+        "tags VARCHAR[]",
+        "content_hash VARCHAR",
+        "predecessor VARCHAR",
+        "successor VARCHAR",
+        "retired BOOLEAN",
+        "retired_reason VARCHAR",
+        "replays BIGINT",
+        "rev BIGINT",
+        "created_seq BIGINT",
+        "created_at VARCHAR",
+        "updated_seq BIGINT",
+        "updated_at VARCHAR",
+    ),
+    key="uid",
+)
+REVISIONS_TABLE = Table(
+    "trace_revisions",
+    columns(
+        "uid VARCHAR",
+        "rev BIGINT",
+        "seq BIGINT",
+        "kind VARCHAR",
+        "ts VARCHAR",
+        "text VARCHAR",
+        "content VARCHAR",
+        "tags VARCHAR[]",
+        "content_hash VARCHAR",
+        "retired BOOLEAN",
+    ),
+    order=("seq",),
+)
+_KINDS = frozenset(KINDS)
+
+
+class TracesProjection(Projection):
+    """Each trace's head, and a row per record with the head it left behind."""
+
+    name = "traces"
+    kinds = _KINDS
+    tables: ClassVar[tuple[Table, ...]] = (TRACES_TABLE, REVISIONS_TABLE)
+
+    def apply(self, event: Event, changes: Changes) -> None:
+        """Set the trace's row and append its revision."""
+        head, record = event.head, event.record
+        if head is None:
+            changes["traces"].remove(record.id)
+            return
+        content, tags = json_text(head.get("content")), text_list(head.get("tags"))
+        changes["traces"].put(
+            (
+                head["uid"],
+                head.get("text"),
+                content,
+                tags,
+                head.get("content_hash"),
+                head.get("predecessor"),
+                head.get("successor"),
+                bool(head.get("retired")),
+                head.get("retired_reason"),
+                head.get("replays", 0),
+                head["rev"],
+                head["created_seq"],
+                head["created_at"],
+                head["updated_seq"],
+                head["updated_at"],
+            )
+        )
+        changes["trace_revisions"].appended.append(
+            (
+                head["uid"],
+                head["rev"],
+                record.seq,
+                record.kind,
+                record.ts,
+                head.get("text"),
+                content,
+                tags,
+                head.get("content_hash"),
+                bool(head.get("retired")),
+            )
+        )
+
+
+class TraceSearchProjection(SearchProjection):
+    """The text of every trace that has not been superseded, for similarity search."""
+
+    name = "trace_search"
+    kinds = _KINDS
+    tables: ClassVar[tuple[Table, ...]] = (search_table("trace_search", "uid"),)
+
+    def apply(self, event: Event, changes: Changes) -> None:
+        """Index the trace's current text; a superseded trace leaves the index."""
+        head, record = event.head, event.record
+        table = changes["trace_search"]
+        if head is None or record.kind == SUPERSEDED.name or head.get("successor"):
+            table.remove(record.id)
+            return
+        text = head.get("text") or json_text(head.get("content")) or ""
+        table.put((head["uid"], text, text_list(head.get("tags")), bool(head.get("retired"))))

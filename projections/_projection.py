@@ -1,0 +1,133 @@
+"""A projection: a named, versioned function from records to read-model tables.
+
+A projection declares the record kinds it reads, its tables, its version and what to do
+with a record it cannot apply (its *policy*: ``stop``, or ``skip`` it into a dead-letter
+list, never silently). Its fingerprint hashes all of that, so a change of code or schema
+is seen as a stale projection and rebuilt. A projection never reads the journal itself:
+it is fed `Event`s, each a record with its upcast payload and the entity's head after
+it, by whoever folds the journal (the lakehouse layer), and it writes `TableChanges`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
+
+import orjson
+
+from journal import Record
+from projections._errors import ProjectionStopped
+from projections._table import Table, TableChanges
+
+if TYPE_CHECKING:
+    from projections._models import ReadModels
+
+Policy = Literal["stop", "skip"]
+
+
+class Event(NamedTuple):
+    """A record as a projection sees it: the payload upcast, the entity's head after it."""
+
+    record: Record
+    payload: dict[str, Any]
+    head: dict[str, Any] | None
+
+
+class Projection:
+    """Base of every projection: subclasses set the class attributes and define `apply`."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    kinds: ClassVar[frozenset[str]] = frozenset()  # empty: every record
+    policy: ClassVar[Policy] = "stop"
+    tables: ClassVar[tuple[Table, ...]] = ()
+
+    def identity(self) -> dict[str, Any]:
+        """Everything the projection's output depends on besides the journal."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "kinds": sorted(self.kinds),
+            "policy": self.policy,
+            "tables": {table.name: table.describe() for table in self.tables},
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of `identity()`: when it changes, the projection is rebuilt."""
+        blob = orjson.dumps(self.identity(), option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def reads(self, record: Record) -> bool:
+        """True if this projection reads records of this kind."""
+        return not self.kinds or record.kind in self.kinds
+
+    def apply(self, event: Event, changes: Changes) -> None:
+        """Apply one record to the projection's tables."""
+        raise NotImplementedError
+
+    def views(self, models: ReadModels) -> dict[str, str]:
+        """Extra views (name -> SELECT) over the materialised tables, e.g. one per dataset."""
+        return {}
+
+    def files(self, models: ReadModels) -> dict[str, Any]:
+        """Extra checkpoint files: relative path -> bytes, or a callback writing the file."""
+        return {}
+
+
+@dataclass
+class DeadLetter:
+    """A record a projection with the skip policy could not apply, and why."""
+
+    projection: str
+    seq: int
+    kind: str
+    entity: str
+    id: str
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dead letter as JSON."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class Changes:
+    """What a run of records did to one projection's tables, and what it could not apply."""
+
+    projection: Projection
+    tables: dict[str, TableChanges] = field(default_factory=dict)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    watermark: int = 0
+
+    def __post_init__(self) -> None:
+        for table in self.projection.tables:
+            self.tables.setdefault(table.name, TableChanges(table))
+
+    def __getitem__(self, table: str) -> TableChanges:
+        return self.tables[table]
+
+    def feed(self, event: Event) -> None:
+        """Apply `event` under the projection's policy; the watermark moves either way."""
+        record = event.record
+        try:
+            self.projection.apply(event, self)
+        except Exception as error:  # a projection bug or a record it cannot take
+            what = f"{type(error).__name__}: {error}"
+            if self.projection.policy == "stop":
+                raise ProjectionStopped(
+                    f"projection {self.projection.name} cannot apply record seq "
+                    f"{record.seq} ({record.kind}): {what}",
+                    hint="fix the projection, then run 'lakehouse projections rebuild "
+                    f"{self.projection.name}'",
+                    projection=self.projection.name,
+                    seq=record.seq,
+                    kind=record.kind,
+                ) from error
+            self.dead_letters.append(
+                DeadLetter(
+                    self.projection.name, record.seq, record.kind, record.entity, record.id, what
+                )
+            )
+        self.watermark = record.seq

@@ -1,0 +1,427 @@
+"""Read-only SQL over the read models: a locked-down connection, a guard, and a runner.
+
+Three layers; each stops the common attacks alone, and together they stop the rest:
+
+1. `connect` opens an in-memory DuckDB that cannot reach the outside world: no extension
+   install or autoload, no Python replacement scans, no file access outside
+   `allowed_directories`, no spilling to disk, and a locked configuration.
+2. `check_select` parses the text with DuckDB's own parser and accepts exactly one SELECT
+   whose table functions are on an allowlist and which names no file, URL, internal view
+   or function that reveals configuration or changes state.
+3. `run` executes an accepted SELECT under a time limit (`con.interrupt()` from a watchdog
+   thread) and a row cap, streaming at most `max_rows + 1` rows to decide `truncated`.
+
+Views over Parquet files in the allowed directories, and Arrow tables registered with
+`con.register`, can be added after `connect` returns: `lock_configuration` freezes the
+settings, not the catalog. A connection runs one query at a time; give each thread its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple
+
+import duckdb
+import pyarrow as pa
+
+from projections._errors import QueryFailed, QueryRefused
+
+HINT = "run one SELECT over the read models; see 'lakehouse sql --help' for the tables"
+
+# Table functions that read nothing but their arguments or our own catalog. Everything
+# else is refused: the file readers (read_*, glob, parquet_*, sniff_csv), the ones that
+# reveal settings or state (duckdb_settings, duckdb_secrets, duckdb_databases, pragma_*),
+# the ones that run SQL given as a string (query, query_table, json_execute_serialized_sql)
+# and the Python scans that take raw pointers (arrow_scan, pandas_scan).
+SAFE_TABLE_FUNCTIONS = frozenset(
+    {
+        "duckdb_columns",
+        "duckdb_constraints",
+        "duckdb_functions",
+        "duckdb_indexes",
+        "duckdb_keywords",
+        "duckdb_schemas",
+        "duckdb_tables",
+        "duckdb_types",
+        "duckdb_views",
+        "generate_series",
+        "json_each",
+        "json_tree",
+        "range",
+        "repeat",
+        "repeat_row",
+        "unnest",
+    }
+)
+
+# Scalar functions are too many to allowlist; these are the ones (DuckDB 2.0.1) that read
+# configuration or variables, bind SQL given as a string, write logs, change state, sleep,
+# or build internal values from raw bytes. There is no scalar that reads a file.
+DENIED_FUNCTIONS = frozenset(
+    {
+        "current_setting",
+        "currval",
+        "getenv",
+        "getvariable",
+        "json_serialize_plan",
+        "nextval",
+        "pg_sleep",
+        "setseed",
+        "setval",
+        "sleep_ms",
+        "to_aggregate_state",
+        "write_log",
+    }
+)
+_DENIED_PREFIX = "__internal"
+
+# DuckDB's own views that show only the catalog; its other internal views (pg_settings,
+# duckdb_databases, duckdb_logs, pragma_database_list, ...) are refused by name.
+SAFE_INTERNAL_VIEWS = frozenset(
+    {
+        "duckdb_columns",
+        "duckdb_constraints",
+        "duckdb_indexes",
+        "duckdb_schemas",
+        "duckdb_tables",
+        "duckdb_types",
+        "duckdb_views",
+    }
+)
+_SAFE_SHOW = frozenset({'"tables"', "__show_tables_expanded"})  # SHOW TABLES, SHOW ALL TABLES
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BATCH_ROWS = 65_536
+_REINTERRUPT_SECONDS = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """The rows of one query: (name, DuckDB type) per column, the Arrow table, and a flag."""
+
+    columns: list[tuple[str, str]]
+    table: pa.Table
+    truncated: bool
+
+
+def connect(
+    *, allowed_directories: Sequence[Path] = (), memory_limit: str = "1GB", threads: int = 2
+) -> duckdb.DuckDBPyConnection:
+    """Open an in-memory DuckDB that reads files only under `allowed_directories`, locked."""
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            # nothing may be fetched or loaded behind a query's back
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+            "allow_persistent_secrets": False,
+            # `FROM some_variable` must not read a Python object from the caller's frames
+            "python_enable_replacements": False,
+            # no spilling: a query over the memory limit fails instead of writing to disk,
+            # and cwd/.tmp is not added to the readable directories
+            "temp_directory": "",
+            "memory_limit": memory_limit,
+            "threads": threads,
+        },
+    )
+    try:
+        # allowed_directories can only be set once the database has started, and only
+        # while external access is still on; lock_configuration must come last
+        directories = [str(Path(directory).absolute()) for directory in allowed_directories]
+        con.execute("SET allowed_directories = ?", [directories])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def check_select(sql: str) -> str:
+    """Return the one read-only SELECT in `sql`, stripped, or raise QueryRefused."""
+    statement = _one_statement(sql)
+    text = statement.strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    for node in _nodes(_syntax_tree(text)):
+        _check_node(node)
+    return text
+
+
+def run(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Sequence[Any] = (),
+    *,
+    max_rows: int | None = None,
+    timeout: float | None = None,
+) -> QueryResult:
+    """Run one read-only SELECT with a time limit and a row cap; failures raise QueryFailed."""
+    if max_rows is not None and max_rows < 0:
+        raise ValueError(f"max_rows must be 0 or more, not {max_rows}")
+    text = check_select(sql)
+    with _Watchdog(con, timeout) as watchdog:
+        try:
+            relation = con.sql(text, params=list(params))
+            columns = [
+                (name, str(kind))
+                for name, kind in zip(relation.columns, relation.types, strict=True)
+            ]
+            table, truncated = _fetch(relation, max_rows)
+        except (duckdb.Error, pa.ArrowException) as exc:
+            raise _failed(exc, timeout if watchdog.fired else None) from exc
+    return QueryResult(columns=columns, table=table, truncated=truncated)
+
+
+class _Parser(NamedTuple):
+    con: duckdb.DuckDBPyConnection
+    internal_views: dict[str, frozenset[str]]  # lower-case view names by schema
+
+
+# DuckDB connections are not safe to share between threads: hold this while parsing.
+_PARSER_LOCK = threading.Lock()
+
+
+@functools.cache
+def _parser() -> _Parser:
+    """The private parse-only connection (json_serialize_sql is built in, no load needed)."""
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "enable_external_access": False,
+        },
+    )
+    rows = con.execute(
+        "SELECT lower(schema_name), list(lower(view_name)) FROM duckdb_views() "
+        "WHERE internal GROUP BY ALL"
+    ).fetchall()
+    return _Parser(con, {schema: frozenset(names) for schema, names in rows})
+
+
+def _one_statement(sql: str) -> str:
+    """The text of the single SELECT statement in `sql`."""
+    try:
+        with _PARSER_LOCK:
+            statements = _parser().con.extract_statements(sql)
+    # ValueError: the binding cannot name some statement types (UPDATE EXTENSIONS)
+    except (duckdb.Error, ValueError) as exc:
+        raise QueryRefused(f"the query does not parse: {exc}", hint=HINT, sql=sql) from exc
+    if not statements:
+        raise QueryRefused("the query is empty", hint=HINT, sql=sql)
+    if len(statements) > 1:
+        raise QueryRefused(
+            f"the query holds {len(statements)} statements; only one is accepted",
+            hint=HINT,
+            statements=len(statements),
+        )
+    statement = statements[0]
+    if statement.type is not duckdb.StatementType.SELECT:
+        kind = statement.type.name
+        raise QueryRefused(
+            f"{kind} statements are refused ({_snippet(statement.query)}); only SELECT runs",
+            hint=HINT,
+            statement=kind,
+        )
+    return statement.query
+
+
+def _syntax_tree(text: str) -> Any:
+    """DuckDB's parse tree of one SELECT, as decoded JSON."""
+    with _PARSER_LOCK:
+        row = _parser().con.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
+    tree = json.loads(row[0]) if row else {"error": True, "error_message": "no parse tree"}
+    if tree.get("error"):
+        message = tree.get("error_message", "unknown error")
+        raise QueryRefused(f"the query does not parse: {message}", hint=HINT, sql=text)
+    return tree["statements"]
+
+
+def _nodes(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every object in the parse tree, walked without recursion (trees can be deep)."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _check_node(node: dict[str, Any]) -> None:
+    """Refuse a table function, table, SHOW or function the guard does not allow."""
+    kind = node.get("type")
+    if kind == "TABLE_FUNCTION":
+        _check_table_function(node.get("function") or {})
+    elif kind == "BASE_TABLE":
+        _check_table(node.get("catalog_name", ""), node.get("schema_name", ""), node["table_name"])
+    elif kind == "SHOW_REF":
+        _check_show(node)
+    name = node.get("function_name")
+    if isinstance(name, str) and _is_denied_function(name.lower()):
+        raise QueryRefused(
+            f"function {name}() is refused: it reads settings or changes state",
+            hint=HINT,
+            function=name,
+        )
+
+
+def _is_denied_function(name: str) -> bool:
+    """Whether a (lower-case) function name is denied outright."""
+    return name in DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIX)
+
+
+def _check_table_function(function: dict[str, Any]) -> None:
+    """Refuse a table function that is not on the allowlist."""
+    name = str(function.get("function_name", "?"))
+    if function.get("class") == "FUNCTION" and name.lower() in SAFE_TABLE_FUNCTIONS:
+        return
+    allowed = ", ".join(sorted(SAFE_TABLE_FUNCTIONS))
+    raise QueryRefused(
+        f"table function {name}() is refused: files and settings cannot be read from SQL",
+        hint=f"query the read models by name; the table functions allowed are {allowed}",
+        function=name,
+    )
+
+
+def _check_table(catalog: str, schema: str, table: str) -> None:
+    """Refuse a table reference that could be a file, a URL or a revealing internal view."""
+    shown = ".".join(part for part in (catalog, schema, table) if part)
+    if not _IDENTIFIER.fullmatch(table) or (schema and not _IDENTIFIER.fullmatch(schema)):
+        reason = "files, globs and URLs cannot be read directly"
+    elif catalog or (schema and schema.lower() != "information_schema"):
+        # DuckDB reads `main.csv` or `x.parquet` as a file when no such table exists
+        reason = "only information_schema may qualify a name; write the table name alone"
+    elif schema and table.lower() not in _parser_views("information_schema"):
+        reason = "it is not an information_schema view"
+    elif not schema and _is_revealing_view(table.lower()):
+        reason = "this internal view shows settings or databases"
+    else:
+        return
+    raise QueryRefused(
+        f"table {shown!r} is refused: {reason}",
+        hint=f"{HINT}; 'SHOW TABLES' lists them",
+        table=shown,
+    )
+
+
+def _check_show(node: dict[str, Any]) -> None:
+    """Allow DESCRIBE, SUMMARIZE and SHOW TABLES; refuse SHOW of a setting."""
+    show_type = node.get("show_type")
+    name = str(node.get("table_name") or "")
+    if show_type in ("DESCRIBE", "SUMMARY"):
+        if name:
+            _check_table(node.get("catalog_name", ""), node.get("schema_name", ""), name)
+        return
+    if show_type == "SHOW_SPECIAL" and name in _SAFE_SHOW:
+        return
+    raise QueryRefused(
+        f"SHOW {name.strip(chr(34))} is refused: settings and databases are not shown",
+        hint=f"use 'SHOW TABLES' or 'DESCRIBE <table>'; {HINT}",
+        statement="SHOW",
+    )
+
+
+def _parser_views(schema: str) -> frozenset[str]:
+    """DuckDB's internal view names in `schema`, lower-case."""
+    with _PARSER_LOCK:
+        return _parser().internal_views.get(schema, frozenset())
+
+
+def _is_revealing_view(name: str) -> bool:
+    """Whether an unqualified `name` is one of DuckDB's internal views not on the allowlist."""
+    with _PARSER_LOCK:
+        views = _parser().internal_views
+    return name not in SAFE_INTERNAL_VIEWS and any(
+        name in names for schema, names in views.items() if schema != "information_schema"
+    )
+
+
+def _snippet(text: str, limit: int = 60) -> str:
+    """The statement on one line, cut to `limit` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _fetch(relation: duckdb.DuckDBPyRelation, max_rows: int | None) -> tuple[pa.Table, bool]:
+    """Stream at most `max_rows + 1` rows, so a huge result is never materialised."""
+    batch_rows = _BATCH_ROWS if max_rows is None else max(1, min(max_rows + 1, _BATCH_ROWS))
+    reader = relation.to_arrow_reader(batch_rows)
+    schema = reader.schema
+    batches: list[pa.RecordBatch] = []
+    seen = 0
+    try:
+        for batch in reader:
+            batches.append(batch)
+            seen += batch.num_rows
+            if max_rows is not None and seen > max_rows:
+                break
+    finally:
+        # DuckDB 2 refuses the next query on a connection whose result is still open
+        reader.close()
+    table = pa.Table.from_batches(batches, schema=schema)
+    if max_rows is not None and seen > max_rows:
+        return table.slice(0, max_rows), True
+    return table, False
+
+
+def _failed(exc: Exception, timeout: float | None) -> QueryFailed:
+    """Translate a DuckDB or Arrow error; `timeout` is set when the watchdog stopped it."""
+    if timeout is not None:
+        return QueryFailed(
+            f"the query was stopped at its time limit of {timeout:g} s",
+            hint="narrow the query: filter with WHERE, add a LIMIT, or aggregate before joining",
+            timeout=timeout,
+        )
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        hint = "the query needs more memory than allowed; aggregate or filter earlier"
+    else:
+        hint = "check the names with 'SHOW TABLES' and 'DESCRIBE <table>'"
+    return QueryFailed(f"the query failed: {exc}", hint=hint, error=type(exc).__name__)
+
+
+class _Watchdog:
+    """Interrupts the connection's query after `timeout` seconds, until the block ends."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, timeout: float | None) -> None:
+        self.fired = False
+        self._con = con
+        self._timeout = timeout
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="sql-watchdog", daemon=True)
+
+    def __enter__(self) -> _Watchdog:
+        if self._timeout is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._done.set()
+        if self._timeout is not None:
+            self._thread.join()
+
+    def _watch(self) -> None:
+        # An interrupt that lands between binding and execution is ignored by DuckDB, so
+        # keep interrupting until the query's block ends rather than firing once.
+        if self._done.wait(self._timeout):
+            return
+        self.fired = True
+        while True:
+            self._con.interrupt()
+            if self._done.wait(_REINTERRUPT_SECONDS):
+                return
