@@ -56,18 +56,33 @@ class Snapshot:
         self.seq = checkpoint.seq
         self.shards: dict[str, list[list[int]]] = dict(checkpoint.meta.get("heads", {}))
         self._loaded: dict[tuple[str, int], dict[str, Any]] = {}
+        # every file is opened now and read through its descriptor, so a checkpoint pruned
+        # or replaced by a rebuild after this point cannot fail a later lookup
+        # (tests/projections/test_processes.py); FileNotFoundError here means it already was
+        self._fds: dict[str, int] = {}
+        try:
+            for table in self.shards:
+                path = checkpoint.path_of(f"heads/{table}.json")
+                self._fds[table] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the snapshot's files."""
+        fds, self._fds = self._fds, {}
+        for fd in fds.values():
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
 
     def shard(self, table: str, number: int) -> dict[str, Any]:
         """One shard of a table (an entity, an index or the keys) as a dict."""
         loaded = self._loaded.get((table, number))
         if loaded is None:
             offset, length = self.shards[table][number]
-            path = self.checkpoint.path_of(f"heads/{table}.json")
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                loaded = orjson.loads(os.pread(fd, length, offset))
-            finally:
-                os.close(fd)
+            loaded = orjson.loads(os.pread(self._fds[table], length, offset))
             self._loaded[table, number] = loaded
         return loaded
 

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from checkpoints import Checkpoint
 from lakehouse._errors import InvalidInput
 from lakehouse._heads import Heads, Snapshot
-from projections import Changes, Event, Part, Projection, ProjectionStopped, ReadModels
+from projections import Changes, Event, Part, Projection, ProjectionStopped, ReadModels, pin
 
 if TYPE_CHECKING:
     from lakehouse._store import Store
 
 META = "projections"  # the checkpoint meta key listing the projections a checkpoint holds
 Progress = Callable[[int], None]
+_RACES = 5  # times to pick checkpoints again when one vanishes as it is opened
 
 
 def table_file(name: str) -> str:
@@ -107,18 +108,34 @@ def fold(
 
 
 def _part(projection: Projection, changes: Changes, base: Checkpoint | None) -> Part:
+    """The projection's part; its checkpoint files are pinned open (see `projections.pin`)."""
     if base is None:
         return Part(projection, changes)
-    files = {table.name: base.path_of(table_file(table.name)) for table in projection.tables}
-    return Part(projection, changes, base_files=files, base_seq=base.seq, base_dir=base.path)
+    tables = {table.name: base.path_of(table_file(table.name)) for table in projection.tables}
+    prefix = f"index/{projection.name}."
+    extra = {name: base.path_of(name) for name in base.files if name.startswith(prefix)}
+    fds: list[int] = []
+    try:
+        pinned, pinned_extra = pin(tables, fds), pin(extra, fds)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return Part(
+        projection,
+        changes,
+        base_files=pinned,
+        base_seq=base.seq,
+        base_dir=base.path,
+        base_meta=base.meta.get(META, {}).get(projection.name, {}),
+        extra_files=pinned_extra,
+        fds=fds,
+    )
 
 
 def dead_letters(part: Part) -> list[dict[str, Any]]:
     """The dead letters of a part: its checkpoint's, then the tail's."""
-    old: list[dict[str, Any]] = []
-    if part.base_dir is not None:
-        meta = Checkpoint.load(part.base_dir, part.base_seq).meta
-        old = list(meta.get(META, {}).get(part.projection.name, {}).get("dead_letters", []))
+    old = list(part.base_meta.get("dead_letters", []))
     return old + [letter.to_dict() for letter in part.changes.dead_letters]
 
 
@@ -152,24 +169,53 @@ def open_read_models(
     """
     upto = target_seq(store, as_of)
     chosen = projections if projections is not None else store.projections()
-    folds = []
-    for base, group in bases(store.checkpoints.list(), chosen, at_most=upto).values():
+    for attempt in range(_RACES):
         try:
-            folds.append(fold(store, base, group, upto=upto, progress=progress))
-        except ProjectionStopped as error:
-            record_error(store.root, error)
-            raise
+            folds = fold_all(store, chosen, upto=upto, progress=progress)
+            break
+        except FileNotFoundError:
+            if attempt == _RACES - 1:
+                raise  # checkpoints keep vanishing under us: say so rather than loop
     con = connect_models(store.root, locked=locked)
     models = ReadModels(con, [part for done in folds for part in done.parts], upto)
     return models, folds
 
 
+def fold_all(
+    store: Store, projections: list[Projection], *, upto: int, progress: Progress | None = None
+) -> list[Fold]:
+    """Fold every projection from its checkpoint up to `upto`, one fold per checkpoint.
+
+    FileNotFoundError means a checkpoint was pruned or replaced between being listed and
+    being opened; nothing is pinned then, and the caller picks checkpoints again.
+    """
+    folds: list[Fold] = []
+    try:
+        for base, group in bases(store.checkpoints.list(), projections, at_most=upto).values():
+            folds.append(fold(store, base, group, upto=upto, progress=progress))
+    except ProjectionStopped as error:
+        _close(folds)
+        record_error(store.root, error)
+        raise
+    except BaseException:
+        _close(folds)
+        raise
+    return folds
+
+
+def _close(folds: list[Fold]) -> None:
+    for done in folds:
+        for part in done.parts:
+            part.close()
+
+
 def connect_models(root: Path, *, locked: bool) -> Any:
     """An in-memory DuckDB for read models: locked down for user SQL, or not."""
     if locked:
-        from projections import connect
+        from projections import connect, pinned_directory
 
-        return connect(allowed_directories=[root / "checkpoints", root / "objects"])
+        allowed = [root / "checkpoints", root / "objects", pinned_directory()]
+        return connect(allowed_directories=[path for path in allowed if path is not None])
     import duckdb
 
     return duckdb.connect(":memory:", config={"threads": os.cpu_count() or 1})

@@ -119,9 +119,9 @@ class SearchProjection(Projection):
         if "index" not in part.cache:
             found: VectorIndex | None = None
             if part.base_dir is not None:
-                index_path = part.base_dir / "index" / f"{self.name}.hnsw"
-                ids_path = part.base_dir / "index" / f"{self.name}.ids.json"
-                if index_path.is_file() and ids_path.is_file():
+                index_path = part.extra_files.get(f"index/{self.name}.hnsw")
+                ids_path = part.extra_files.get(f"index/{self.name}.ids.json")
+                if index_path is not None and ids_path is not None:
                     found = VectorIndex.load(index_path, ids_path, self.embedder.dim)
                 else:  # a checkpoint without its index: build one from its rows
                     found = self._build_base(part)
@@ -135,7 +135,9 @@ class SearchProjection(Projection):
         from projections import VectorIndex
 
         base = part.base_files[self.table.name]
-        rows = duckdb.sql(f"SELECT * FROM read_parquet('{_escape(base)}') ORDER BY 1").fetchall()
+        with duckdb.connect(":memory:") as con:
+            select = f"SELECT * FROM read_parquet('{_escape(base)}') ORDER BY 1"
+            rows = con.execute(select).fetchall()
         return VectorIndex.build(
             [row[0] for row in rows], self.embedder.embed([r[1] for r in rows])
         )

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 CHECKPOINT_EVERY = 100_000  # records between automatic checkpoints (0: never)
 CHECKPOINT_ENV = "LAKEHOUSE_CHECKPOINT_EVERY"
+_RACES = 5  # times to pick a checkpoint again when one vanishes as it is opened
 
 
 @dataclass
@@ -131,10 +132,17 @@ class Store:
 
     def _heads_base(self) -> Heads:
         """Cached heads, or fresh ones from the latest valid checkpoint."""
-        if self._heads is None:
+        for _ in range(_RACES):
+            if self._heads is not None:
+                break
             latest = self.checkpoints.latest_valid()
-            snapshot = Snapshot(latest) if latest and "heads" in latest.meta else None
+            try:
+                snapshot = Snapshot(latest) if latest and "heads" in latest.meta else None
+            except FileNotFoundError:
+                continue  # pruned or replaced since it was listed: pick again
             self._heads = Heads(self.families, snapshot)
+        if self._heads is None:
+            self._heads = Heads(self.families, None)  # checkpoints keep vanishing: use genesis
         return self._heads
 
     def forget_heads(self) -> None:
@@ -206,8 +214,7 @@ class Store:
         """
         if not self.checkpoint_every:
             return
-        latest = self.checkpoints.list()
-        last = latest[-1].seq if latest else 0
+        last = self._last_checkpoint_seq()
         sealed = self.journal.segments()[0][-1].first_seq - 1
         if seq - last < self.checkpoint_every and sealed <= last:
             return
@@ -217,6 +224,15 @@ class Store:
             import warnings
 
             warnings.warn(f"automatic checkpoint at seq {seq} failed: {error}", stacklevel=3)
+
+    def _last_checkpoint_seq(self) -> int:
+        """The newest checkpoint's seq, from the directory names alone (cheap: per command)."""
+        try:
+            names = os.listdir(self.checkpoints.directory)
+        except FileNotFoundError:
+            return 0
+        seqs = [int(name[5:]) for name in names if name.startswith("ckpt-") and name[5:].isdigit()]
+        return max(seqs, default=0)
 
     # -- read models ---------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from projections._errors import (
     QueryFailed,
     QueryRefused,
 )
-from projections._models import Part, ReadModels, literal, quote
+from projections._models import Part, ReadModels, literal, pin, pinned_directory, quote
 from projections._projection import Changes, DeadLetter, Event, Policy, Projection
 from projections._table import Column, Row, Table, TableChanges
 
@@ -76,6 +76,8 @@ __all__ = [
     "connect",
     "embedder",
     "literal",
+    "pin",
+    "pinned_directory",
     "quote",
     "run",
     "search_merged",

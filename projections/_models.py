@@ -10,6 +10,7 @@ one writer, and opening costs what the tail costs, not what the history costs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from projections._table import Table
 if TYPE_CHECKING:
     import duckdb
 
+_PROC_FD = "/proc/self/fd"
+
 
 @dataclass
 class Part:
@@ -30,13 +33,45 @@ class Part:
     changes: Changes
     base_files: Mapping[str, Path] = field(default_factory=dict)  # table -> Parquet
     base_seq: int = 0
-    base_dir: Path | None = None  # the checkpoint the part starts from, for its other files
+    base_dir: Path | None = None  # the checkpoint the part starts from
+    base_meta: Mapping[str, Any] = field(default_factory=dict)  # that checkpoint's meta entry
+    extra_files: Mapping[str, Path] = field(default_factory=dict)  # its other files, pinned
     cache: dict[str, Any] = field(default_factory=dict)  # what readers derive once per part
+    fds: list[int] = field(default_factory=list)  # descriptors pinning the base files
+
+    def close(self) -> None:
+        """Close the descriptors that pin the part's checkpoint files."""
+        fds, self.fds = self.fds, []
+        for fd in fds:
+            os.close(fd)
 
     @property
     def watermark(self) -> int:
         """The seq the part reflects: its checkpoint's, or its last record's."""
         return max(self.base_seq, self.changes.watermark)
+
+
+def pin(paths: Mapping[str, Path], fds: list[int]) -> dict[str, Path]:
+    """Open each file now and name it by its descriptor (``/proc/self/fd/N``).
+
+    A reader that names a checkpoint's files this way keeps reading them after the
+    checkpoint is pruned or replaced by a rebuild: the files stay alive while open. Where
+    there is no /proc (not Linux) the paths are returned as they are. FileNotFoundError
+    means the checkpoint vanished before it could be pinned: pick one again.
+    """
+    if not os.path.isdir(_PROC_FD):
+        return dict(paths)
+    pinned: dict[str, Path] = {}
+    for key, path in paths.items():
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fds.append(fd)
+        pinned[key] = Path(_PROC_FD, str(fd))
+    return pinned
+
+
+def pinned_directory() -> Path | None:
+    """The directory pinned files are named under, for a connection's allowed directories."""
+    return Path(_PROC_FD) if os.path.isdir(_PROC_FD) else None
 
 
 def quote(name: str) -> str:
@@ -128,8 +163,10 @@ class ReadModels:
         )
 
     def close(self) -> None:
-        """Close the DuckDB connection."""
+        """Close the DuckDB connection and the files pinned for it."""
         self.con.close()
+        for part in self.parts.values():
+            part.close()
 
 
 def _key_type(table: Table) -> Any:

@@ -41,7 +41,7 @@ HINT = "run one SELECT over the read models; see 'lakehouse sql --help' for the 
 # the ones that run SQL given as a string (query, query_table, json_execute_serialized_sql)
 # and the Python scans that take raw pointers (arrow_scan, pandas_scan).
 SAFE_TABLE_FUNCTIONS = frozenset(
-    {
+    [
         "duckdb_columns",
         "duckdb_constraints",
         "duckdb_functions",
@@ -58,14 +58,14 @@ SAFE_TABLE_FUNCTIONS = frozenset(
         "repeat",
         "repeat_row",
         "unnest",
-    }
+    ]
 )
 
 # Scalar functions are too many to allowlist; these are the ones (DuckDB 2.0.1) that read
 # configuration or variables, bind SQL given as a string, write logs, change state, sleep,
 # or build internal values from raw bytes. There is no scalar that reads a file.
 DENIED_FUNCTIONS = frozenset(
-    {
+    [
         "current_setting",
         "currval",
         "getenv",
@@ -78,14 +78,14 @@ DENIED_FUNCTIONS = frozenset(
         "sleep_ms",
         "to_aggregate_state",
         "write_log",
-    }
+    ]
 )
 _DENIED_PREFIX = "__internal"
 
 # DuckDB's own views that show only the catalog; its other internal views (pg_settings,
 # duckdb_databases, duckdb_logs, pragma_database_list, ...) are refused by name.
 SAFE_INTERNAL_VIEWS = frozenset(
-    {
+    [
         "duckdb_columns",
         "duckdb_constraints",
         "duckdb_indexes",
@@ -93,7 +93,7 @@ SAFE_INTERNAL_VIEWS = frozenset(
         "duckdb_tables",
         "duckdb_types",
         "duckdb_views",
-    }
+    ]
 )
 _SAFE_SHOW = frozenset({'"tables"', "__show_tables_expanded"})  # SHOW TABLES, SHOW ALL TABLES
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -147,10 +147,7 @@ def connect(
 
 def check_select(sql: str) -> str:
     """Return the one read-only SELECT in `sql`, stripped, or raise QueryRefused."""
-    statement = _one_statement(sql)
-    text = statement.strip()
-    while text.endswith(";"):
-        text = text[:-1].rstrip()
+    text = _without_tail(_one_statement(sql))
     for node in _nodes(_syntax_tree(text)):
         _check_node(node)
     return text
@@ -213,8 +210,7 @@ def _one_statement(sql: str) -> str:
     try:
         with _PARSER_LOCK:
             statements = _parser().con.extract_statements(sql)
-    # ValueError: the binding cannot name some statement types (UPDATE EXTENSIONS)
-    except (duckdb.Error, ValueError) as exc:
+    except duckdb.Error as exc:
         raise QueryRefused(f"the query does not parse: {exc}", hint=HINT, sql=sql) from exc
     if not statements:
         raise QueryRefused("the query is empty", hint=HINT, sql=sql)
@@ -225,14 +221,31 @@ def _one_statement(sql: str) -> str:
             statements=len(statements),
         )
     statement = statements[0]
-    if statement.type is not duckdb.StatementType.SELECT:
+    try:
         kind = statement.type.name
+    except ValueError:  # a type the Python binding cannot name (UPDATE EXTENSIONS)
+        kind = "UNKNOWN"
+    if kind != "SELECT":
         raise QueryRefused(
             f"{kind} statements are refused ({_snippet(statement.query)}); only SELECT runs",
             hint=HINT,
             statement=kind,
         )
     return statement.query
+
+
+def _without_tail(text: str) -> str:
+    """`text` stripped of the semicolons and comments that end it."""
+    data = text.encode()  # tokenize gives byte offsets
+    end = len(data)
+    for start, kind in reversed(duckdb.tokenize(text)):
+        if kind == duckdb.token_type.comment or (
+            kind == duckdb.token_type.operator and data[start : start + 1] == b";"
+        ):
+            end = start
+        else:
+            break
+    return data[:end].decode().strip()
 
 
 def _syntax_tree(text: str) -> Any:
@@ -270,7 +283,7 @@ def _check_node(node: dict[str, Any]) -> None:
     name = node.get("function_name")
     if isinstance(name, str) and _is_denied_function(name.lower()):
         raise QueryRefused(
-            f"function {name}() is refused: it reads settings or changes state",
+            f"function {name}() is refused: it reads settings, changes state or is internal",
             hint=HINT,
             function=name,
         )
@@ -325,8 +338,9 @@ def _check_show(node: dict[str, Any]) -> None:
         return
     if show_type == "SHOW_SPECIAL" and name in _SAFE_SHOW:
         return
+    shown = name.strip('"')
     raise QueryRefused(
-        f"SHOW {name.strip(chr(34))} is refused: settings and databases are not shown",
+        f"SHOW {shown} is refused: settings and databases are not shown",
         hint=f"use 'SHOW TABLES' or 'DESCRIBE <table>'; {HINT}",
         statement="SHOW",
     )

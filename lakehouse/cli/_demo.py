@@ -7,7 +7,6 @@ ingest itself: importing this module stays cheap (tests/test_architecture.py).
 
 from __future__ import annotations
 
-import shlex
 import shutil
 import signal
 import subprocess
@@ -24,6 +23,10 @@ import orjson
 from lakehouse._errors import CommandError
 from lakehouse.cli._common import examples, state
 from lakehouse.cli._demo_data import sessions, write_other_schema_csv, write_staffing_csv
+from lakehouse.cli._demo_out import command as _command
+from lakehouse.cli._demo_out import quote as _quote
+from lakehouse.cli._demo_out import section as _section
+from lakehouse.cli._demo_read import read_models_tour
 from lakehouse.cli._mutation import describe, print_rows
 
 if TYPE_CHECKING:
@@ -70,6 +73,7 @@ def demo(rows: int) -> None:
     acked = _crash(root)
     with Store.open(root) as store:
         _recover(store, acked)
+        read_models_tour(store, int(traces.pop("first_seq")))
         _summary(store, traces, started)
 
 
@@ -85,21 +89,6 @@ def _fresh_store(root: Path) -> Path:
 
 
 # -- output helpers ------------------------------------------------------------------------
-
-
-def _section(title: str) -> None:
-    click.echo()
-    click.secho(f"== {title}", bold=True)
-
-
-def _command(*args: object, note: str = "") -> None:
-    """Print the CLI command equivalent to the next step."""
-    line = "$ lakehouse " + " ".join(_quote(arg) for arg in args)
-    click.secho(line + (f"    # {note}" if note else ""), fg="cyan")
-
-
-def _quote(arg: object) -> str:
-    return shlex.quote(str(arg))
 
 
 def _refused(step: Callable[[], object], store: Store) -> CommandError:
@@ -192,6 +181,7 @@ def _traces(store: Store) -> dict[str, str]:
         outcome = store.traces.add(text=text, tags=[tag])
         click.echo(describe(outcome))
         uids[name] = outcome.id
+        uids.setdefault("first_seq", str(outcome.seq))
     plan = uids["plan"]
     text = "plan the ingest: CSV to Parquet, then check the row count"
     _command("trace", "update", plan, "--text", text, "--if-rev", 1)
@@ -347,7 +337,7 @@ def _recover(store: Store, acked: list[tuple[int, str]]) -> None:
 def _summary(store: Store, uids: dict[str, str], started: float) -> None:
     from checkpoints import CheckpointStore
 
-    _section("7. a checkpoint, and where things stand")
+    _section("8. a checkpoint, and where things stand")
     _command("checkpoint", "create")
     made = store.checkpoint()
     click.echo(f"checkpoint at seq {made.seq}: {made.path} ({len(made.files)} files)")
@@ -382,6 +372,9 @@ def _summary(store: Store, uids: dict[str, str], started: float) -> None:
         f"lakehouse trace history {uids['validate']}",
         "lakehouse session show ses-demo-0002",
         "lakehouse playbook list",
+        'lakehouse sql "SELECT role, count(*) FROM staffing GROUP BY role"',
+        'lakehouse trace search "validate the roster"',
+        "lakehouse projections status",
         "lakehouse journal tail",
         "lakehouse checkpoint list",
         "lakehouse journal verify",
