@@ -238,16 +238,8 @@ def record_error(root: Path, error: ProjectionStopped) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         known = orjson.loads(path.read_bytes()) if path.exists() else {}
         known[error.fields.get("projection", "?")] = {"error": error.message, **error.fields}
+        from lakehouse._atomic import write_atomic
+
         write_atomic(path, orjson.dumps(known, option=orjson.OPT_SORT_KEYS))
     except (OSError, ValueError):
         return  # the error itself is raised to the caller either way
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` whole (temp file, fsync, rename): readers see old or new."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

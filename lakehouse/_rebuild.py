@@ -31,19 +31,14 @@ from lakehouse._readmodels import (
     fold,
     open_read_models,
     table_file,
-    write_atomic,
 )
+from lakehouse.catalog._manifest import install_manifest
 from projections import Part, Projection, ReadModels
 
 if TYPE_CHECKING:
     from lakehouse._store import Store
 
 RESUME_EVERY = 250_000  # records between a rebuild's resume points
-
-
-def manifest_path(root: Path) -> Path:
-    """Where catalog.json is kept up to date for other tools."""
-    return root / "projections" / "catalog.json"
 
 
 def checkpoint_content(
@@ -105,9 +100,8 @@ def _publish(
         meta["segments"] = sealed_hashes(store, models.seq)
     checkpoint = target.create(models.seq, files, meta=meta | (extra or {}), replace=replace)
     if target is store.checkpoints and "catalog.json" in checkpoint.files:
-        path = manifest_path(store.root)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, checkpoint.read_bytes("catalog.json"))
+        data = checkpoint.read_bytes("catalog.json")
+        install_manifest(store.root, lambda: data, checkpoint.seq)
     return checkpoint
 
 

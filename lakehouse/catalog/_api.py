@@ -24,6 +24,7 @@ from lakehouse._heads import Heads
 from lakehouse._input import parse
 from lakehouse._store import Decision, Outcome, check_rev
 from lakehouse.catalog._ingest import Progress, ingest_file, inspect_parquet
+from lakehouse.catalog._manifest import refresh_manifest
 from lakehouse.catalog._models import (
     DROPPED,
     ENTITY,
@@ -120,7 +121,8 @@ class Datasets:
             return Decision([draft], ENTITY, name, rev, extra=extra)
 
         request = {"verb": "dataset.drop", "name": name}
-        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        outcome = self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        return self._refreshed(outcome)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -170,7 +172,19 @@ class Datasets:
             "fingerprint": info.fingerprint,
             "replace": options.replace,
         }
-        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        outcome = self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        return self._refreshed(outcome)
+
+    def _refreshed(self, outcome: Outcome) -> Outcome:
+        """Rewrite catalog.json after a change (best effort: the change is durable already)."""
+        if outcome.appended:
+            try:
+                refresh_manifest(self._store)
+            except OSError as error:
+                import warnings
+
+                warnings.warn(f"catalog.json was not refreshed: {error}", stacklevel=3)
+        return outcome
 
 
 def _options(name: str, replace: bool, if_rev: int | None, what: str) -> Options:

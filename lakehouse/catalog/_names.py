@@ -14,10 +14,12 @@ READ_MODEL_NAMES = frozenset(
     {
         "datasets",
         "journal",
+        "playbook_search",
         "playbooks",
         "session_attempts",
         "sessions",
         "trace_revisions",
+        "trace_search",
         "traces",
     }
 )

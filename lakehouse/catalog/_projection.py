@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import orjson
 
 from lakehouse._columns import columns, json_text
+from lakehouse.catalog._manifest import manifest_bytes
 from lakehouse.catalog._models import KINDS
 from projections import Changes, Event, Projection, ReadModels, Table
 from projections import literal as sql_literal
@@ -32,7 +33,6 @@ DATASETS_TABLE = Table(
     ),
     key="name",
 )
-MANIFEST_FORMAT = 1
 
 
 class CatalogProjection(Projection):
@@ -99,24 +99,13 @@ class CatalogProjection(Projection):
 
 
 def manifest(models: ReadModels) -> bytes:
-    """The catalog manifest at the models' watermark, as JSON bytes (stable order)."""
-    rows = models.query(
-        "SELECT name, dataset_id, fingerprint, schema, files, rows, rev, seq, ingested_at "
-        f"FROM {sql_quote('datasets')} WHERE NOT dropped ORDER BY name"
-    )
-    datasets = [
-        {
-            "name": name,
-            "dataset_id": dataset_id,
-            "fingerprint": fingerprint,
-            "schema": orjson.loads(schema) if schema else None,
-            "files": orjson.loads(files) if files else [],
-            "rows": count,
-            "rev": rev,
-            "seq": seq,
-            "ingested_at": ingested_at,
-        }
-        for name, dataset_id, fingerprint, schema, files, count, rev, seq, ingested_at in rows
-    ]
-    body = {"format": MANIFEST_FORMAT, "seq": models.seq, "datasets": datasets}
-    return orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    """The catalog manifest at the models' watermark (the same bytes the heads would give)."""
+    names = ["name", "dataset_id", "fingerprint", "schema", "files", "rows", "rev", "seq"]
+    rows = models.query(f"SELECT {', '.join(names)} FROM {sql_quote('datasets')} WHERE NOT dropped")
+    datasets = []
+    for row in rows:
+        dataset = dict(zip(names, row, strict=True))
+        for key in ("schema", "files"):
+            dataset[key] = orjson.loads(dataset[key]) if dataset[key] else None
+        datasets.append(dataset)
+    return manifest_bytes(datasets, models.seq)
