@@ -122,13 +122,35 @@ class Heads:
                 self._folded[key] = family.fold(self._folded[key], record, payload)
             else:
                 self._pending.setdefault(key, []).append(record)
-            for index, value in family.index_entries(record, payload):
-                ids = self._index.setdefault((index, value), [])
-                if record.id not in ids:
-                    ids.append(record.id)
-            idempotency = payload.get("idempotency")
-            if isinstance(idempotency, dict) and isinstance(idempotency.get("key"), str):
-                self._keys[idempotency["key"]] = _key_result(record, idempotency)
+            self._note(family, record, payload)
+
+    def take(self, record: Record) -> tuple[dict[str, Any], Head | None] | None:
+        """Take in one record and fold its entity now: its upcast payload and the new head.
+
+        None for a record no family owns (a journal note). Projections are fed this way,
+        one record at a time, each with the head it leaves behind.
+        """
+        self.seq = record.seq
+        family = self.families.get(record.entity)
+        if family is None:
+            return None
+        payload = family.kind(record).upcast(record)
+        key = (record.entity, record.id)
+        if key not in self._folded:
+            self.get(record.entity, record.id)  # the snapshot's head and any pending records
+        head = self._folded[key] = family.fold(self._folded[key], record, payload)
+        self._note(family, record, payload)
+        return payload, head
+
+    def _note(self, family: Family, record: Record, payload: dict[str, Any]) -> None:
+        """Index entries and the idempotency key a record brings."""
+        for index, value in family.index_entries(record, payload):
+            ids = self._index.setdefault((index, value), [])
+            if record.id not in ids:
+                ids.append(record.id)
+        idempotency = payload.get("idempotency")
+        if isinstance(idempotency, dict) and isinstance(idempotency.get("key"), str):
+            self._keys[idempotency["key"]] = _key_result(record, idempotency)
 
     def get(self, entity: str, id: str) -> Head | None:
         """The head of one entity, or None if it does not exist."""

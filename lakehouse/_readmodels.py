@@ -79,19 +79,14 @@ def fold(
     heads = Heads(store.families, Snapshot(base) if base is not None else None)
     changes = [Changes(projection) for projection in projections]
     readers: dict[str, list[Changes]] = {}
-    families = heads.families
+    take = heads.take
     seq = base.seq if base is not None else 0
     if seq < upto:
         for record in store.journal.read(after=seq, archived=True):
             if record.seq > upto:
                 break
-            heads.advance((record,))
-            family = families.get(record.entity)
-            if family is None:
-                event = Event(record, record.payload, None)
-            else:
-                payload = family.kind(record).upcast(record)
-                event = Event(record, payload, heads.get(record.entity, record.id))
+            taken = take(record)
+            event = Event(record, record.payload, None) if taken is None else Event(record, *taken)
             targets = readers.get(record.kind)
             if targets is None:
                 targets = readers[record.kind] = [c for c in changes if c.projection.reads(record)]
