@@ -231,11 +231,16 @@ class Journal:
             "durability": self._writer.durability,
         }
 
-    def scan(self) -> ScanReport:
-        """Read every record, check every CRC and seq, and report all findings."""
+    def scan(self, *, archived: bool = False) -> ScanReport:
+        """Read every record, check every CRC and seq, and report all findings.
+
+        With `archived`, the segments in journal/archive/ are checked too, oldest first.
+        """
         segments, strays = self.segments()
+        if archived:
+            segments = list_segments(self.archive_dir)[0] + segments
         start = segments[0].first_seq - 1 if segments else 0
-        reading = self.read(after=start, on_damage="report")
+        reading = self.read(after=start, on_damage="report", archived=archived)
         for _ in reading:
             pass
         findings = list(reading.findings)
