@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,13 +57,62 @@ def bases(
     return groups
 
 
-@dataclass
 class Fold:
-    """The result of folding records after a checkpoint: the parts, and the heads."""
+    """Projections folded from one checkpoint (or genesis): their parts and the heads.
 
-    parts: list[Part]
-    heads: Heads
-    seq: int
+    `advance(upto)` feeds the records after `seq` up to `upto`, so a follower keeps one
+    fold and feeds it only what was appended since.
+    """
+
+    def __init__(
+        self, store: Store, base: Checkpoint | None, projections: list[Projection]
+    ) -> None:
+        self.store = store
+        self.base = base
+        self.seq = base.seq if base is not None else 0
+        self.heads = Heads(store.families, Snapshot(base) if base is not None else None)
+        self.parts: list[Part] = []
+        try:
+            for projection in projections:
+                self.parts.append(_part(projection, Changes(projection), base))
+        except BaseException:
+            self.close()
+            raise
+        self._readers: dict[str, list[Changes]] = {}
+
+    def advance(self, upto: int, progress: Progress | None = None) -> int:
+        """Feed the records after `seq` up to `upto` (in seq order); how many there were."""
+        changes = [part.changes for part in self.parts]
+        readers, take, count = self._readers, self.heads.take, 0
+        if self.seq < upto:
+            for record in self.store.journal.read(after=self.seq, archived=True):
+                if record.seq > upto:
+                    break
+                taken = take(record)
+                event = (
+                    Event(record, record.payload, None) if taken is None else Event(record, *taken)
+                )
+                targets = readers.get(record.kind)
+                if targets is None:
+                    targets = readers[record.kind] = [
+                        c for c in changes if c.projection.reads(record)
+                    ]
+                for target in targets:
+                    target.feed(event)
+                count += 1
+                if progress is not None and not record.seq % 8192:
+                    progress(record.seq)
+        self.seq = max(self.seq, upto)
+        for change in changes:
+            change.watermark = self.seq
+        return count
+
+    def close(self) -> None:
+        """Close the files the fold pinned (its parts' and its heads snapshot's)."""
+        for part in self.parts:
+            part.close()
+        if self.heads.snapshot is not None:
+            self.heads.snapshot.close()
 
 
 def fold(
@@ -76,30 +124,13 @@ def fold(
     progress: Progress | None = None,
 ) -> Fold:
     """Feed the records after `base` up to seq `upto` to `projections`, through the heads."""
-    heads = Heads(store.families, Snapshot(base) if base is not None else None)
-    changes = [Changes(projection) for projection in projections]
-    readers: dict[str, list[Changes]] = {}
-    take = heads.take
-    seq = base.seq if base is not None else 0
-    if seq < upto:
-        for record in store.journal.read(after=seq, archived=True):
-            if record.seq > upto:
-                break
-            taken = take(record)
-            event = Event(record, record.payload, None) if taken is None else Event(record, *taken)
-            targets = readers.get(record.kind)
-            if targets is None:
-                targets = readers[record.kind] = [c for c in changes if c.projection.reads(record)]
-            for target in targets:
-                target.feed(event)
-            seq = record.seq
-            if progress is not None and not seq % 8192:
-                progress(seq)
-    parts = []
-    for projection, change in zip(projections, changes, strict=True):
-        change.watermark = upto
-        parts.append(_part(projection, change, base))
-    return Fold(parts, heads, upto)
+    done = Fold(store, base, projections)
+    try:
+        done.advance(upto, progress)
+    except BaseException:
+        done.close()
+        raise
+    return done
 
 
 def _part(projection: Projection, changes: Changes, base: Checkpoint | None) -> Part:
@@ -200,8 +231,7 @@ def fold_all(
 
 def _close(folds: list[Fold]) -> None:
     for done in folds:
-        for part in done.parts:
-            part.close()
+        done.close()
 
 
 def connect_models(root: Path, *, locked: bool) -> Any:

@@ -95,9 +95,9 @@ class SearchProjection(Projection):
 
         part = models.parts[self.name]
         index = self._index(models, part)
-        tail_ids, tail_vectors = self._tail(part)
+        tail_ids, tail_vectors = self._tail(models)
         # the index's rows that the tail changed are left out by search_merged itself
-        hidden = set() if include_retired else self._retired(models, part)
+        hidden = set() if include_retired else self._retired(models)
         allow: Callable[[str], bool] | None = None
         if tag is not None:
             allow = self._tagged(models, tag).__contains__
@@ -142,31 +142,36 @@ class SearchProjection(Projection):
             [row[0] for row in rows], self.embedder.embed([r[1] for r in rows])
         )
 
-    def _tail(self, part: Part) -> tuple[list[str], Any]:
-        """The ids and vectors of the rows the tail set (embedded once per part)."""
-        if "tail" not in part.cache:
-            rows = part.changes[self.table.name].rows()
-            part.cache["tail"] = (
-                [row[0] for row in rows],
-                self.embedder.embed([r[1] for r in rows]),
-            )
-        tail: tuple[list[str], Any] = part.cache["tail"]
+    def _tail(self, models: ReadModels) -> tuple[list[str], Any]:
+        """The ids and vectors of the rows the tail set (embedded once per read models)."""
+        cache = models.cache.setdefault(self.name, {})
+        if "tail" not in cache:
+            rows = models.parts[self.name].changes[self.table.name].rows()
+            cache["tail"] = ([row[0] for row in rows], self.embedder.embed([r[1] for r in rows]))
+        tail: tuple[list[str], Any] = cache["tail"]
         return tail
 
-    def _retired(self, models: ReadModels, part: Part) -> set[str]:
-        if "retired" not in part.cache:
+    def _retired(self, models: ReadModels) -> set[str]:
+        cache = models.cache.setdefault(self.name, {})
+        if "retired" not in cache:
             key = self.table.key or ""
-            rows = models.query(f'SELECT "{key}" FROM "{self.table.name}" WHERE retired')
-            part.cache["retired"] = {row[0] for row in rows}
-        retired: set[str] = part.cache["retired"]
+            rows = _query(models, f'SELECT "{key}" FROM "{self.table.name}" WHERE retired')
+            cache["retired"] = {row[0] for row in rows}
+        retired: set[str] = cache["retired"]
         return retired
 
     def _tagged(self, models: ReadModels, tag: str) -> set[str]:
         key = self.table.key or ""
-        rows = models.query(
-            f'SELECT "{key}" FROM "{self.table.name}" WHERE list_contains(tags, ?)', [tag]
+        rows = _query(
+            models, f'SELECT "{key}" FROM "{self.table.name}" WHERE list_contains(tags, ?)', [tag]
         )
         return {row[0] for row in rows}
+
+
+def _query(models: ReadModels, sql: str, params: list[Any] | None = None) -> list[Any]:
+    """Run our own query on a cursor of its own (searches may run in several threads)."""
+    with models.cursor() as cursor:
+        return cursor.execute(sql, params or []).fetchall()
 
 
 def _escape(path: Path) -> str:
@@ -196,9 +201,11 @@ def search_rows(
     if not hits:
         return []
     key = searcher.table.key or ""
-    cursor = models.con.execute(
-        f'SELECT * FROM "{table}" WHERE "{key}" IN (SELECT unnest(?))', [[id for id, _ in hits]]
-    )
-    names = [column[0] for column in cursor.description or ()]
-    rows = {row[names.index(key)]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+    with models.cursor() as cursor:
+        cursor.execute(
+            f'SELECT * FROM "{table}" WHERE "{key}" IN (SELECT unnest(?))', [[id for id, _ in hits]]
+        )
+        names = [column[0] for column in cursor.description or ()]
+        found = cursor.fetchall()
+    rows = {row[names.index(key)]: dict(zip(names, row, strict=True)) for row in found}
     return [{"score": round(score, 6), **rows[id]} for id, score in hits if id in rows]

@@ -36,7 +36,7 @@ class Part:
     base_dir: Path | None = None  # the checkpoint the part starts from
     base_meta: Mapping[str, Any] = field(default_factory=dict)  # that checkpoint's meta entry
     extra_files: Mapping[str, Path] = field(default_factory=dict)  # its other files, pinned
-    cache: dict[str, Any] = field(default_factory=dict)  # what readers derive once per part
+    cache: dict[str, Any] = field(default_factory=dict)  # derived from the base, once per part
     fds: list[int] = field(default_factory=list)  # descriptors pinning the base files
 
     def close(self) -> None:
@@ -44,6 +44,9 @@ class Part:
         fds, self.fds = self.fds, []
         for fd in fds:
             os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()  # a part shared by generations of read models closes when none is left
 
     @property
     def watermark(self) -> int:
@@ -87,10 +90,19 @@ def literal(text: str) -> str:
 class ReadModels:
     """The read models at one watermark, as views in an in-memory DuckDB connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, parts: Iterable[Part], seq: int) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        parts: Iterable[Part],
+        seq: int,
+        *,
+        owns_parts: bool = True,
+    ) -> None:
         self.con = con
         self.parts = {part.projection.name: part for part in parts}
         self.seq = seq
+        self.owns_parts = owns_parts  # False: the parts outlive these models (a follower)
+        self.cache: dict[str, dict[str, Any]] = {}  # what readers derive once per models
         self.tables: dict[str, Table] = {}
         self.views: dict[str, str] = {}
         for part in self.parts.values():
@@ -108,23 +120,34 @@ class ReadModels:
         if base_file is not None:
             base = f"SELECT * FROM read_parquet({literal(str(base_file))})"
         else:
-            self.con.register(f"_empty_{name}", table.to_arrow([]))
-            base = f"SELECT * FROM {quote('_empty_' + name)}"
+            base = f"SELECT * FROM {self._load('_empty_' + name, table.to_arrow([]))}"
         selects = [base]
         if table.key is not None and changes.upserts:
             import pyarrow as pa
 
             touched = pa.table({"key": pa.array(changes.touched(), type=_key_type(table))})
-            self.con.register(f"_touched_{name}", touched)
             selects = [
-                f"SELECT b.* FROM ({base}) b ANTI JOIN {quote('_touched_' + name)} t "
+                f"SELECT b.* FROM ({base}) b ANTI JOIN {self._load('_touched_' + name, touched)} t "
                 f"ON b.{quote(table.key)} = t.key"
             ]
         if len(changes):
-            self.con.register(f"_tail_{name}", table.to_arrow(changes.rows()))
-            selects.append(f"SELECT * FROM {quote('_tail_' + name)}")
+            tail = self._load("_tail_" + name, table.to_arrow(changes.rows()))
+            selects.append(f"SELECT * FROM {tail}")
         self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {' UNION ALL '.join(selects)}")
         self.tables[name] = table
+
+    def _load(self, name: str, data: Any) -> str:
+        """Copy an Arrow table into a DuckDB table (seen by every cursor); its quoted name."""
+        self.con.register("_arrow", data)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _arrow")
+        finally:
+            self.con.unregister("_arrow")
+        return quote(name)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own to these read models, for one thread's queries."""
+        return self.con.cursor()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -165,8 +188,9 @@ class ReadModels:
     def close(self) -> None:
         """Close the DuckDB connection and the files pinned for it."""
         self.con.close()
-        for part in self.parts.values():
-            part.close()
+        if self.owns_parts:
+            for part in self.parts.values():
+                part.close()
 
 
 def _key_type(table: Table) -> Any:

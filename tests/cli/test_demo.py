@@ -27,7 +27,8 @@ def test_demo_tours_the_families_and_survives_the_kill(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout
     for header in ("== 1. init", "== 2. datasets", "== 3. traces", "== 4. sessions",
-                   "== 5. a writer killed", "== 6. recovery", "== 7. a checkpoint"):  # fmt: skip
+                   "== 5. a writer killed", "== 6. recovery", "== 7. read models",
+                   "== 8. a checkpoint"):  # fmt: skip
         assert header in out
     # datasets: the rows, idempotent re-ingest, and the refused schema change
     assert re.search(r"dataset staffing rev 1 at seq 2: 2,000 rows in [\d.]+ s \(\d+ MB/s\)", out)
@@ -49,6 +50,13 @@ def test_demo_tours_the_families_and_survives_the_kill(tmp_path: Path) -> None:
     assert re.search(
         r"healthy: \d+ records in 1 segments .* 1 adjudicated torn writes, 0 errors", out
     )
+    # the read models: a dataset view, search, the past, a refused write
+    assert re.search(r"city +people +avg_rate\n", out)
+    assert re.search(r"trace\.added +\d+", out)
+    assert re.search(r"0\.\d+ +trc_\w+ +1 +validate the roster: names must exist", out)
+    assert re.search(r"--as-of-seq \d+ .*\ntraces\s*\n1\s*\n", out)
+    assert "error: DELETE statements are refused" in out
+    assert re.search(r"traces +not checkpointed +0 +\d+ +0", out)
     assert "checkpoints healthy" in out
     assert re.search(r"traces +2 current \+ \d+ tagged crash-test, 1 retired", out)
     assert "lakehouse trace list" in out
