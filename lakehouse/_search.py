@@ -95,9 +95,10 @@ class SearchProjection(Projection):
 
         part = models.parts[self.name]
         index = self._index(models, part)
-        tail_ids, tail_vectors = self._tail(models)
-        # the index's rows that the tail changed are left out by search_merged itself
-        hidden = set() if include_retired else self._retired(models)
+        tail_ids, tail_vectors, removed = self._tail(models)
+        # the index's rows that the tail changed are left out by search_merged itself; the
+        # ones it removed (a superseded trace, a retired playbook) are hidden here
+        hidden = removed if include_retired else removed | self._retired(models)
         allow: Callable[[str], bool] | None = None
         if tag is not None:
             allow = self._tagged(models, tag).__contains__
@@ -142,13 +143,27 @@ class SearchProjection(Projection):
             [row[0] for row in rows], self.embedder.embed([r[1] for r in rows])
         )
 
-    def _tail(self, models: ReadModels) -> tuple[list[str], Any]:
-        """The ids and vectors of the rows the tail set (embedded once per read models)."""
+    def _tail(self, models: ReadModels) -> tuple[list[str], Any, set[str]]:
+        """The tail's ids and vectors (embedded once per read models), and the ids it removed.
+
+        Both come from the models' own copies of the tail, so a search matches the tables
+        of the same models even while a follower folds newer records.
+        """
         cache = models.cache.setdefault(self.name, {})
         if "tail" not in cache:
-            rows = models.parts[self.name].changes[self.table.name].rows()
-            cache["tail"] = ([row[0] for row in rows], self.embedder.embed([r[1] for r in rows]))
-        tail: tuple[list[str], Any] = cache["tail"]
+            name = self.table.name
+            rows = (
+                _query(models, f"SELECT * FROM {models.tail[name]}") if name in models.tail else []
+            )
+            touched = (
+                _query(models, f"SELECT key FROM {models.touched[name]}")
+                if (name in models.touched)
+                else []
+            )
+            ids = [row[0] for row in rows]
+            removed = {row[0] for row in touched} - set(ids)
+            cache["tail"] = (ids, self.embedder.embed([row[1] for row in rows]), removed)
+        tail: tuple[list[str], Any, set[str]] = cache["tail"]
         return tail
 
     def _retired(self, models: ReadModels) -> set[str]:

@@ -103,6 +103,10 @@ class ReadModels:
         self.seq = seq
         self.owns_parts = owns_parts  # False: the parts outlive these models (a follower)
         self.cache: dict[str, dict[str, Any]] = {}  # what readers derive once per models
+        # the DuckDB tables holding each table's tail rows, and (keyed tables) the keys the
+        # tail set or removed: copies, so they match these models even if a fold goes on
+        self.tail: dict[str, str] = {}
+        self.touched: dict[str, str] = {}
         self.tables: dict[str, Table] = {}
         self.views: dict[str, str] = {}
         for part in self.parts.values():
@@ -126,13 +130,14 @@ class ReadModels:
             import pyarrow as pa
 
             touched = pa.table({"key": pa.array(changes.touched(), type=_key_type(table))})
+            self.touched[name] = self._load("_touched_" + name, touched)
             selects = [
-                f"SELECT b.* FROM ({base}) b ANTI JOIN {self._load('_touched_' + name, touched)} t "
+                f"SELECT b.* FROM ({base}) b ANTI JOIN {self.touched[name]} t "
                 f"ON b.{quote(table.key)} = t.key"
             ]
         if len(changes):
-            tail = self._load("_tail_" + name, table.to_arrow(changes.rows()))
-            selects.append(f"SELECT * FROM {tail}")
+            self.tail[name] = self._load("_tail_" + name, table.to_arrow(changes.rows()))
+            selects.append(f"SELECT * FROM {self.tail[name]}")
         self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {' UNION ALL '.join(selects)}")
         self.tables[name] = table
 
