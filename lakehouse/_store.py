@@ -214,7 +214,7 @@ class Store:
         """
         if not self.checkpoint_every:
             return
-        last = self._last_checkpoint_seq()
+        last = newest_checkpoint(self)
         sealed = self.journal.segments()[0][-1].first_seq - 1
         if seq - last < self.checkpoint_every and sealed <= last:
             return
@@ -224,15 +224,6 @@ class Store:
             import warnings
 
             warnings.warn(f"automatic checkpoint at seq {seq} failed: {error}", stacklevel=3)
-
-    def _last_checkpoint_seq(self) -> int:
-        """The newest checkpoint's seq, from the directory names alone (cheap: per command)."""
-        try:
-            names = os.listdir(self.checkpoints.directory)
-        except FileNotFoundError:
-            return 0
-        seqs = [int(name[5:]) for name in names if name.startswith("ckpt-") and name[5:].isdigit()]
-        return max(seqs, default=0)
 
     # -- read models ---------------------------------------------------------------------
 
@@ -322,3 +313,13 @@ def _checkpoint_every(value: int | None) -> int:
             field="checkpoint_every",
         )
     return value
+
+
+def newest_checkpoint(store: Store) -> int:
+    """The seq of the newest checkpoint directory (by name alone: cheap enough to poll)."""
+    try:
+        names = os.listdir(store.checkpoints.directory)
+    except FileNotFoundError:
+        return 0
+    seqs = [int(name[5:]) for name in names if name.startswith("ckpt-") and name[5:].isdigit()]
+    return max(seqs, default=0)

@@ -1,0 +1,59 @@
+"""Read models that follow the journal: each refresh folds only what was appended since.
+
+A long-lived reader (the query endpoint) keeps one `Follower`. `refresh()` reads the
+records after its watermark and feeds them to the folds it keeps, or starts again from a
+newer checkpoint when one appears, then swaps in a new `ReadModels` built whole: a query
+holds the models it started with, so it never sees a half-applied state, and an old
+generation is closed when the last query using it lets go (its pinned files with it).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from lakehouse._readmodels import Fold, connect_models, fold_all
+from lakehouse._store import newest_checkpoint
+from projections import ReadModels
+
+if TYPE_CHECKING:
+    from lakehouse._store import Store
+
+
+class Follower:
+    """The newest read models of a store, brought up to date by `refresh()`."""
+
+    def __init__(self, store: Store, *, locked: bool = True) -> None:
+        self.store = store
+        self.locked = locked
+        self._lock = threading.Lock()
+        self._folds: list[Fold] = []
+        self._checkpoint = -1  # the newest checkpoint seen when the folds were started
+        self.models: ReadModels = self._start(store.journal.head_seq or 0)
+
+    @property
+    def watermark(self) -> int:
+        """The seq the served read models reflect."""
+        return self.models.seq
+
+    def refresh(self) -> ReadModels:
+        """Fold new records (or restart from a newer checkpoint); the models now served."""
+        with self._lock:
+            head = self.store.journal.head_seq or 0
+            if newest_checkpoint(self.store) > self._checkpoint:
+                self.models = self._start(head)
+            elif head > self.models.seq:
+                for fold in self._folds:
+                    fold.advance(head)
+                self.models = self._build(head)
+            return self.models
+
+    def _start(self, head: int) -> ReadModels:
+        self._checkpoint = newest_checkpoint(self.store)
+        self._folds = fold_all(self.store, self.store.projections(), upto=head)
+        return self._build(head)
+
+    def _build(self, head: int) -> ReadModels:
+        parts = [part for fold in self._folds for part in fold.parts]
+        con = connect_models(self.store.root, locked=self.locked)
+        return ReadModels(con, parts, head, owns_parts=False)
