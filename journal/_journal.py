@@ -194,8 +194,14 @@ class Journal:
 
     @property
     def head_seq(self) -> int | None:
-        """The seq of the last good record on disk, or None for an empty journal."""
-        return last_seq(self.segments()[0])
+        """The seq of the last good record on disk, or None for an empty journal.
+
+        Archived segments count: after a roll, the live segments may hold no record yet.
+        """
+        found = last_seq(self.segments()[0])
+        if found is None:
+            found = last_seq(list_segments(self.archive_dir)[0])
+        return found
 
     def segments(self) -> tuple[list[Segment], list[Path]]:
         """The segments present (oldest first) and any stray files beside them."""
@@ -219,7 +225,7 @@ class Journal:
             "store": str(self.root),
             "store_id": self.store_id,
             "format": FORMAT,
-            "head_seq": last_seq(segments),
+            "head_seq": self.head_seq,
             "oldest_seq": segments[0].first_seq if segments else None,
             "segments": len(segments),
             "active_segment": segments[-1].name if segments else None,

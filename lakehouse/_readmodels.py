@@ -45,10 +45,20 @@ def holds(checkpoint: Checkpoint, projection: Projection) -> bool:
 
 
 def bases(
-    checkpoints: Iterable[Checkpoint], projections: Iterable[Projection], *, at_most: int
+    checkpoints: Iterable[Checkpoint],
+    projections: Iterable[Projection],
+    *,
+    at_most: int,
+    verify: bool = False,
 ) -> dict[int, tuple[Checkpoint | None, list[Projection]]]:
-    """Group projections by the checkpoint each starts from (seq 0: from genesis)."""
+    """Group projections by the checkpoint each starts from (seq 0: from genesis).
+
+    A checkpoint counts if its cheap check passes; with `verify`, only if every file
+    hashes right (what a new checkpoint is built on, so damage is never carried forward).
+    """
     valid = sorted((c for c in checkpoints if c.valid and c.seq <= at_most), key=lambda c: c.seq)
+    if verify:
+        valid = [c for c in valid if not any(f.severity == "error" for f in c.verify())]
     groups: dict[int, tuple[Checkpoint | None, list[Projection]]] = {}
     for projection in projections:
         base = next((c for c in reversed(valid) if holds(c, projection)), None)
@@ -187,6 +197,7 @@ def open_read_models(
     locked: bool = True,
     projections: list[Projection] | None = None,
     progress: Progress | None = None,
+    verify: bool = False,
 ) -> tuple[ReadModels, list[Fold]]:
     """The read models at the head (or at `as_of`), merged from checkpoints and the tail.
 
@@ -197,7 +208,7 @@ def open_read_models(
     chosen = projections if projections is not None else store.projections()
     for attempt in range(_RACES):
         try:
-            folds = fold_all(store, chosen, upto=upto, progress=progress)
+            folds = fold_all(store, chosen, upto=upto, progress=progress, verify=verify)
             break
         except FileNotFoundError:
             if attempt == _RACES - 1:
@@ -208,7 +219,12 @@ def open_read_models(
 
 
 def fold_all(
-    store: Store, projections: list[Projection], *, upto: int, progress: Progress | None = None
+    store: Store,
+    projections: list[Projection],
+    *,
+    upto: int,
+    progress: Progress | None = None,
+    verify: bool = False,
 ) -> list[Fold]:
     """Fold every projection from its checkpoint up to `upto`, one fold per checkpoint.
 
@@ -217,7 +233,8 @@ def fold_all(
     """
     folds: list[Fold] = []
     try:
-        for base, group in bases(store.checkpoints.list(), projections, at_most=upto).values():
+        listed = store.checkpoints.list()
+        for base, group in bases(listed, projections, at_most=upto, verify=verify).values():
             folds.append(fold(store, base, group, upto=upto, progress=progress))
     except ProjectionStopped as error:
         _close(folds)

@@ -76,8 +76,12 @@ def _writer(models: ReadModels, table: str) -> Callable[[Path], None]:
 def create_checkpoint(
     store: Store, *, replace: bool = False, progress: Progress | None = None
 ) -> Checkpoint:
-    """A checkpoint of every projection at the journal's head; catalog.json refreshed."""
-    models, folds = open_read_models(store, locked=False, progress=progress)
+    """A checkpoint of every projection at the journal's head; catalog.json refreshed.
+
+    It is built on the newest checkpoint whose files all hash right, so damage in a
+    checkpoint is never carried into the next one (tests/journal/test_archive.py).
+    """
+    models, folds = open_read_models(store, locked=False, progress=progress, verify=True)
     try:
         return _publish(store, store.checkpoints, models, folds, replace=replace)
     finally:

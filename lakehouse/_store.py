@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from checkpoints import Checkpoint, CheckpointStore
-from journal import Draft, Journal, LakehouseError, Record
+from journal import Draft, Journal, Record
 from lakehouse._errors import Conflict, InvalidInput
 from lakehouse._family import Family
 from lakehouse._heads import Heads, Snapshot
@@ -220,7 +220,8 @@ class Store:
             return
         try:
             self.checkpoint()
-        except (LakehouseError, OSError) as error:
+        except Exception as error:
+            # is neither a LakehouseError nor an OSError), the command already succeeded
             import warnings
 
             warnings.warn(f"automatic checkpoint at seq {seq} failed: {error}", stacklevel=3)
@@ -305,7 +306,15 @@ def _primary(records: list[Record], decision: Decision) -> Record:
 
 def _checkpoint_every(value: int | None) -> int:
     if value is None:
-        value = int(os.environ.get(CHECKPOINT_ENV) or CHECKPOINT_EVERY)
+        text = os.environ.get(CHECKPOINT_ENV) or str(CHECKPOINT_EVERY)
+        try:
+            value = int(text)
+        except ValueError:
+            raise InvalidInput(
+                f"{CHECKPOINT_ENV}={text!r} is not a record count",
+                hint=f"set {CHECKPOINT_ENV} to 0 (off) or a number of records, e.g. 100000",
+                field=CHECKPOINT_ENV,
+            ) from None
     if value < 0:
         raise InvalidInput(
             f"checkpoint_every must be 0 (off) or a record count, not {value}",

@@ -81,7 +81,11 @@ def archive() -> None:
     if findings:
         for finding in findings:
             click.echo(f"error: {finding.message}", err=True)
-        click.echo(f"hint: {latest.name} is damaged: make a new checkpoint", err=True)
+        click.echo(
+            f"hint: {latest.name} is damaged: 'lakehouse checkpoint create' makes a new one "
+            "from the newest sound checkpoint and the journal",
+            err=True,
+        )
         raise SystemExit(7)
     with state().journal(lock_timeout=state().lock_timeout) as journal:
         moved = journal.archive(upto=latest.seq)
