@@ -191,7 +191,7 @@ def rebuild(
     )
     others = [p for p in projections if p not in chosen]
     folds = [rebuilt]
-    for base, group in bases(store.checkpoints.list(), others, at_most=upto).values():
+    for base, group in bases(store.checkpoints.list(), others, at_most=upto, verify=True).values():
         folds.append(fold(store, base, group, upto=upto))
     parts: list[Part] = [part for done in folds for part in done.parts]
     models = ReadModels(connect_models(store.root, locked=False), parts, upto)
