@@ -30,7 +30,7 @@ from checkpoints._write import check_input, write_checkpoint
 from journal import StoreNotFound
 
 _CHECKPOINT = re.compile(r"ckpt-(\d{20})")
-_STRAY = re.compile(r"\.(tmp|pruned)-ckpt-\d{20}-[0-9a-f]+")
+_STRAY = re.compile(r"\.(tmp|pruned|replaced)-ckpt-\d{20}-[0-9a-f]+")
 _SET_ASIDE = re.compile(r"\.invalid-ckpt-\d{20}-[0-9a-f]+")
 
 

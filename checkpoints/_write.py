@@ -110,7 +110,15 @@ def write_checkpoint(
         try:
             _step("tmp_created")
             _fill(tmp, seq, files, meta)
-            if replace and os.path.lexists(final):
+            if replace and os.path.isdir(final) and _exchange(tmp, final):
+                # one atomic swap: ckpt-<seq> is the old checkpoint or the new one at every
+                # instant, and a kill leaves the old one as a .tmp-* stray
+                # (tests/projections/test_processes.py::test_a_rebuild_killed_at_a_step)
+                _step("renamed")
+                fsync_dir(directory)
+                _step("published")
+                return final
+            if replace and os.path.lexists(final):  # no atomic swap here: set the old aside
                 old = directory / f".replaced-{name}-{secrets.token_hex(4)}"
                 os.rename(final, old)
                 _step("moved_aside")
@@ -217,6 +225,23 @@ def _sync_published(directory: Path) -> None:
     then live only in the page cache (test_durability.py::test_create_syncs_a_found_one).
     """
     fsync_dir(directory)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one atomic step (Linux renameat2); False where unsupported."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EPERM):
+        return False  # the filesystem or kernel cannot exchange: fall back
+    raise OSError(error, os.strerror(error), str(b))
 
 
 def _verifies(path: Path, seq: int) -> bool:
