@@ -60,6 +60,9 @@ class Family:
     entity: str = ""  # the entity its records are about: "trace"
     kinds: Mapping[str, Kind] = {}
     indexes: tuple[str, ...] = ()  # secondary lookups it keeps, e.g. content hash -> id
+    # kinds whose fold starts a head afresh, never reading the one before (trace.added):
+    # folding one needs no lookup in the checkpoint's heads
+    creates: frozenset[str] = frozenset()
 
     def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
         """The entity's head after `record` (None: the entity is gone)."""

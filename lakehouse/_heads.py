@@ -25,7 +25,7 @@ from checkpoints import Checkpoint
 from journal import Record
 from lakehouse._family import Family, Head
 
-SHARD_TARGET = 512
+SHARD_TARGET = 128
 KEYS = "keys"  # the pseudo-table of idempotency keys
 _Key = tuple[str, str]
 
@@ -137,7 +137,11 @@ class Heads:
         payload = family.kind(record).upcast(record)
         key = (record.entity, record.id)
         if key not in self._folded:
-            self.get(record.entity, record.id)  # the snapshot's head and any pending records
+            if record.kind in family.creates:  # the head before it does not matter
+                self._pending.pop(key, None)
+                self._folded[key] = None
+            else:
+                self.get(record.entity, record.id)  # the snapshot's head and pending records
         head = self._folded[key] = family.fold(self._folded[key], record, payload)
         self._note(family, record, payload)
         return payload, head

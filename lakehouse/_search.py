@@ -74,12 +74,29 @@ class SearchProjection(Projection):
         }
 
     def _build(self, models: ReadModels) -> VectorIndex:
+        """The checkpoint's index: the base's updated with the tail, or a new one.
+
+        Updating costs what the tail costs; a new index is built when there is no base
+        index or when labels marked deleted would outnumber the live ones.
+        """
         from projections import VectorIndex
 
+        part = models.parts[self.name]
+        index_path = part.extra_files.get(f"index/{self.name}.hnsw")
+        ids_path = part.extra_files.get(f"index/{self.name}.ids.json")
+        if index_path is not None and ids_path is not None:
+            index = VectorIndex.load(index_path, ids_path, self.embedder.dim)  # a copy to change
+            ids, vectors, removed = self._tail(models)
+            if 2 * (index.deleted + len(ids) + len(removed)) < len(index) + len(ids):
+                index.update(ids, vectors, removed=removed)
+                return index
         key = self.table.key or ""
         rows = models.query(f'SELECT "{key}", text FROM "{self.table.name}" ORDER BY 1')
-        ids = [row[0] for row in rows]
-        return VectorIndex.build(ids, self.embedder.embed([row[1] for row in rows]))
+        vectors = self.embedder.embed([row[1] for row in rows])
+        threads = os.cpu_count() or 1
+        return VectorIndex.build(
+            [row[0] for row in rows], vectors, ef_construction=100, threads=threads
+        )
 
     def search(
         self,

@@ -7,6 +7,7 @@ Python while records are applied and handed to DuckDB as Arrow tables in one go.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,7 @@ class Table:
         """The columns rows are sorted by when written, so equal states give equal files."""
         return self.order or ((self.key,) if self.key else ())
 
-    @property
+    @functools.cached_property
     def key_index(self) -> int:
         """The position of the key column in a row."""
         names = [column.name for column in self.columns]

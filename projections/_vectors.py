@@ -1,10 +1,12 @@
 """Nearest-neighbour search: an HNSW index of settled vectors, plus an exact search of a tail.
 
 A vector projection keeps most of its vectors in a `VectorIndex` (hnswlib, cosine space),
-built in one go at a checkpoint and saved as two files: the hnswlib index and the JSON list
-of string ids (label ``i`` is ``ids[i]``). Records applied since then sit in a small tail
-searched exactly with numpy. `search_merged` asks both and merges them: a tail entry shadows
-the index entry with the same id, because the tail holds the newer version.
+saved at a checkpoint as two files: the hnswlib index and the JSON list of string ids
+(label ``i`` is ``ids[i]``; ``null`` for a label marked deleted). The next checkpoint
+updates it (`update`: changed and removed ids marked deleted, new vectors added) rather
+than building it again, until deleted labels are the majority. Records applied since then
+sit in a small tail searched exactly with numpy. `search_merged` asks both and merges them:
+a tail entry shadows the index entry with the same id, because the tail holds the newer one.
 
 Similarity is cosine similarity throughout, best first; equal similarities are ordered by id
 so results are deterministic. hnswlib is imported only where an index is built or loaded.
@@ -12,9 +14,10 @@ so results are deterministic. hnswlib is imported only where an index is built o
 
 from __future__ import annotations
 
+import os
 import struct
 import threading
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +51,38 @@ class _Excluded:
 class VectorIndex:
     """An HNSW index of unit vectors, labelled by position in a list of string ids."""
 
-    def __init__(self, index: Any, ids: list[str], dim: int) -> None:
+    def __init__(self, index: Any, ids: list[str | None], dim: int) -> None:
         self._index = index
-        self.ids = ids
+        self.ids = ids  # None: a label marked deleted
         self.dim = dim
         # set_ef then knn_query must not interleave with another thread's pair
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def deleted(self) -> int:
+        """How many labels are marked deleted (their vectors still take room)."""
+        return sum(1 for id in self.ids if id is None)
+
+    def update(
+        self, ids: Sequence[str], vectors: npt.ArrayLike, *, removed: Iterable[str] = ()
+    ) -> None:
+        """Give `ids` these vectors (new labels) and drop `removed`: old labels marked deleted."""
+        data = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
+        labels = {id: label for label, id in enumerate(self.ids) if id is not None}
+        for id in {*ids, *removed}:
+            label = labels.get(id)
+            if label is not None:
+                self._index.mark_deleted(label)
+                self.ids[label] = None
+        if len(ids):
+            start = len(self.ids)
+            self._index.resize_index(start + len(ids))
+            new = np.arange(start, start + len(ids), dtype=np.int64)
+            self._index.add_items(data, new, num_threads=os.cpu_count() or 1)
+            self.ids.extend(ids)
 
     @classmethod
     def build(
@@ -67,8 +93,13 @@ class VectorIndex:
         m: int = 16,
         ef_construction: int = 200,
         seed: int = 0,
+        threads: int = 1,
     ) -> VectorIndex:
-        """Build an index of ``vectors`` (shape (n, dim)); the same input gives the same bytes."""
+        """Build an index of ``vectors`` (shape (n, dim)).
+
+        With one thread the same input gives the same bytes; more threads build faster in
+        an order that varies (the search results stay as good).
+        """
         import hnswlib
 
         data = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -78,11 +109,11 @@ class VectorIndex:
             raise ValueError("ids must be unique")
         index = hnswlib.Index(space=_SPACE, dim=data.shape[1])
         index.init_index(
-            max_elements=len(ids), M=m, ef_construction=ef_construction, random_seed=seed
+            max_elements=max(1, len(ids)), M=m, ef_construction=ef_construction, random_seed=seed
         )
         if len(ids):
-            # one thread: insertion order decides the graph, so more threads break determinism
-            index.add_items(data, np.arange(len(ids), dtype=np.int64), num_threads=1)
+            # insertion order decides the graph, so more than one thread breaks determinism
+            index.add_items(data, np.arange(len(ids), dtype=np.int64), num_threads=threads)
         return cls(index, list(ids), data.shape[1])
 
     def write(self, index_path: Path, ids_path: Path) -> None:
@@ -113,7 +144,7 @@ class VectorIndex:
         stored_dim = (label_offset - data_offset) // 4
         if stored_dim != dim:
             raise _unreadable(index_path, f"the index holds {stored_dim}-d vectors, not {dim}-d")
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        if not isinstance(ids, list) or not all(i is None or isinstance(i, str) for i in ids):
             raise _unreadable(index_path, f"{ids_path.name} is not a JSON list of strings")
         if count != len(ids):
             raise _unreadable(index_path, f"{count} vectors but {len(ids)} ids")
@@ -141,9 +172,8 @@ class VectorIndex:
             # hnswlib raises when it finds fewer than `want` items that pass the filter:
             # fewer are eligible than asked for, so an exact scan of those is cheap enough.
             return self._exact(q[0], k, keep)
-        hits = [
-            (self.ids[int(i)], 1.0 - float(d)) for i, d in zip(labels[0], distances[0], strict=True)
-        ]
+        found = zip(labels[0], distances[0], strict=True)
+        hits = [(id, 1.0 - float(d)) for i, d in found if (id := self.ids[int(i)]) is not None]
         return _best(hits, k)
 
     def _filter(
@@ -154,18 +184,22 @@ class VectorIndex:
         nothing_hidden = isinstance(hidden, set | frozenset) and not hidden
         if allow is None:
             return None if nothing_hidden else (lambda label: ids[label] not in hidden)
-        if nothing_hidden:
-            return lambda label: allow(ids[label])
-        return lambda label: ids[label] not in hidden and allow(ids[label])
+
+        def keep(label: int) -> bool:
+            id = ids[label]
+            return id is not None and id not in hidden and allow(id)
+
+        return keep
 
     def _exact(self, q: FloatArray, k: int, keep: Callable[[int], bool] | None) -> list[Hit]:
         """Brute-force search over the labels that pass ``keep``."""
-        labels = [i for i in range(len(self.ids)) if keep is None or keep(i)]
+        ids = self.ids
+        labels = [i for i in range(len(ids)) if ids[i] is not None and (keep is None or keep(i))]
         if not labels:
             return []
         stored = np.asarray(self._index.get_items(labels), dtype=np.float32)
         sims = stored @ q
-        return _best([(self.ids[i], float(s)) for i, s in zip(labels, sims, strict=True)], k)
+        return _best([(str(ids[i]), float(s)) for i, s in zip(labels, sims, strict=True)], k)
 
 
 def search_merged(

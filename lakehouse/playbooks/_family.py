@@ -17,6 +17,7 @@ class PlaybooksFamily(Family):
     name = "playbooks"
     entity = ENTITY
     kinds = KINDS
+    creates = frozenset({RECORDED.name})
 
     def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
         """The playbook's head after `record`."""

@@ -15,6 +15,7 @@ class SessionsFamily(Family):
     name = "sessions"
     entity = ENTITY
     kinds = KINDS
+    creates = frozenset({RECORDED.name})
 
     def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
         """The session's head after `record`."""

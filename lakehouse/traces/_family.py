@@ -27,6 +27,7 @@ class TracesFamily(Family):
     name = "traces"
     entity = ENTITY
     kinds = KINDS
+    creates = frozenset({ADDED.name, REVISED.name})
     indexes = (CONTENT_INDEX,)
 
     def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
