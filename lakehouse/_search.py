@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from projections import Embedder, VectorIndex
 
 EMBEDDER_ENV = "LAKEHOUSE_EMBEDDER"
+PARALLEL_FROM = 20_000  # vectors from which an index is built on every core
 
 
 def search_table(name: str, key: str) -> Table:
@@ -93,7 +94,8 @@ class SearchProjection(Projection):
         key = self.table.key or ""
         rows = models.query(f'SELECT "{key}", text FROM "{self.table.name}" ORDER BY 1')
         vectors = self.embedder.embed([row[1] for row in rows])
-        threads = os.cpu_count() or 1
+        # more threads build faster but in an order that varies: small indexes stay exact
+        threads = 1 if len(rows) < PARALLEL_FROM else os.cpu_count() or 1
         return VectorIndex.build(
             [row[0] for row in rows], vectors, ef_construction=100, threads=threads
         )

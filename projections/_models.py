@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import duckdb
 
 _PROC_FD = "/proc/self/fd"
+_ROW_GROUP = 65536  # rows per Parquet row group: a point query reads one
 
 
 @dataclass
@@ -181,14 +182,28 @@ class ReadModels:
     # -- writing -------------------------------------------------------------------------
 
     def write_table(self, table: str, path: Path) -> None:
-        """Write a table to a Parquet file, rows in its sort order (equal states, equal files)."""
+        """Write a table to a Parquet file, rows in its sort order (equal states, equal files).
+
+        Written by pyarrow in the table's own schema: DuckDB's writer marks a column
+        required or optional by what it knows of its NULLs, which depends on the path the
+        rows took (tests/projections/test_contract.py).
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         spec = self.tables[table]
+        schema = spec.arrow_schema()
         order = ", ".join(quote(column) for column in spec.sort)
         select = f"SELECT * FROM {quote(table)}" + (f" ORDER BY {order}" if order else "")
-        self.con.execute(
-            f"COPY ({select}) TO {literal(str(path))} "
-            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)"
-        )
+        with self.cursor() as cursor:
+            reader = cursor.sql(select).to_arrow_reader(_ROW_GROUP)
+            try:
+                with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+                    for batch in reader:
+                        rows = pa.Table.from_batches([batch]).cast(schema)
+                        writer.write_table(rows, row_group_size=_ROW_GROUP)
+            finally:
+                reader.close()
 
     def close(self) -> None:
         """Close the DuckDB connection and the files pinned for it."""

@@ -81,7 +81,9 @@ class VectorIndex:
             start = len(self.ids)
             self._index.resize_index(start + len(ids))
             new = np.arange(start, start + len(ids), dtype=np.int64)
-            self._index.add_items(data, new, num_threads=os.cpu_count() or 1)
+            # more threads add faster in an order that varies: a small update stays exact
+            threads = 1 if len(ids) < 20_000 else os.cpu_count() or 1
+            self._index.add_items(data, new, num_threads=threads)
             self.ids.extend(ids)
 
     @classmethod

@@ -512,15 +512,11 @@ def test_a_failed_rebuild_resumes_from_its_last_resume_point(
         resumed_files = _checkpoint_bytes(store)
         clean = rebuild(store, everything=True)
         assert clean.resumed_from == 0
-        # equal rows in every table, equal indexes, heads and catalog.json byte for byte
-        # (the tables' bytes differ: see the xfail test below)
+        # every table, index, heads file and catalog.json equal byte for byte
         clean_files = _checkpoint_bytes(store)
         assert clean_files.keys() == resumed_files.keys()
         for name, data in clean_files.items():
-            if name.startswith("tables/"):
-                assert _rows(data) == _rows(resumed_files[name]), name
-            else:
-                assert data == resumed_files[name], name
+            assert data == resumed_files[name], name
         models, _ = open_read_models(store, locked=False)
         try:
             assert state(models) == resumed == genesis_state(store, store.projections(), upto=head)
@@ -528,16 +524,14 @@ def test_a_failed_rebuild_resumes_from_its_last_resume_point(
             models.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ReadModels.write_table: DuckDB marks a column REQUIRED in Parquet when its "
-    "propagated statistics say it has no NULLs; a list column read back from a checkpoint's "
-    "Parquet loses those statistics, so the same state written from a checkpoint + tail "
-    "gets OPTIONAL list columns and other bytes than when written from a fold from genesis",
-)
 def test_equal_states_give_equal_parquet_files_whichever_path_made_them() -> None:
     """write_table's promise, "equal states, equal files": a checkpoint made from the one
-    before plus a tail, then a rebuild from genesis at the same seq."""
+    before plus a tail, then a rebuild from genesis at the same seq.
+
+    The HNSW indexes are left out: a checkpoint updates the one before's index with the
+    tail rather than building it anew, so its graph (and bytes) depend on the path by
+    design; search tests check what it answers.
+    """
     with fresh_store() as store:
         play(store, FIXED[:30])
         store.checkpoint()
@@ -546,8 +540,9 @@ def test_equal_states_give_equal_parquet_files_whichever_path_made_them() -> Non
         chained = _checkpoint_bytes(store)
         rebuild(store, everything=True)  # the same seq, from genesis
         clean = _checkpoint_bytes(store)
-        assert {
-            name: _rows(data) for name, data in chained.items() if name.startswith("tables/")
-        } == {name: _rows(data) for name, data in clean.items() if name.startswith("tables/")}
-        differ = sorted(name for name in clean if clean[name] != chained[name])
-        assert differ == []
+    # (checked outside the store's block: this known failure keeps no store)
+    assert {name: _rows(data) for name, data in chained.items() if name.startswith("tables/")} == {
+        name: _rows(data) for name, data in clean.items() if name.startswith("tables/")
+    }
+    differ = sorted(name for name in clean if clean[name] != chained[name])
+    assert [name for name in differ if not name.startswith("index/")] == []

@@ -24,7 +24,9 @@ NEAR_OLD = "alpha bravo golf"  # the best match for OLD once the updated trace l
 RETIRED = "hotel india juliet"
 REVISED = "kilo lima mike"
 REVISION = "november oscar papa"
-PLACES = ("none", "between", "after")  # where the checkpoint goes
+# where checkpoints go: none, before the changes, after them, or both (the second one's
+# index is the first's updated with the changes)
+PLACES = ("none", "between", "after", "both")
 
 
 @dataclass
@@ -50,12 +52,12 @@ def lake(request: pytest.FixtureRequest) -> Iterator[Lake]:
         for i in range(20):  # some company, so the index is a graph and not a list
             store.traces.add(text=f"filler number {i} quebec romeo {i * 7}")
         before = store.journal.head_seq or 0
-        if request.param == "between":
+        if request.param in ("between", "both"):
             store.checkpoint()
         store.traces.update(updated, text=NEW)
         store.traces.retire(retired, reason="obsolete")
         revision = store.traces.revise(revised, text=REVISION).id
-        if request.param == "after":
+        if request.param in ("after", "both"):
             store.checkpoint()
         yield Lake(store, request.param, before, updated, near, retired, revised, revision)
 
@@ -68,8 +70,9 @@ def test_the_checkpoint_is_where_the_fixture_says(lake: Lake) -> None:
     """The index path is really taken when a checkpoint exists (else the tests prove less)."""
     latest = lake.store.checkpoints.latest_valid()
     head = lake.store.journal.head_seq or 0
-    want = {"none": None, "between": lake.before, "after": head}[lake.place]
+    want = {"none": None, "between": lake.before, "after": head, "both": head}[lake.place]
     assert (latest.seq if latest else None) == want
+    assert len(lake.store.checkpoints.list()) == (2 if lake.place == "both" else want is not None)
     if latest is not None:
         assert "index/trace_search.hnsw" in latest.files
 
@@ -119,10 +122,10 @@ def test_search_as_of_sees_the_traces_as_they_were(lake: Lake) -> None:
 def test_a_trace_added_one_command_ago_is_found(place: str) -> None:
     with fresh_store() as store:
         store.traces.add(text="some first trace")
-        if place == "between":
+        if place in ("between", "both"):
             store.checkpoint()
         uid = store.traces.add(text="sierra tango uniform").id
-        if place == "after":
+        if place in ("after", "both"):
             store.checkpoint()
         assert _uids(store, "sierra tango uniform")[0] == uid
 
@@ -132,11 +135,11 @@ def test_playbooks_recorded_are_found_and_retired_ones_are_not(place: str) -> No
     with fresh_store() as store:
         kept = store.playbooks.record(query=OLD, endorsed=["a"], target_count=2).id
         gone = store.playbooks.record(query=RETIRED, endorsed=["b"], target_count=2).id
-        if place == "between":
+        if place in ("between", "both"):
             store.checkpoint()
         store.playbooks.retire(gone)
         late = store.playbooks.record(query=NEW, endorsed=["c"], target_count=2).id
-        if place == "after":
+        if place in ("after", "both"):
             store.checkpoint()
         ids = [hit["id"] for hit in store.playbooks.search(RETIRED, k=10)]
         assert gone not in ids and set(ids) == {kept, late}
