@@ -53,6 +53,19 @@ class Kind:
         return payload
 
 
+def unknown_entity(record: Record) -> CommandError:
+    """The error for a record about an entity no earlier record created (a damaged journal)."""
+    return CommandError(
+        f"record seq {record.seq} ({record.kind}) is about {record.entity} {record.id}, "
+        "which no earlier record created",
+        hint="the journal is damaged or was edited: run 'lakehouse doctor --verify-journal'",
+        seq=record.seq,
+        kind=record.kind,
+        entity=record.entity,
+        id=record.id,
+    )
+
+
 class Family:
     """Base of the four families: subclasses set the names and define `fold`."""
 

@@ -150,8 +150,9 @@ class Heads:
         """Index entries and the idempotency key a record brings."""
         for index, value in family.index_entries(record, payload):
             ids = self._index.setdefault((index, value), [])
-            if record.id not in ids:
-                ids.append(record.id)
+            if record.id in ids:  # the latest last, as `lookup` gives it
+                ids.remove(record.id)
+            ids.append(record.id)
         idempotency = payload.get("idempotency")
         if isinstance(idempotency, dict) and isinstance(idempotency.get("key"), str):
             self._keys[idempotency["key"]] = _key_result(record, idempotency)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from journal import Record
-from lakehouse._family import Family, Head
+from lakehouse._family import Family, Head, unknown_entity
 from lakehouse.catalog._models import DROPPED, ENTITY, INGESTED, KINDS, REGISTERED
 
 _CONTENT = ("dataset_id", "fingerprint", "schema", "files", "rows", "source")
@@ -30,7 +30,8 @@ class CatalogFamily(Family):
                 "ingested_at": record.ts,
                 "created_seq": head["created_seq"] if head else record.seq,
             }
-        assert head is not None, f"{kind} for unknown dataset {record.id}"
+        if head is None:
+            raise unknown_entity(record)
         head = {**head, "rev": record.rev, "seq": record.seq}
         if kind == DROPPED.name:
             head["dropped"] = True

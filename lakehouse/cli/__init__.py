@@ -12,6 +12,7 @@ from lakehouse.catalog._cli import dataset_group
 from lakehouse.cli._checkpoint import checkpoint_group
 from lakehouse.cli._common import CONTEXT, LakehouseGroup, State, examples, store_path
 from lakehouse.cli._demo import demo
+from lakehouse.cli._doctor import doctor
 from lakehouse.cli._init import init
 from lakehouse.cli._journal import journal_group
 from lakehouse.cli._projections import projections_group
@@ -59,6 +60,7 @@ for command in (
     checkpoint_group,
     journal_group,
     segments_group,
+    doctor,
     demo,
 ):
     cli.add_command(command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from journal import Record
-from lakehouse._family import Family, Head
+from lakehouse._family import Family, Head, unknown_entity
 from lakehouse.playbooks._models import ENTITY, KINDS, RECORDED, RETIRED
 
 _BODY = ("query", "endorsed", "target_count", "fingerprint", "kind")
@@ -30,7 +30,8 @@ class PlaybooksFamily(Family):
                 "created_seq": record.seq,
                 "created_at": record.ts,
             }
-        assert head is not None, f"{record.kind} for unknown playbook {record.id}"
+        if head is None:
+            raise unknown_entity(record)
         head = {**head, "rev": record.rev, "updated_seq": record.seq, "updated_at": record.ts}
         if record.kind == RETIRED.name:
             head["retired"], head["retired_reason"] = True, payload.get("reason")

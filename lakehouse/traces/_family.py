@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from journal import Record
-from lakehouse._family import Family, Head
+from lakehouse._family import Family, Head, unknown_entity
 from lakehouse.traces._models import (
     ADDED,
     CONTENT_INDEX,
@@ -46,7 +46,8 @@ class TracesFamily(Family):
                 "created_seq": record.seq,
                 "created_at": record.ts,
             }
-        assert head is not None, f"{kind} for unknown trace {record.id}"
+        if head is None:
+            raise unknown_entity(record)
         head = {**head, "rev": record.rev, "updated_seq": record.seq, "updated_at": record.ts}
         if kind in (ADDED.name, REVISED.name, UPDATED.name):
             head.update({"text": None, "content": None})

@@ -1,0 +1,258 @@
+"""Files beside the journal: checkpoints, leftovers of interrupted work, dataset objects.
+
+A checkpoint gets the cheap check (its manifest parses and every listed file has its
+listed size) or, under --verify-journal, the full one (every file hashed). Leftovers are
+reported with the path `doctor --repair` would sweep: temp files of an interrupted
+meta.json or cache write, the temp, pruned and replaced directories of interrupted
+checkpoint writes, checkpoints set aside as invalid, a killed rebuild's resume points
+and a killed verify's scratch directory. None of them is ever read by anyone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+from checkpoints import Checkpoint, CheckpointFinding
+from journal import LakehouseError
+from lakehouse.doctor._context import Context
+
+SEGMENT = re.compile(r"\d{20}\.jsonl")
+CHECKPOINT = re.compile(r"ckpt-\d{20}")
+TEMP_DIR = re.compile(r"\.(tmp|pruned|replaced)-ckpt-\d{20}-[0-9a-f]+")
+SET_ASIDE = re.compile(r"\.invalid-ckpt-\d{20}-[0-9a-f]+")
+SCRATCH = "doctor-"  # projections/cache/doctor-<pid>-<random>/: a verify's scratch
+REBUILD = "projections/cache/rebuild"
+_REBUILD_HINT = (
+    "'lakehouse projections rebuild' resumes from them (or a rebuild is running now); "
+    "'lakehouse doctor --repair' finishes the rebuild, which removes them"
+)
+
+
+def check_checkpoints(ctx: Context, *, full: bool) -> None:
+    """Each ``ckpt-*`` (cheap or full check), then every other entry of checkpoints/."""
+    checkpoints = ctx.checkpoints = ctx.store.checkpoints.list()
+    for checkpoint in checkpoints:
+        found = checkpoint.verify() if full or checkpoint.manifest is None else cheap(checkpoint)
+        for finding in found:
+            _add_checkpoint_finding(ctx, finding)
+            if finding.severity == "error":
+                ctx.bad_checkpoints.add(checkpoint.name)
+    sound = [c for c in checkpoints if c.name not in ctx.bad_checkpoints]
+    ctx.report.count("checkpoints", len(checkpoints))
+    ctx.report.count("checkpoints_invalid", len(checkpoints) - len(sound))
+    latest = f"; the latest sound one is {sound[-1].name}" if sound else ""
+    ctx.add(
+        "info",
+        "checkpoints",
+        f"{_plural(len(checkpoints), 'checkpoint')} "
+        f"({'every file hashed' if full else 'sizes checked'}), "
+        f"{len(checkpoints) - len(sound)} with errors{latest}",
+    )
+    for path in _entries(ctx.root / "checkpoints"):
+        _checkpoint_entry(ctx, path)
+
+
+def cheap(checkpoint: Checkpoint) -> list[CheckpointFinding]:
+    """The cheap check with its reasons: every listed file is a regular file of its size."""
+    found = []
+    for relpath, entry in checkpoint.files.items():
+        try:
+            info = os.lstat(checkpoint.path / relpath)
+        except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
+            found.append(_bad(checkpoint, relpath, "file_missing", "is missing"))
+        elif info.st_size != entry.size:
+            what = f"has {info.st_size} bytes, the manifest says {entry.size}"
+            found.append(_bad(checkpoint, relpath, "size_mismatch", what))
+    return found
+
+
+def _bad(checkpoint: Checkpoint, relpath: str, code: str, what: str) -> CheckpointFinding:
+    return CheckpointFinding(
+        code,
+        "error",
+        f"{checkpoint.name}/{relpath} {what}",
+        checkpoint.name,
+        relpath,
+        "the checkpoint is damaged and is skipped: create a new one; "
+        "the journal alone can rebuild its state",
+    )
+
+
+def _add_checkpoint_finding(ctx: Context, finding: CheckpointFinding) -> None:
+    hint = finding.hint
+    if finding.severity == "error":
+        # readers check sizes, not hashes: a checkpoint with a flipped byte is still read
+        read = "readers may read it" if finding.code == "sha_mismatch" else "readers skip it"
+        hint = f"derived data ({read}): 'lakehouse doctor --repair' sets it aside and "
+        hint += "rebuilds the projections from the journal"
+    name = finding.checkpoint
+    ctx.add(
+        finding.severity,
+        finding.code,
+        f"checkpoints/{finding.message}",
+        hint=hint,
+        checkpoint=name,
+        path=f"checkpoints/{name}/{finding.file}" if name and finding.file else None,
+    )
+
+
+def _checkpoint_entry(ctx: Context, path: Path) -> None:
+    """What an entry of checkpoints/ that is not a checkpoint is."""
+    name = f"checkpoints/{path.name}"
+    if CHECKPOINT.fullmatch(path.name) and path.is_dir():
+        return
+    if TEMP_DIR.fullmatch(path.name):
+        ctx.report.count("stray_temp")
+        ctx.add(
+            "warning",
+            "stray_temp_dir",
+            f"{name} is left from a checkpoint write or prune that did not finish",
+            hint="no reader uses it: 'lakehouse doctor --repair' deletes it",
+            path=name,
+        )
+    elif SET_ASIDE.fullmatch(path.name):
+        ctx.add(
+            "info",
+            "set_aside_checkpoint",
+            f"{name} is an invalid checkpoint set aside (kept for a look at what damaged it)",
+            hint="nothing reads it; 'lakehouse doctor --repair' deletes it once it is old",
+            path=name,
+        )
+    else:
+        ctx.add(
+            "warning",
+            "unknown_entry",
+            f"{name} is not a checkpoint",
+            hint="move it out of checkpoints/",
+            path=name,
+        )
+
+
+def check_strays(ctx: Context) -> None:
+    """Temp files and directories that interrupted work left, and files out of place."""
+    root = ctx.root
+    for path in sorted((root / "journal").glob("meta.json.tmp-*")):
+        _temp_file(ctx, path, "a meta.json write that a killed writer left")
+    journal = ctx.store.journal
+    strays = journal.segments()[1] + _non_segments(journal.archive_dir)
+    for path in strays:
+        ctx.add(
+            "warning",
+            "stray_file",
+            f"{path.relative_to(root)} is not a segment",
+            hint="move it out of the journal's directories (the doctor never deletes it)",
+            path=str(path.relative_to(root)),
+        )
+    projections = root / "projections"
+    for path in sorted(projections.rglob(".*.tmp-*")) if projections.is_dir() else []:
+        _temp_file(ctx, path, "a cache write that a killed process left")
+    cache = projections / "cache"
+    if (root / REBUILD).is_dir():
+        points = [p for p in (root / REBUILD / "checkpoints").glob("ckpt-*")]
+        ctx.report.count("stray_temp")
+        ctx.add(
+            "warning",
+            "rebuild_leftover",
+            f"{REBUILD}/ holds {len(points)} resume points of a rebuild that did not finish",
+            hint=_REBUILD_HINT,
+            path=REBUILD,
+        )
+    for path in sorted(cache.glob(SCRATCH + "*")) if cache.is_dir() else []:
+        ctx.report.count("stray_temp")
+        ctx.add(
+            "warning",
+            "stray_temp_dir",
+            f"{path.relative_to(root)} is the scratch directory of a verify that was killed "
+            "(or is running now)",
+            hint="'lakehouse doctor --repair' deletes it once it is old",
+            path=str(path.relative_to(root)),
+        )
+
+
+def _temp_file(ctx: Context, path: Path, what: str) -> None:
+    ctx.report.count("stray_temp")
+    ctx.add(
+        "warning",
+        "stray_temp_file",
+        f"{path.relative_to(ctx.root)} is {what}",
+        hint="nothing reads it: 'lakehouse doctor --repair' deletes it",
+        path=str(path.relative_to(ctx.root)),
+    )
+
+
+def _non_segments(directory: Path) -> list[Path]:
+    return [path for path in _entries(directory) if not SEGMENT.fullmatch(path.name)]
+
+
+def _entries(directory: Path) -> list[Path]:
+    try:
+        return sorted(Path(entry.path) for entry in os.scandir(directory))
+    except FileNotFoundError:
+        return []
+
+
+def check_objects(ctx: Context, *, tail_limit: int | None = None) -> None:
+    """Each live dataset's object files exist with the size their record gives.
+
+    The datasets come from the heads: the latest checkpoint plus the records after it.
+    With `tail_limit`, a tail longer than that is not read (the quick check has read
+    every record once already); the check is then left to --verify-journal.
+    """
+    if ctx.journal_damaged:
+        return  # the heads cannot be read past the damage, which is the finding
+    latest = ctx.store.checkpoints.latest_valid(at_most=ctx.head)
+    tail = ctx.head - (latest.seq if latest is not None and "heads" in latest.meta else 0)
+    if tail_limit is not None and tail > tail_limit:
+        ctx.add(
+            "info",
+            "objects_unchecked",
+            f"dataset objects not checked: that reads the {tail:,} records after the latest "
+            "checkpoint",
+            hint="'lakehouse doctor --verify-journal' checks them; a checkpoint makes it cheap",
+        )
+        return
+    try:
+        heads = ctx.store.heads()
+    except (LakehouseError, OSError):
+        return  # a damaged journal or checkpoint: the other checks report it
+    for _, head in heads.all("dataset"):
+        if head.get("dropped"):
+            continue
+        for entry in head.get("files") or []:
+            _check_object(ctx, str(head.get("name")), entry)
+
+
+def _check_object(ctx: Context, dataset: str, entry: dict[str, object]) -> None:
+    relpath = str(entry.get("path"))
+    try:
+        size = (ctx.root / relpath).stat().st_size
+    except OSError:
+        size = None
+    if size is None:
+        ctx.add(
+            "error",
+            "object_missing",
+            f"{relpath} of dataset {dataset} is missing",
+            hint="restore objects/ from a backup (the journal names the file and its sha256)",
+            entity=dataset,
+            path=relpath,
+        )
+    elif size != entry.get("bytes"):
+        ctx.add(
+            "error",
+            "object_size_mismatch",
+            f"{relpath} of dataset {dataset} has {size} bytes, its record says "
+            f"{entry.get('bytes')}",
+            hint="restore objects/ from a backup (the journal names the file and its sha256)",
+            entity=dataset,
+            path=relpath,
+        )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -1,0 +1,223 @@
+"""`diagnose`: the quick doctor. Reads the store, takes no lock, writes nothing.
+
+What it looks at, in order: who holds the store lock (the kernel's lock table, see
+`_system.py`); whether the store sits on a network or FUSE filesystem (the mount table);
+meta.json against the journal's tail; every record of every segment, archived ones too
+(`Journal.scan`, ~300,000 records/s: the only way to count adjudicated fragments against
+unexplained damage); each checkpoint's cheap check (manifest parses, every file has its
+listed size); stray temp files and directories; each projection's watermark and lag,
+recorded errors and dead letters (the tail after the checkpoint is folded only when it
+is short); each live dataset's objects by size.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+
+from journal import Finding as JournalFinding
+from lakehouse.doctor._context import Context
+from lakehouse.doctor._disk import check_checkpoints, check_objects, check_strays
+from lakehouse.doctor._lag import FOLD_TAIL_UPTO, check_projections
+from lakehouse.doctor._report import Finding, Progress, Report, Severity, quiet
+from lakehouse.doctor._system import LOCKS, MOUNTS, Mount, lock_holder, mount_of
+
+META = "journal/meta.json"
+# codes the journal's scan reports that the doctor reports itself, with a path to sweep
+_OWN_CODES = frozenset({"stray_temp_file", "stray_file"})
+
+
+def diagnose(
+    root: str | os.PathLike[str],
+    *,
+    mounts: Path = MOUNTS,
+    locks: Path = LOCKS,
+    progress: Progress = quiet,
+) -> Report:
+    """The quick check of the store at `root`: one finding per thing worth knowing."""
+    with Context(root, "quick", progress) as ctx:
+        check_system(ctx, mounts=mounts, locks=locks)
+        progress("reading every record...")
+        check_journal(ctx)
+        check_checkpoints(ctx, full=False)
+        check_strays(ctx)
+        check_projections(ctx, fold_tail=True)
+        check_objects(ctx, tail_limit=FOLD_TAIL_UPTO)
+    return ctx.report
+
+
+def check_system(ctx: Context, *, mounts: Path, locks: Path) -> None:
+    """The lock holder and the filesystem under the store."""
+    mount = mount_of(ctx.root, mounts)
+    holder = _holder(ctx, mount, locks)
+    if holder:
+        pid = f" (pid {holder['pid']})" if holder.get("pid") else ""
+        ctx.add(
+            "info",
+            "lock_held",
+            f"the store lock is held by writer {holder.get('writer', '?')}{pid} "
+            f"since {holder.get('since', '?')}",
+            hint="a writer is at work: mutations wait for it (exit 6 after --lock-timeout); "
+            "the doctor itself never takes the lock",
+        )
+    if mount is not None and mount.network:
+        ctx.add(
+            "warning",
+            "network_filesystem",
+            f"the store is on a {mount.fstype} filesystem ({mount.source} mounted at "
+            f"{mount.point}): its locks, fsync and rename are not the local kernel's",
+            hint="keep the store on a local disk; two hosts writing one store can lose records",
+            path=mount.point,
+        )
+
+
+def _holder(ctx: Context, mount: Mount | None, locks: Path) -> dict[str, str] | None:
+    """The lock holder from the kernel's lock table, or from the journal's probe.
+
+    The table names a lock by device and inode, which overlayfs and network filesystems
+    report differently from stat(); there the journal's probe (a non-blocking try of the
+    lock, dropped at once) is the one reliable answer.
+    """
+    if mount is not None and (mount.network or mount.fstype == "overlay"):
+        return _probe(ctx)
+    try:
+        return lock_holder(ctx.root, locks=locks)
+    except LookupError:
+        return _probe(ctx)
+
+
+def _probe(ctx: Context) -> dict[str, str] | None:
+    holder = ctx.store.journal.stats()["lock_holder"]
+    return dict(holder) if holder is not None else None
+
+
+def check_journal(ctx: Context) -> None:
+    """Every record (parse, CRC, seq order, segment names), then meta.json against the head."""
+    journal = ctx.store.journal
+    scan = ctx.scan = journal.scan(archived=True)
+    ctx.report.head_seq = scan.head_seq
+    damage = duplicates = oversize = 0
+    for finding in scan.findings:
+        if finding.code in _OWN_CODES:
+            continue
+        damage += finding.severity == "error"
+        duplicates += finding.code == "duplicate_seq"
+        oversize += finding.code == "oversize_record"
+        ctx.report.add(_journal_finding(finding))
+    archived = len([p for p in journal.archive_dir.glob("*.jsonl")])
+    for name, value in (
+        ("records", scan.records),
+        ("segments", scan.segments),
+        ("archived_segments", archived),
+        ("bytes", scan.bytes),
+        ("adjudicated_fragments", scan.adjudicated),
+        ("unexplained_damage", damage),
+        ("duplicate_seqs", duplicates),
+        ("oversize_records", oversize),
+    ):
+        ctx.report.count(name, value)
+    ctx.add(
+        "info",
+        "head_seq",
+        f"head seq {scan.head_seq}: {scan.records:,} records in {scan.segments} segments "
+        f"({archived} archived), {scan.bytes:,} bytes; {scan.adjudicated} torn writes "
+        f"adjudicated (healthy), {damage} unexplained damage, {duplicates} duplicate seqs, "
+        f"{oversize} oversize records",
+    )
+    _check_meta(ctx)
+
+
+def _journal_finding(finding: JournalFinding) -> Finding:
+    """The scan's finding as the doctor's; a duplicate seq counts as damage (DESIGN §4).
+
+    The reader applies both copies in file order and goes on, so for the journal it is
+    an anomaly; but a reader that resumes after that seq misses the second copy, and the
+    lock that should have made it impossible failed: the store is not sound.
+    """
+    severity: Severity = "error"
+    message = finding.message
+    if finding.code == "duplicate_seq":
+        message += "; a reader that resumes after this seq misses the second copy"
+    elif finding.severity in ("warning", "info"):
+        severity = "warning" if finding.severity == "warning" else "info"
+    return Finding(
+        severity,
+        finding.code,
+        message,
+        hint=finding.hint,
+        segment=finding.segment,
+        seq=finding.seq,
+        offset=finding.offset,
+    )
+
+
+def _check_meta(ctx: Context) -> None:
+    """meta.json is a cache: missing or lagging is normal after a kill; ahead is not."""
+    path = ctx.root / "journal" / "meta.json"
+    fix = "'lakehouse doctor --repair' rebuilds it (any writer also does, under the lock)"
+    try:
+        meta = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        ctx.add("warning", "meta_missing", "journal/meta.json is missing", hint=fix, path=META)
+        return
+    except (OSError, orjson.JSONDecodeError) as exc:
+        ctx.add(
+            "warning",
+            "meta_unreadable",
+            f"journal/meta.json cannot be read: {exc}",
+            hint=fix,
+            path=META,
+        )
+        return
+    hint = meta.get("next_seq") if isinstance(meta, dict) else None
+    if type(hint) is not int:
+        ctx.add(
+            "warning", "meta_unreadable", "journal/meta.json has no next_seq", hint=fix, path=META
+        )
+        return
+    created = _created_store_id(ctx)
+    if created is not None and meta.get("store_id") != created:
+        ctx.add(
+            "warning",
+            "meta_store_id_mismatch",
+            f"journal/meta.json names store {meta.get('store_id')!r}, the journal.created "
+            f"record {created!r}: meta.json was copied from another store",
+            hint=fix,
+            path=META,
+        )
+    nxt = ctx.head + 1
+    if hint > nxt:
+        ctx.add(
+            "warning",
+            "meta_ahead",
+            f"journal/meta.json says the next seq is {hint}, but the journal ends at seq "
+            f"{ctx.head}: records {nxt}..{hint - 1} were handed out and are not on disk",
+            hint="the next writer skips those seqs and notes it (journal.seq_repaired); "
+            "if they were acknowledged, restore the lost records from a backup",
+            seq=nxt,
+            path=META,
+        )
+        return
+    live = [segment.name for segment in ctx.store.journal.segments()[0]]
+    listed = meta.get("segments")
+    if hint < nxt or listed != live:
+        count = len(listed) if isinstance(listed, list) else 0
+        ctx.add(
+            "info",
+            "meta_lagging",
+            f"journal/meta.json is behind: it says next seq {hint} and lists {count} "
+            f"segments; the journal's next seq is {nxt}, with {len(live)} segments",
+            hint="normal after a kill: it is refreshed on roll and close; " + fix,
+            path=META,
+        )
+
+
+def _created_store_id(ctx: Context) -> str | None:
+    """The store id the journal.created record (the first record) names."""
+    reading = ctx.store.journal.read(after=0, limit=1, on_damage="report", archived=True)
+    for record in reading:
+        if record.kind == "journal.created":
+            return str(record.payload.get("store_id"))
+    return None
