@@ -97,7 +97,7 @@ class SearchProjection(Projection):
         # more threads build faster but in an order that varies: small indexes stay exact
         threads = 1 if len(rows) < PARALLEL_FROM else os.cpu_count() or 1
         return VectorIndex.build(
-            [row[0] for row in rows], vectors, ef_construction=100, threads=threads
+            [row[0] for row in rows], vectors, ef_construction=64, threads=threads
         )
 
     def search(
