@@ -108,12 +108,16 @@ class Checkpoint:
 
     def verify(self) -> list[CheckpointFinding]:
         """The full check: re-read and hash every file; report missing, damaged and extra ones."""
+        return self.check(full=True)
+
+    def check(self, *, full: bool) -> list[CheckpointFinding]:
+        """Every problem found: with `full` each file is hashed, else only its size checked."""
         if self.manifest is None:
             return [_manifest_finding(self)]
         findings = [
             finding
             for relpath, entry in self.files.items()
-            if (finding := _check_file(self, relpath, entry, full=True)) is not None
+            if (finding := _check_file(self, relpath, entry, full=full)) is not None
         ]
         return findings + _extra_files(self)
 

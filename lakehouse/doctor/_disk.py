@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from pathlib import Path
 
 from checkpoints import Checkpoint, CheckpointFinding
@@ -57,30 +56,7 @@ def check_checkpoints(ctx: Context, *, full: bool) -> None:
 
 def cheap(checkpoint: Checkpoint) -> list[CheckpointFinding]:
     """The cheap check with its reasons: every listed file is a regular file of its size."""
-    found = []
-    for relpath, entry in checkpoint.files.items():
-        try:
-            info = os.lstat(checkpoint.path / relpath)
-        except OSError:
-            info = None
-        if info is None or not stat.S_ISREG(info.st_mode):
-            found.append(_bad(checkpoint, relpath, "file_missing", "is missing"))
-        elif info.st_size != entry.size:
-            what = f"has {info.st_size} bytes, the manifest says {entry.size}"
-            found.append(_bad(checkpoint, relpath, "size_mismatch", what))
-    return found
-
-
-def _bad(checkpoint: Checkpoint, relpath: str, code: str, what: str) -> CheckpointFinding:
-    return CheckpointFinding(
-        code,
-        "error",
-        f"{checkpoint.name}/{relpath} {what}",
-        checkpoint.name,
-        relpath,
-        "the checkpoint is damaged and is skipped: create a new one; "
-        "the journal alone can rebuild its state",
-    )
+    return checkpoint.check(full=False)
 
 
 def _add_checkpoint_finding(ctx: Context, finding: CheckpointFinding) -> None:
