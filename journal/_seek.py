@@ -22,6 +22,7 @@ from journal._record import MAX_BYTES, Record, decode
 
 SEEK_MIN_BYTES = 128 * 1024  # below this, parsing from the start costs less than probing
 _WINDOW = 64 * 1024
+_PROBE = 4 * 1024  # a probe reads this much first: most records are far shorter
 _Found = tuple[int, Record]  # a record and the offset of its first byte
 
 
@@ -53,12 +54,12 @@ def _locate(fd: int, size: int, seq: int) -> tuple[_Found | None, _Found | None]
         else:
             below = probe
             lo = probe[0] + 1
-    return _find(fd, lo, min(size, hi + MAX_BYTES + 64), seq), below
+    return _find(fd, lo, min(size, hi), seq), below
 
 
 def _first_record(fd: int, offset: int, size: int) -> _Found | None:
     """The first record that decodes after `offset` (a piece cut by it never does)."""
-    at, window = offset, _WINDOW
+    at, window = offset, _PROBE
     while at < size:
         data = os.pread(fd, min(window, size - at), at)
         if not data:
@@ -73,7 +74,7 @@ def _first_record(fd: int, offset: int, size: int) -> _Found | None:
             if record is not None:
                 return start, record
         if position > at:
-            at, window = position, _WINDOW
+            at, window = position, _PROBE
         elif window <= 2 * MAX_BYTES:
             window *= 2  # one record longer than the window
         else:
@@ -82,17 +83,41 @@ def _first_record(fd: int, offset: int, size: int) -> _Found | None:
 
 
 def _find(fd: int, start: int, stop: int, seq: int) -> _Found | None:
-    """The record with `seq` in bytes [start, stop), found by its opening bytes."""
+    """The record with `seq` starting in bytes [start, stop), found by its opening bytes.
+
+    Only the window and then the record's own line are read: a record may run up to
+    MAX_BYTES past the window, but reading that far for every cursor would cost a
+    megabyte a read (tests/journal/test_seek.py).
+    """
     marker = b'\n{"seq":%d,' % seq
     begin = max(0, start - 1)  # the framing newline just before `start`
-    data = os.pread(fd, stop - begin, begin)
+    data = os.pread(fd, stop + len(marker) - begin, begin)
     at = data.find(marker)
     if at < 0 and begin == 0 and data.startswith(marker[1:]):
         at = -1  # the segment's very first record, with no newline before it
     elif at < 0:
         return None
-    end = data.find(b"\n", at + 1)
-    record = decode(data[at + 1 : end if end >= 0 else len(data)])
+    offset = begin + at + 1
+    line = _line_at(fd, offset)
+    record = decode(line) if line is not None else None
     if record is None or record.seq != seq:
         return None
-    return begin + at + 1, record
+    return offset, record
+
+
+def _line_at(fd: int, offset: int) -> bytes | None:
+    """The bytes from `offset` to the next newline (None past MAX_BYTES without one)."""
+    chunks: list[bytes] = []
+    at, total = offset, 0
+    while total <= MAX_BYTES:
+        data = os.pread(fd, _WINDOW, at)
+        end = data.find(b"\n")
+        if end >= 0:
+            chunks.append(data[:end])
+            return b"".join(chunks)
+        if not data:
+            return b"".join(chunks)  # the last line of the segment, unterminated
+        chunks.append(data)
+        at += len(data)
+        total += len(data)
+    return None
