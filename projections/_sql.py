@@ -7,9 +7,11 @@ Three layers; each stops the common attacks alone, and together they stop the re
    `allowed_directories`, no spilling to disk, and a locked configuration.
 2. `check_select` parses the text with DuckDB's own parser and accepts exactly one SELECT
    whose table functions are on an allowlist and which names no file, URL, internal view
-   or function that reveals configuration or changes state.
+   or function that reveals configuration or changes state, and whose list and string
+   builders (`range(n)`, `repeat(s, n)`, ...) get sizes it can bound (see `BUILDERS`).
 3. `run` executes an accepted SELECT under a time limit (`con.interrupt()` from a watchdog
-   thread) and a row cap, streaming at most `max_rows + 1` rows to decide `truncated`.
+   thread, and DuckDB's own `max_execution_time` behind it) and a row and byte cap,
+   streaming at most `max_rows + 1` rows to decide `truncated`.
 
 Views over Parquet files in the allowed directories, and Arrow tables registered with
 `con.register`, can be added after `connect` returns: `lock_configuration` freezes the
@@ -100,6 +102,26 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BATCH_ROWS = 65_536
 _REINTERRUPT_SECONDS = 0.05
 
+# Scalar functions whose result size is set by an argument rather than by their input:
+# function -> the argument that sets the size (None: range's count, from all arguments).
+# DuckDB builds such a value in one go, neither checking for an interrupt nor counting it
+# against memory_limit (on 2.0.1, `len(range(1e9))` runs for a minute and takes 8 GB,
+# whatever the watchdog does), so the guard wants each size as a number it can read.
+BUILDERS: dict[str, int | None] = {
+    "array_resize": 1,
+    "generate_series": None,
+    "list_resize": 1,
+    "lpad": 1,
+    "range": None,
+    "repeat": 1,
+    "rpad": 1,
+}
+FORMATTERS = frozenset({"format", "printf"})  # a width in the format string sets the size
+MAX_BUILT = 1_000_000  # elements or characters, when every argument is a literal (built once)
+MAX_BUILT_PER_ROW = 10_000  # otherwise the call runs per row, 2,048 rows to a vector
+MAX_REPEAT_PER_ROW = 16  # repeat(column, n): the output is n times the input
+_WIDTH = re.compile(r"\d+")
+
 
 @dataclass(frozen=True, slots=True)
 class QueryResult:
@@ -111,9 +133,20 @@ class QueryResult:
 
 
 def connect(
-    *, allowed_directories: Sequence[Path] = (), memory_limit: str = "1GB", threads: int = 2
+    *,
+    allowed_directories: Sequence[Path] = (),
+    memory_limit: str = "1GB",
+    threads: int = 2,
+    max_execution_time: float | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open an in-memory DuckDB that reads files only under `allowed_directories`, locked."""
+    """Open an in-memory DuckDB that reads files only under `allowed_directories`, locked.
+
+    `max_execution_time` (seconds) is DuckDB's own limit on every query of the database,
+    a backstop behind `run`'s watchdog; it also counts the time a caller takes to fetch.
+    """
+    limits: dict[str, Any] = {}
+    if max_execution_time is not None:
+        limits["max_execution_time"] = max(1, round(max_execution_time * 1000))
     con = duckdb.connect(
         ":memory:",
         config={
@@ -129,6 +162,7 @@ def connect(
             "temp_directory": "",
             "memory_limit": memory_limit,
             "threads": threads,
+            **limits,
         },
     )
     try:
@@ -136,6 +170,7 @@ def connect(
         # while external access is still on; lock_configuration must come last
         directories = [str(Path(directory).absolute()) for directory in allowed_directories]
         con.execute("SET allowed_directories = ?", [directories])
+        con.execute("SET max_temp_directory_size = '0B'")
         con.execute("SET enable_external_access = false")
         con.execute("SET enable_progress_bar = false")
         con.execute("SET lock_configuration = true")
@@ -148,8 +183,15 @@ def connect(
 def check_select(sql: str) -> str:
     """Return the one read-only SELECT in `sql`, stripped, or raise QueryRefused."""
     text = _without_tail(_one_statement(sql))
+    table_calls: set[int] = set()  # the function dicts of table functions (no sizes)
     for node in _nodes(_syntax_tree(text)):
         _check_node(node)
+        if node.get("type") == "TABLE_FUNCTION":
+            table_calls.add(id(node.get("function")))
+        elif node.get("class") == "FUNCTION" and id(node) not in table_calls:
+            _check_size(node)
+        elif node.get("class") == "LAMBDA":
+            _check_lambda(node)
     return text
 
 
@@ -159,11 +201,17 @@ def run(
     params: Sequence[Any] = (),
     *,
     max_rows: int | None = None,
+    max_bytes: int | None = None,
     timeout: float | None = None,
 ) -> QueryResult:
-    """Run one read-only SELECT with a time limit and a row cap; failures raise QueryFailed."""
+    """Run one read-only SELECT with a time limit, a row and a byte cap (Arrow bytes).
+
+    Failures raise QueryFailed; a result cut at a cap has `truncated` set.
+    """
     if max_rows is not None and max_rows < 0:
         raise ValueError(f"max_rows must be 0 or more, not {max_rows}")
+    if max_bytes is not None and max_bytes < 1:
+        raise ValueError(f"max_bytes must be 1 or more, not {max_bytes}")
     text = check_select(sql)
     with _Watchdog(con, timeout) as watchdog:
         try:
@@ -172,8 +220,9 @@ def run(
                 (name, str(kind))
                 for name, kind in zip(relation.columns, relation.types, strict=True)
             ]
-            table, truncated = _fetch(relation, max_rows)
-        except (duckdb.Error, pa.ArrowException) as exc:
+            table, truncated = _fetch(relation, max_rows, max_bytes)
+        # a stream reader reports DuckDB's errors (an interrupt too) as OSError
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
             raise _failed(exc, timeout if watchdog.fired else None) from exc
     return QueryResult(columns=columns, table=table, truncated=truncated)
 
@@ -361,23 +410,141 @@ def _is_revealing_view(name: str) -> bool:
     )
 
 
+def _check_size(node: dict[str, Any]) -> None:
+    """Refuse a builder or formatter whose output size the guard cannot bound."""
+    name = str(node.get("function_name", "")).lower()
+    if name not in BUILDERS and name not in FORMATTERS:
+        return
+    args = [_argument(item) for item in node.get("arguments") or node.get("children") or []]
+    literal = all(_is_literal(arg) for arg in args)
+    if name in FORMATTERS:
+        size = _format_width(name, args[0] if args else None)
+    elif BUILDERS[name] is None:
+        size = _range_size(args)
+    else:
+        size = _size_argument(name, args, BUILDERS[name] or 0, literal)
+    limit = MAX_BUILT if literal else MAX_BUILT_PER_ROW
+    if size is None or not 0 <= size <= limit:
+        raise QueryRefused(
+            f"{name}() is refused here: it builds its value in one go, so its size must be a "
+            f"number in the query, at most {MAX_BUILT:,} (with literal arguments) or "
+            f"{MAX_BUILT_PER_ROW:,} (per row)",
+            hint="for many rows use the table function: SELECT range FROM range(1000000)",
+            function=name,
+            limit=limit,
+        )
+
+
+def _check_lambda(node: dict[str, Any]) -> None:
+    """Refuse a builder inside a lambda: it would run once per element of a list."""
+    for inner in _nodes(node.get("expr")):
+        name = str(inner.get("function_name", "")).lower()
+        if inner.get("class") == "FUNCTION" and (name in BUILDERS or name in FORMATTERS):
+            raise QueryRefused(
+                f"{name}() is refused inside a lambda: it would build a value per element",
+                hint="build the values with a table function and aggregate them instead",
+                function=name,
+            )
+
+
+def _argument(item: Any) -> Any:
+    """A function argument's expression (DuckDB 2 wraps each in {"name", "expression"})."""
+    return item.get("expression", item) if isinstance(item, dict) else item
+
+
+def _is_literal(expr: Any) -> bool:
+    return isinstance(expr, dict) and (
+        expr.get("class") == "CONSTANT"
+        or (expr.get("class") == "CAST" and _is_literal(expr["child"]))
+    )
+
+
+def _literal_text(expr: Any) -> str | None:
+    """The text of a literal (through casts), or None for anything else."""
+    while isinstance(expr, dict) and expr.get("class") == "CAST":
+        expr = expr.get("child")
+    if not isinstance(expr, dict) or expr.get("class") != "CONSTANT":
+        return None
+    literal = expr.get("literal") or {}
+    if "text" in literal:
+        return str(literal["text"]) if literal.get("kind") != "NULL_LITERAL" else None
+    value = (expr.get("value") or {}).get("value")  # DuckDB 1.x's serialisation
+    return None if value is None else str(value)
+
+
+def _number(expr: Any) -> float | None:
+    """The value of a numeric literal (through casts and a unary minus), else None."""
+    if isinstance(expr, dict) and expr.get("function_name") == "-":
+        args = [_argument(item) for item in expr.get("arguments") or expr.get("children") or []]
+        inner = _number(args[0]) if len(args) == 1 else None
+        return None if inner is None else -inner
+    text = _literal_text(expr)
+    try:
+        return None if text is None else float(text.replace("_", ""))
+    except ValueError:
+        return None
+
+
+def _range_size(args: list[Any]) -> float | None:
+    """How many elements range/generate_series(start, stop, step) makes, from literals."""
+    numbers = [number for number in map(_number, args) if number is not None]
+    if not 1 <= len(numbers) == len(args) <= 3:
+        return None
+    start, stop = (0.0, numbers[0]) if len(numbers) == 1 else (numbers[0], numbers[1])
+    step = numbers[2] if len(numbers) == 3 else 1.0
+    return 0.0 if step == 0 else max(0.0, (stop - start) / step)
+
+
+def _size_argument(name: str, args: list[Any], index: int, literal: bool) -> float | None:
+    """The size a builder's argument sets; repeat multiplies its input by it."""
+    size = _number(args[index]) if index < len(args) else None
+    if size is None or name != "repeat":
+        return size
+    text = _literal_text(args[0])
+    if literal and text is not None:
+        return size * max(1, len(text))
+    return size if size <= MAX_REPEAT_PER_ROW else None  # n copies of a column's value
+
+
+def _format_width(name: str, expr: Any) -> float | None:
+    """The widest width or precision in a literal format string (None: not bounded)."""
+    text = _literal_text(expr)
+    if text is None or "*" in text or re.search(r"\{[^}]*\{", text):
+        return None  # not a literal, or a width taken from an argument
+    if name == "printf":
+        specs = re.findall(r"%([^a-zA-Z%]*)", text)
+    else:
+        specs = [spec.partition(":")[2] for spec in re.findall(r"\{([^{}]*)\}", text)]
+    return max((float(digits) for spec in specs for digits in _WIDTH.findall(spec)), default=0.0)
+
+
 def _snippet(text: str, limit: int = 60) -> str:
     """The statement on one line, cut to `limit` characters."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _fetch(relation: duckdb.DuckDBPyRelation, max_rows: int | None) -> tuple[pa.Table, bool]:
-    """Stream at most `max_rows + 1` rows, so a huge result is never materialised."""
+def _fetch(
+    relation: duckdb.DuckDBPyRelation, max_rows: int | None, max_bytes: int | None
+) -> tuple[pa.Table, bool]:
+    """Stream at most `max_rows + 1` rows (and about `max_bytes`), never the whole result."""
     batch_rows = _BATCH_ROWS if max_rows is None else max(1, min(max_rows + 1, _BATCH_ROWS))
     reader = relation.to_arrow_reader(batch_rows)
     schema = reader.schema
     batches: list[pa.RecordBatch] = []
-    seen = 0
+    seen = size = 0
+    cut = False
     try:
         for batch in reader:
+            if max_bytes is not None and size + batch.nbytes > max_bytes:
+                # keep the rows that fit, at this batch's average row size
+                fit = (max_bytes - size) * batch.num_rows // max(1, batch.nbytes)
+                batches.append(batch.slice(0, fit))
+                seen, cut = seen + fit, True
+                break
             batches.append(batch)
             seen += batch.num_rows
+            size += batch.nbytes
             if max_rows is not None and seen > max_rows:
                 break
     finally:
@@ -386,11 +553,17 @@ def _fetch(relation: duckdb.DuckDBPyRelation, max_rows: int | None) -> tuple[pa.
     table = pa.Table.from_batches(batches, schema=schema)
     if max_rows is not None and seen > max_rows:
         return table.slice(0, max_rows), True
-    return table, False
+    return table, cut
 
 
 def _failed(exc: Exception, timeout: float | None) -> QueryFailed:
     """Translate a DuckDB or Arrow error; `timeout` is set when the watchdog stopped it."""
+    if timeout is None and "maximum execution time" in str(exc):
+        return QueryFailed(
+            "the query was stopped at the database's time limit",
+            hint="narrow the query: filter with WHERE, add a LIMIT, or aggregate before joining",
+            error="max_execution_time",
+        )
     if timeout is not None:
         return QueryFailed(
             f"the query was stopped at its time limit of {timeout:g} s",

@@ -17,6 +17,7 @@ from lakehouse.cli._init import init
 from lakehouse.cli._journal import journal_group
 from lakehouse.cli._projections import projections_group
 from lakehouse.cli._segments import segments_group
+from lakehouse.cli._serve import serve
 from lakehouse.cli._sql import sql
 from lakehouse.playbooks._cli import playbook_group
 from lakehouse.sessions._cli import session_group
@@ -60,6 +61,7 @@ for command in (
     checkpoint_group,
     journal_group,
     segments_group,
+    serve,
     doctor,
     demo,
 ):

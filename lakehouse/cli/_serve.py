@@ -1,0 +1,202 @@
+"""`lakehouse serve`: the read-only query endpoint over HTTP (see lakehouse/server/).
+
+The web stack (fastapi, uvicorn) is imported inside the command only, so the other verbs
+start as fast as before.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import orjson
+
+from lakehouse.cli._common import examples, state
+
+if TYPE_CHECKING:
+    import socket
+    from types import FrameType
+
+    from lakehouse.server._config import ServerConfig
+
+# the exit code for a --get answer, by HTTP status (the CLI contract's codes)
+EXIT_BY_STATUS = {400: 3, 404: 5, 405: 2, 406: 3, 409: 4, 413: 3, 422: 3, 429: 6, 503: 6}
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one (printed on stderr).",
+)
+@click.option("--token-env", metavar="NAME", help="Require this env variable's bearer token.")
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
+    help="Require the bearer token in this file (mode 0600).",
+)
+@click.option(
+    "--get",
+    "target",
+    metavar="PATH",
+    help="Answer one GET in-process (no socket), print the body; exit 0 only on 200.",
+)
+@click.option(
+    "--sql-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop a query after this long.",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    metavar="N",
+    help="Rows a query returns at most (truncated beyond).",
+)
+@click.option(
+    "--max-queries",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    metavar="N",
+    help="Queries running at once; 429 beyond.",
+)
+@click.option(
+    "--min-seq-wait",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a request waits for its min_seq before 503.",
+)
+@examples("""
+lakehouse serve                                   # http://127.0.0.1:8765
+LH_TOKEN=$(openssl rand -hex 32) lakehouse serve --host 0.0.0.0 --token-env LH_TOKEN
+lakehouse serve --get '/v1/traces/search?q=refund+policy&k=3'
+curl -s localhost:8765/v1/sql --json '{"sql": "SELECT count(*) FROM traces"}'
+""")
+def serve(
+    *,
+    host: str,
+    port: int,
+    token_env: str | None,
+    token_file: Path | None,
+    target: str | None,
+    sql_timeout: float,
+    max_rows: int,
+    max_queries: int,
+    min_seq_wait: float,
+) -> None:
+    """Serve read-only SQL, entity reads, search and the journal feed over HTTP.
+
+    Every response carries the watermark it reflects; pass min_seq=N to wait for your own
+    write. Beyond loopback a bearer token is required (--token-env or --token-file); only
+    /health is open. The server takes no lock: mutation verbs never wait for it.
+    """
+    from lakehouse.server._config import ServerConfig, check_bind, token_from_env, token_from_file
+
+    if token_env and token_file:
+        raise click.UsageError("pass --token-env or --token-file, not both")
+    token = None
+    if token_env:
+        token = token_from_env(token_env)
+    elif token_file:
+        token = token_from_file(token_file)
+    if target is None:
+        check_bind(host, token)
+    config = ServerConfig(
+        state().store,
+        token=None if target is not None else token,  # in-process: no one to authenticate
+        sql_timeout=sql_timeout,
+        max_rows=max_rows,
+        max_queries=max_queries,
+        min_seq_wait=min_seq_wait,
+        watch=target is None,
+    )
+    if target is not None:
+        _answer_once(config, target)
+    else:
+        _run(config, host, port)
+
+
+def _answer_once(config: ServerConfig, target: str) -> None:
+    from lakehouse.server import create_app, get
+
+    status, _headers, body = get(create_app(config), target)
+    sys.stdout.buffer.write(body if body.endswith(b"\n") else body + b"\n")
+    sys.stdout.flush()
+    if status != 200:
+        try:
+            error = orjson.loads(body)["error"]
+            click.echo(f"error: {error['message']}", err=True)
+            if error.get("hint"):
+                click.echo(f"hint: {error['hint']}", err=True)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            click.echo(f"error: HTTP {status}", err=True)
+        click.get_current_context().exit(EXIT_BY_STATUS.get(status, 1))
+
+
+def _run(config: ServerConfig, host: str, port: int) -> None:
+    import uvicorn
+
+    from lakehouse.server import create_app
+
+    app = create_app(config)
+    sock = _listen(host, port)
+    where = f"[{host}]" if ":" in host else host
+    click.echo(
+        f"serving {config.root} on http://{where}:{sock.getsockname()[1]} "
+        f"(watermark {app.state.live.watermark}; token {'required' if config.token else 'off'})",
+        err=True,
+    )
+    live = app.state.live
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            live.close()  # event streams end now rather than at the graceful timeout
+            super().handle_exit(sig, frame)
+
+    server = Server(
+        uvicorn.Config(
+            app,
+            access_log=False,  # an access log is where tokens and queries would leak
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+            server_header=False,
+        )
+    )
+    server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket bound to host:port (its port is known even when 0 was asked)."""
+    import socket
+
+    from lakehouse.server._errors import ServerRefused
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ServerRefused(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pick another --port (0 picks a free one) or another --host",
+            host=host,
+            port=port,
+        ) from exc
+    sock.set_inheritable(True)
+    return sock

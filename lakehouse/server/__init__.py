@@ -1,0 +1,55 @@
+"""The read-only query endpoint behind `lakehouse serve`: SQL, reads, search, the journal.
+
+`create_app(ServerConfig(root, ...))` gives the ASGI application (FastAPI); the CLI runs
+it on uvicorn. Importing this package loads the web stack, so the CLI imports it only
+inside `serve`. Modules: `_config` (limits, token, bind check), `_live` (the followed
+read models), `_envelope` and `_middleware` (the one envelope, the watermark header, the
+token, the body cap), `_reads`, `_sql_route` and `_journal_feed` (the routes), `_oneshot`
+(`--get`).
+"""
+
+from lakehouse.server._app import create_app
+from lakehouse.server._config import (
+    ServerConfig,
+    check_bind,
+    is_loopback,
+    token_from_env,
+    token_from_file,
+)
+from lakehouse.server._envelope import WATERMARK_HEADER
+from lakehouse.server._errors import (
+    BodyTooLarge,
+    FormatUnsupported,
+    InternalError,
+    MethodNotAllowed,
+    NotCaughtUp,
+    RequestInvalid,
+    RouteNotFound,
+    ServerError,
+    ServerRefused,
+    TooManyQueries,
+    Unauthorized,
+)
+from lakehouse.server._oneshot import get
+
+__all__ = [
+    "WATERMARK_HEADER",
+    "BodyTooLarge",
+    "FormatUnsupported",
+    "InternalError",
+    "MethodNotAllowed",
+    "NotCaughtUp",
+    "RequestInvalid",
+    "RouteNotFound",
+    "ServerConfig",
+    "ServerError",
+    "ServerRefused",
+    "TooManyQueries",
+    "Unauthorized",
+    "check_bind",
+    "create_app",
+    "get",
+    "is_loopback",
+    "token_from_env",
+    "token_from_file",
+]

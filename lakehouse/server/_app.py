@@ -1,0 +1,71 @@
+"""The ASGI application: `create_app(config)` wires the routes, the envelope and the guards.
+
+Read-only by construction: the store is opened without taking its lock (no command is
+ever run), the read models are in-memory DuckDB over checkpoint Parquet and the journal's
+tail, and no route writes. The watcher thread starts with the application's lifespan and
+stops with it; without a lifespan (`--get`), a `min_seq` request refreshes by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from lakehouse import Store
+from lakehouse.server import _journal_feed, _reads, _sql_route
+from lakehouse.server._config import ServerConfig
+from lakehouse.server._envelope import install_handlers
+from lakehouse.server._live import LiveModels
+from lakehouse.server._middleware import BearerAuth, BodyLimit, CatchAll, WatermarkHeader
+from lakehouse.server._sql_route import Slots
+
+DESCRIPTION = """Read-only queries over a lakehouse-journal store.
+
+Every response is one JSON envelope (`ok`, `status`, `watermark`, then `data` or
+`error`) and carries the `X-Lakehouse-Watermark` header: the journal seq its data
+reflects. Pass `min_seq=N` to any route to wait (bounded) until the server reflects seq N.
+When the server has a token, every route but /health needs `Authorization: Bearer <token>`.
+"""
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """The application serving the store at `config.root` (StoreNotFound if there is none)."""
+    store = Store.open(config.root)
+    live = LiveModels(store, config)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if config.watch:
+            live.start()
+        try:
+            yield
+        finally:
+            live.stop()
+
+    app = FastAPI(
+        title="lakehouse-journal query endpoint",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # the interactive docs load scripts from a CDN: not for a data server
+        redoc_url=None,
+    )
+    app.state.config = config
+    app.state.live = live
+    app.state.slots = Slots(config.max_queries)
+    for module in (_reads, _sql_route, _journal_feed):
+        app.include_router(module.router)
+    install_handlers(app)
+
+    def watermark() -> int:
+        return live.watermark
+
+    # added innermost first: the watermark header wraps everything, even a 401
+    app.add_middleware(CatchAll, watermark=watermark)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes, watermark=watermark)
+    if config.token is not None:
+        app.add_middleware(BearerAuth, token=config.token, watermark=watermark)
+    app.add_middleware(WatermarkHeader, watermark=watermark)
+    return app

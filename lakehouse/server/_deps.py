@@ -1,0 +1,89 @@
+"""What routes share: the read models a request holds (after its `min_seq` wait)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from pydantic import BeforeValidator, Field
+
+from lakehouse.server._config import ServerConfig
+from lakehouse.server._live import LiveModels
+from lakehouse.server._schemas import ErrorEnvelope
+from projections import ReadModels
+
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
+def _whole(value: Any) -> Any:
+    """Refuse '1.0' and '1e3' for an integer parameter: the description says integer."""
+    if isinstance(value, str) and not _WHOLE.fullmatch(value.strip()):
+        raise ValueError("must be a whole number, e.g. 42")
+    return value
+
+
+def _flag(value: Any) -> Any:
+    """Take only true or false for a boolean parameter (not 1, yes or on)."""
+    if isinstance(value, str):
+        if value.lower() not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return value.lower() == "true"
+    return value
+
+
+# query parameters as exact as their description (pydantic alone takes '1.0' and 'yes');
+# bounds go on the inner type: beside a validator, Query(ge=) leaves them out of the schema
+Whole = BeforeValidator(_whole)
+Flag = BeforeValidator(_flag)
+Seq = Annotated[int, Field(ge=0, le=2**62)]
+MIN_SEQ = Query(
+    description="Wait (bounded) until the server reflects this seq, e.g. the seq a mutation "
+    "verb printed; 503 with the current watermark if it does not in time.",
+)
+DESCRIPTIONS = {
+    400: "The query or a parameter was refused or failed.",
+    401: "The bearer token is missing or wrong.",
+    404: "No such entity.",
+    406: "The result cannot be given in the format asked for.",
+    413: "The request body is too large.",
+    422: "A parameter or the body does not match this route.",
+    429: "Every query slot is busy.",
+    503: "The server did not reach min_seq in time.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses a route can give (401 and 422: all)."""
+    wanted = sorted({401, 422, 503, *statuses})
+    return {
+        status: {"model": ErrorEnvelope, "description": DESCRIPTIONS[status]} for status in wanted
+    }
+
+
+def live_of(request: Request) -> LiveModels:
+    """The server's live read models."""
+    live: LiveModels = request.app.state.live
+    return live
+
+
+def config_of(request: Request) -> ServerConfig:
+    """The server's configuration."""
+    config: ServerConfig = request.app.state.config
+    return config
+
+
+def read_models(
+    request: Request, min_seq: Annotated[Seq | None, Whole, MIN_SEQ] = None
+) -> ReadModels:
+    """The read models this request holds throughout, once they reflect `min_seq`."""
+    live = live_of(request)
+    if min_seq is None:
+        models = live.models
+    else:
+        models = live.wait_for(min_seq, config_of(request).min_seq_wait)
+    request.state.watermark = models.seq
+    return models
+
+
+Models = Annotated[ReadModels, Depends(read_models)]

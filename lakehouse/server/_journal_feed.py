@@ -1,0 +1,154 @@
+"""The journal as an event feed: pages after a cursor, and a server-sent event stream.
+
+Both stop at the watermark of the read models, so a record is never announced before the
+server's reads reflect it: a client that sees seq N in the feed can query seq N's state.
+A cursor older than the oldest segment present gets `gap: true` and the checkpoint to
+start from instead (or pass `archived=true` to read the archived segments too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from lakehouse.server._deps import Flag, Models, Seq, Whole, errors, live_of
+from lakehouse.server._envelope import dumps, success
+from lakehouse.server._schemas import Envelope, JournalPage
+
+if TYPE_CHECKING:
+    from lakehouse import Store
+    from lakehouse.server._live import LiveModels
+
+router = APIRouter()
+After = Annotated[Seq, Whole, Query(description="Records with a seq above this one.")]
+Archived = Annotated[bool, Flag, Query(description="Read the archived segments too (no gap).")]
+PAGE = 1000  # records per read of the event stream
+KEEPALIVE = 15.0  # seconds between comments on an idle event stream
+
+
+@dataclass
+class Page:
+    """Records after a cursor, up to a watermark."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    next: int = 0
+    gap: bool = False
+    first_seq: int | None = None
+    full: bool = False  # the limit stopped the read: there may be more
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_page(store: Store, *, after: int, upto: int, limit: int, archived: bool) -> Page:
+    """At most `limit` records with `after` < seq <= `upto` (no lock taken)."""
+    reading = store.journal.read(after=after, limit=limit, on_damage="report", archived=archived)
+    page = Page(next=after)
+    for record in reading:
+        if record.seq > upto:
+            break
+        page.records.append(record.to_dict())
+        page.next = record.seq
+    page.gap, page.first_seq = reading.gap, reading.first_seq
+    page.full = len(page.records) >= limit
+    page.findings = [finding.to_dict() for finding in reading.findings]
+    return page
+
+
+def covering_checkpoint(store: Store, upto: int) -> dict[str, Any] | None:
+    """The newest valid checkpoint at or before `upto`, to start from over a gap."""
+    found = store.checkpoints.latest_valid(at_most=upto)
+    if found is None:
+        return None
+    return {"seq": found.seq, "name": found.name, "created_at": found.created_at}
+
+
+@router.get("/v1/journal", response_model=Envelope[JournalPage], responses=errors())
+def journal(
+    request: Request,
+    models: Models,
+    after: After = 0,
+    limit: Annotated[
+        Annotated[int, Field(ge=1, le=10_000)], Whole, Query(description="Records at most.")
+    ] = 500,
+    archived: Archived = False,
+) -> Response:
+    """Records after the cursor `after`, up to the watermark, and the cursor to pass next."""
+    store = live_of(request).store
+    page = read_page(store, after=after, upto=models.seq, limit=limit, archived=archived)
+    data = {
+        "records": page.records,
+        "next": page.next,
+        "gap": page.gap,
+        "first_seq": page.first_seq,
+        "checkpoint": covering_checkpoint(store, models.seq) if page.gap else None,
+        "findings": page.findings,
+    }
+    return success(models.seq, data)
+
+
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events: `record` (id = seq, data = the record as JSON), "
+        "`gap` once if the cursor fell into archived records; comments as keep-alives.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    **errors(),
+}
+
+
+@router.get("/v1/journal/stream", response_class=StreamingResponse, responses=STREAM_RESPONSES)
+async def journal_stream(
+    request: Request,
+    models: Models,
+    after: After = 0,
+    limit: Annotated[
+        Annotated[int, Field(ge=1, le=10**9)] | None,
+        Whole,
+        Query(description="End after N records."),
+    ] = None,
+    archived: Archived = False,
+) -> StreamingResponse:
+    """Records after `after` as server-sent events, live as the journal grows."""
+    events = _events(live_of(request), after, limit, archived)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+
+async def _events(
+    live: LiveModels, after: int, limit: int | None, archived: bool
+) -> AsyncIterator[bytes]:
+    cursor, sent, first = after, 0, True
+    while not live.closing:
+        watermark = live.watermark
+        if watermark <= cursor and not first:
+            await live.changed(watermark, KEEPALIVE)
+            if live.watermark == watermark:
+                yield b": keep-alive\n\n"
+            continue
+        size = PAGE if limit is None else min(PAGE, limit - sent)
+        page = await run_in_threadpool(
+            read_page, live.store, after=cursor, upto=watermark, limit=size, archived=archived
+        )
+        if first and page.gap:
+            gap = {
+                "first_seq": page.first_seq,
+                "checkpoint": covering_checkpoint(live.store, watermark),
+            }
+            yield _event("gap", gap)
+        first = False
+        for record in page.records:
+            yield _event("record", record, record["seq"])
+        sent += len(page.records)
+        if limit is not None and sent >= limit:
+            return
+        cursor = page.next if page.full else max(cursor, watermark)
+
+
+def _event(kind: str, data: Any, id: int | None = None) -> bytes:
+    head = f"id: {id}\n" if id is not None else ""
+    return f"{head}event: {kind}\n".encode() + b"data: " + dumps(data) + b"\n\n"

@@ -1,0 +1,121 @@
+"""The bodies the endpoint takes and gives, as pydantic models: they make /openapi.json.
+
+Routes build their responses directly (see `_envelope`), so these models describe rather
+than validate what goes out; tests/server/test_openapi.py holds the two together.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+T = TypeVar("T")
+Row = dict[str, Any]
+Param = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | float | str | bool | None
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a code to branch on, a message, a hint, and the error's fields."""
+
+    model_config = ConfigDict(extra="allow")
+    code: str
+    message: str
+    hint: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """The envelope of every error response."""
+
+    ok: Literal[False]
+    status: int
+    watermark: int
+    error: ErrorDetail
+
+
+class Envelope(BaseModel, Generic[T]):
+    """The envelope of every success response: `data` reflects seq `watermark`."""
+
+    ok: Literal[True]
+    status: Literal[200]
+    watermark: int
+    data: T
+
+
+class Health(BaseModel):
+    """Whether the server is following the journal, and how far behind its head it is."""
+
+    status: Literal["ok", "degraded"]
+    head_seq: int
+    watermark: int
+    lag: int
+    watching: bool
+    error: str | None
+
+
+class SqlRequest(BaseModel):
+    """One read-only SELECT, its parameters (for `?` placeholders) and a row cap."""
+
+    model_config = ConfigDict(extra="forbid")
+    sql: str = Field(
+        min_length=1, max_length=65_536, description="Exactly one SELECT (or WITH ... SELECT)."
+    )
+    params: list[Param] = Field(default_factory=list, max_length=1000)
+    max_rows: StrictInt | None = Field(
+        default=None, ge=0, description="Stop after this many rows (the server's cap applies)."
+    )
+
+
+class Column(BaseModel):
+    """A result column: its name and its DuckDB type."""
+
+    name: str
+    type: str
+
+
+class SqlResult(BaseModel):
+    """A query's rows, each a list in column order; `truncated` when a cap cut them."""
+
+    columns: list[Column]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+
+
+class DatasetList(BaseModel):
+    """The datasets not dropped, by name."""
+
+    datasets: list[Row]
+
+
+class TraceHistory(BaseModel):
+    """A trace and its predecessors back to the first, and any broken links met."""
+
+    uid: str
+    chain: list[Row]
+    problems: list[str]
+
+
+class SearchHits(BaseModel):
+    """The entities most like the query, best first, each with its similarity `score`."""
+
+    hits: list[Row]
+
+
+class CheckpointRef(BaseModel):
+    """A checkpoint a client can start from when its cursor fell into archived records."""
+
+    seq: int
+    name: str
+    created_at: str | None
+
+
+class JournalPage(BaseModel):
+    """Records after a cursor (up to the watermark) and the cursor to pass next."""
+
+    records: list[Row]
+    next: int
+    gap: bool
+    first_seq: int | None
+    checkpoint: CheckpointRef | None
+    findings: list[Row]

@@ -1,0 +1,141 @@
+"""POST /v1/sql: one read-only SELECT over the read models, bounded every way.
+
+The guard and the locked connection (projections/_sql.py) refuse anything but one
+SELECT; the watchdog stops it at the server's time limit; rows and bytes are capped
+(`truncated` says so); and at most `max_queries` run at once (429 beyond, at once: a
+queue would only hold the slow ones longer). JSON by default; `Accept:
+application/vnd.apache.arrow.stream` gives Arrow IPC and `text/csv` gives CSV, with the
+watermark, the row count and the truncation in headers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from lakehouse.server._deps import Models, config_of, errors
+from lakehouse.server._envelope import success
+from lakehouse.server._errors import FormatUnsupported, TooManyQueries
+from lakehouse.server._schemas import Envelope, SqlRequest, SqlResult
+from projections import QueryFailed, QueryResult, run
+
+router = APIRouter()
+ARROW = "application/vnd.apache.arrow.stream"
+CSV = "text/csv"
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The rows: the JSON envelope, Arrow IPC or CSV, as the Accept header asks.",
+        "content": {
+            ARROW: {"schema": {"type": "string", "format": "binary"}},
+            CSV: {"schema": {"type": "string"}},
+        },
+    },
+    **errors(400, 406, 413, 429),
+}
+
+
+class Slots:
+    """A bound on the queries running at once; `take` fails at once when all are busy."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free = threading.BoundedSemaphore(size)
+
+    def take(self) -> None:
+        """Take a slot, or raise TooManyQueries."""
+        if not self._free.acquire(blocking=False):
+            raise TooManyQueries(
+                f"all {self.size} query slots are busy",
+                hint="retry in a moment; slow queries hold their slot until they end",
+                limit=self.size,
+            )
+
+    def give(self) -> None:
+        """Give a slot back."""
+        self._free.release()
+
+
+@router.post("/v1/sql", response_model=Envelope[SqlResult], responses=RESPONSES)
+def sql(request: Request, body: SqlRequest, models: Models) -> Response:
+    """Run one read-only SELECT (params bind `?` placeholders); rows capped, `truncated` set."""
+    config = config_of(request)
+    fmt = negotiate(request.headers.get("accept", ""))
+    max_rows = config.max_rows if body.max_rows is None else min(body.max_rows, config.max_rows)
+    slots: Slots = request.app.state.slots
+    slots.take()
+    started = time.monotonic()
+    try:
+        with models.cursor() as cursor:
+            result = run(
+                cursor,
+                body.sql,
+                body.params,
+                max_rows=max_rows,
+                max_bytes=config.max_bytes,
+                timeout=config.sql_timeout,
+            )
+    except QueryFailed as error:
+        error.fields["elapsed"] = round(time.monotonic() - started, 3)  # when it was stopped
+        raise
+    finally:
+        slots.give()
+    if fmt == "json":
+        return success(models.seq, as_json(result))
+    return as_bytes(result, fmt)
+
+
+def negotiate(accept: str) -> str:
+    """json, arrow or csv: the first of them the Accept header names (JSON by default)."""
+    for item in accept.split(","):
+        media = item.split(";")[0].strip().lower()
+        if media == ARROW:
+            return "arrow"
+        if media == CSV:
+            return "csv"
+        if media in ("application/json", "application/*", "*/*"):
+            return "json"
+    return "json"
+
+
+def as_json(result: QueryResult) -> dict[str, Any]:
+    """The result as the envelope's data: rows as lists in column order."""
+    table = result.table
+    rows = [
+        list(row) for row in zip(*(column.to_pylist() for column in table.columns), strict=True)
+    ]
+    return {
+        "columns": [{"name": name, "type": kind} for name, kind in result.columns],
+        "rows": rows,
+        "row_count": len(rows),
+        "truncated": result.truncated,
+    }
+
+
+def as_bytes(result: QueryResult, fmt: str) -> Response:
+    """The result as an Arrow IPC stream or as CSV."""
+    headers = {
+        "X-Lakehouse-Row-Count": str(result.table.num_rows),
+        "X-Lakehouse-Truncated": "true" if result.truncated else "false",
+    }
+    sink = pa.BufferOutputStream()
+    try:
+        if fmt == "arrow":
+            with pa.ipc.new_stream(sink, result.table.schema) as writer:
+                writer.write_table(result.table)
+        else:
+            import pyarrow.csv
+
+            pyarrow.csv.write_csv(result.table, sink)
+    except pa.ArrowException as exc:
+        raise FormatUnsupported(
+            f"the result cannot be written as {fmt}: {exc}",
+            hint="CSV holds no nested values: cast them to VARCHAR, or ask for JSON or Arrow",
+            format=fmt,
+        ) from exc
+    media = ARROW if fmt == "arrow" else "text/csv; charset=utf-8"
+    return Response(sink.getvalue().to_pybytes(), media_type=media, headers=headers)
