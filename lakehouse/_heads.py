@@ -25,7 +25,7 @@ from checkpoints import Checkpoint
 from journal import Record
 from lakehouse._family import Family, Head
 
-SHARD_TARGET = 128
+SHARD_TARGET = 64
 KEYS = "keys"  # the pseudo-table of idempotency keys
 _Key = tuple[str, str]
 
