@@ -10,7 +10,7 @@ generation is closed when the last query using it lets go (its pinned files with
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakehouse._readmodels import Fold, connect_models, fold_all
 from lakehouse._store import newest_checkpoint
@@ -23,9 +23,12 @@ if TYPE_CHECKING:
 class Follower:
     """The newest read models of a store, brought up to date by `refresh()`."""
 
-    def __init__(self, store: Store, *, locked: bool = True) -> None:
+    def __init__(
+        self, store: Store, *, locked: bool = True, limits: dict[str, Any] | None = None
+    ) -> None:
         self.store = store
         self.locked = locked
+        self.limits = limits or {}  # for each connection (see `connect_models`)
         self._lock = threading.Lock()
         self._folds: list[Fold] = []
         self._checkpoint = -1  # the newest checkpoint seen when the folds were started
@@ -55,5 +58,5 @@ class Follower:
 
     def _build(self, head: int) -> ReadModels:
         parts = [part for fold in self._folds for part in fold.parts]
-        con = connect_models(self.store.root, locked=self.locked)
+        con = connect_models(self.store.root, locked=self.locked, **self.limits)
         return ReadModels(con, parts, head, owns_parts=False)

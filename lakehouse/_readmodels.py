@@ -277,13 +277,16 @@ def _close(folds: list[Fold]) -> None:
         done.close()
 
 
-def connect_models(root: Path, *, locked: bool) -> Any:
-    """An in-memory DuckDB for read models: locked down for user SQL, or not."""
+def connect_models(root: Path, *, locked: bool, **limits: Any) -> Any:
+    """An in-memory DuckDB for read models: locked down for user SQL, or not.
+
+    `limits` go to `projections.connect` (memory_limit, threads, max_execution_time).
+    """
     if locked:
         from projections import connect, pinned_directory
 
         allowed = [root / "checkpoints", root / "objects", pinned_directory()]
-        return connect(allowed_directories=[path for path in allowed if path is not None])
+        return connect(allowed_directories=[path for path in allowed if path is not None], **limits)
     import duckdb
 
     return duckdb.connect(":memory:", config={"threads": os.cpu_count() or 1})

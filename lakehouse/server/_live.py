@@ -32,35 +32,18 @@ SAFETY_MS = 1000  # refresh this often even without an event (a missed event cos
 WAIT_POLL = 0.05  # a min_seq waiter refreshes itself this often
 
 
-class LimitedFollower(Follower):
-    """A Follower whose DuckDB connections carry the server's limits."""
-
-    def __init__(self, store: Store, config: ServerConfig) -> None:
-        self.config = config
-        super().__init__(store, locked=True)
-
-    def _build(self, head: int) -> ReadModels:
-        from projections import ReadModels, connect, pinned_directory
-
-        root, config = self.store.root, self.config
-        allowed = [root / "checkpoints", root / "objects", pinned_directory()]
-        con = connect(
-            allowed_directories=[path for path in allowed if path is not None],
-            memory_limit=config.memory_limit,
-            threads=config.threads,
-            # a backstop behind run()'s watchdog, loose enough for our own queries
-            max_execution_time=2 * config.sql_timeout + 1,
-        )
-        parts = [part for fold in self._folds for part in fold.parts]
-        return ReadModels(con, parts, head, owns_parts=False)
-
-
 class LiveModels:
     """The newest read models of a store, followed as the journal grows."""
 
     def __init__(self, store: Store, config: ServerConfig) -> None:
         self.store = store
-        self.follower = LimitedFollower(store, config)
+        limits = {
+            "memory_limit": config.memory_limit,
+            "threads": config.threads,
+            # a backstop behind run()'s watchdog, loose enough for our own queries
+            "max_execution_time": 2 * config.sql_timeout + 1,
+        }
+        self.follower = Follower(store, locked=True, limits=limits)
         self.closing = False
         self.last_error: str | None = None
         self._changed = threading.Condition()
