@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.doctor._util import Built, build, copy
+from tests.faults.conftest import spawn  # noqa: F401 - the appender fixture, shared
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ next child to take the lock. Adjudicated fragments are healthy; nothing else may
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,24 +25,6 @@ from tests.doctor._util import Built, doctor
 from tests.faults.conftest import Ack, Appender
 
 WRITERS = 3
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Callable[..., Appender]]:
-    """Appender children on a store; any still running at teardown is killed."""
-    children: list[Appender] = []
-
-    def start(store: Path, *args: str) -> Appender:
-        workdir = tmp_path / f"appender-{len(children)}"
-        workdir.mkdir()
-        children.append(Appender(store, args, workdir))
-        return children[-1]
-
-    yield start
-    for child in children:
-        if child.proc.poll() is None:
-            child.proc.kill()
-        child.finish(timeout=30)
 
 
 def _storm(root: Path, spawn: Callable[..., Appender], seed: int, cycles: int) -> list[Ack]:
