@@ -18,6 +18,7 @@ from lakehouse._search import search_rows
 from lakehouse.server._deps import Flag, Models, Whole, errors, live_of
 from lakehouse.server._envelope import success
 from lakehouse.server._schemas import DatasetList, Envelope, Health, Row, SearchHits, TraceHistory
+from lakehouse.traces import predecessors
 from projections import ReadModels
 
 router = APIRouter()
@@ -95,17 +96,12 @@ def trace(models: Models, uid: Name) -> Response:
 )
 def trace_history(models: Models, uid: Name) -> Response:
     """The chain of predecessors from `uid` back to the first trace, with any problems."""
-    chain, problems, seen = [_trace(models, uid)], [], {uid}
-    while (previous := chain[-1]["predecessor"]) is not None:
-        if previous in seen:
-            problems.append(f"cycle: {chain[-1]['uid']} names {previous}, already in the chain")
-            break
+
+    def find(previous: str) -> dict[str, Any] | None:
         found = _rows(models, "SELECT * FROM traces WHERE uid = ?", [previous])
-        if not found:
-            problems.append(f"missing link: {chain[-1]['uid']} names {previous}, not found")
-            break
-        seen.add(previous)
-        chain.append(found[0])
+        return found[0] if found else None
+
+    chain, problems = predecessors(_trace(models, uid), find)
     return success(models.seq, {"uid": uid, "chain": chain, "problems": problems})
 
 

@@ -1,6 +1,6 @@
 """The pathway-traces family: a versioned memory of reasoning traces with history."""
 
-from lakehouse.traces._api import Traces
+from lakehouse.traces._api import Traces, predecessors
 from lakehouse.traces._family import TRACES, TracesFamily
 
-__all__ = ["TRACES", "Traces", "TracesFamily"]
+__all__ = ["TRACES", "Traces", "TracesFamily", "predecessors"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from journal import Draft
@@ -27,6 +28,29 @@ if TYPE_CHECKING:
     from lakehouse._store import Store
 
 Head = dict[str, Any]
+
+
+def predecessors(
+    start: dict[str, Any], find: Callable[[str], dict[str, Any] | None]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The chain from `start` back through its predecessors (found by `find`), and problems.
+
+    A trace naming one already in the chain (a cycle) or one `find` does not know (a
+    missing link) ends the chain with a problem rather than an error: history shows what
+    is there. The API walks the heads; the query endpoint walks the `traces` read model.
+    """
+    chain, problems, seen = [start], [], {start["uid"]}
+    while (previous := chain[-1]["predecessor"]) is not None:
+        if previous in seen:
+            problems.append(f"cycle: {chain[-1]['uid']} names {previous}, already in the chain")
+            break
+        found = find(previous)
+        if found is None:
+            problems.append(f"missing link: {chain[-1]['uid']} names {previous}, not found")
+            break
+        seen.add(previous)
+        chain.append(found)
+    return chain, problems
 
 
 def new_uid() -> str:
@@ -154,19 +178,7 @@ class Traces:
     def history(self, uid: str) -> dict[str, Any]:
         """The chain of predecessors from `uid` back to the first trace, with any problems."""
         heads = self._store.heads()
-        chain: list[Head] = [_existing(heads, uid)]
-        problems: list[str] = []
-        seen = {uid}
-        while (previous := chain[-1]["predecessor"]) is not None:
-            if previous in seen:
-                problems.append(f"cycle: {chain[-1]['uid']} names {previous}, already in the chain")
-                break
-            head = heads.get(ENTITY, previous)
-            if head is None:
-                problems.append(f"missing link: {chain[-1]['uid']} names {previous}, not found")
-                break
-            seen.add(previous)
-            chain.append(head)
+        chain, problems = predecessors(_existing(heads, uid), lambda id: heads.get(ENTITY, id))
         return {"uid": uid, "chain": chain, "problems": problems}
 
     def search(
