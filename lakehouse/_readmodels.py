@@ -300,6 +300,23 @@ def status_path(root: Path) -> Path:
     return root / "projections" / "cache" / "status.json"
 
 
+def recorded_errors(root: Path) -> dict[str, str]:
+    """The last error each projection stopped with, by projection name (see record_error)."""
+    import orjson
+
+    try:
+        found = orjson.loads(status_path(root).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {
+        str(name): str(entry["error"])
+        for name, entry in found.items()
+        if isinstance(entry, dict) and entry.get("error")
+    }
+
+
 def record_error(root: Path, error: ProjectionStopped) -> None:
     """Remember a projection's stop for `projections status` (best effort)."""
     import orjson

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from lakehouse._readmodels import META, bases, dead_letters, open_read_models, status_path
+from lakehouse._readmodels import META, bases, dead_letters, open_read_models, recorded_errors
 from projections import ProjectionStopped
 
 if TYPE_CHECKING:
@@ -24,7 +22,7 @@ def projection_status(store: Store) -> list[dict[str, Any]]:
         for seq, (_, group) in bases(checkpoints, projections, at_most=head).items()
         for p in group
     }
-    errors = _errors(store)
+    errors = recorded_errors(store.root)
     letters = _dead_letters(store, errors)
     rows = []
     for projection in projections:
@@ -45,7 +43,7 @@ def projection_status(store: Store) -> list[dict[str, Any]]:
                 "fingerprint": projection.fingerprint,
                 "checkpoint_fingerprint": recorded.get("fingerprint"),
                 "dead_letters": letters.get(projection.name, 0),
-                "error": errors.get(projection.name, {}).get("error"),
+                "error": errors.get(projection.name),
                 "kinds": sorted(projection.kinds) or ["*"],
                 "policy": projection.policy,
             }
@@ -53,21 +51,12 @@ def projection_status(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
-def _errors(store: Store) -> dict[str, dict[str, Any]]:
-    path = status_path(store.root)
-    try:
-        found = orjson.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
-def _dead_letters(store: Store, errors: dict[str, dict[str, Any]]) -> dict[str, int]:
+def _dead_letters(store: Store, errors: dict[str, str]) -> dict[str, int]:
     """Dead letters per projection, the tail's included (the tail is folded to count them)."""
     try:
         models, _ = open_read_models(store, locked=False)
     except ProjectionStopped as error:
-        errors[error.fields.get("projection", "?")] = {"error": error.message}
+        errors[error.fields.get("projection", "?")] = error.message
         return {}
     try:
         return {name: len(dead_letters(part)) for name, part in models.parts.items()}

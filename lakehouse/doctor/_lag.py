@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from checkpoints import Checkpoint
 from journal import LakehouseError
-from lakehouse._readmodels import META, Fold, bases, dead_letters, status_path
+from lakehouse._readmodels import META, Fold, bases, dead_letters, recorded_errors
 from lakehouse._store import CHECKPOINT_EVERY
 from lakehouse.doctor._context import Context
 from lakehouse.doctor._genesis import FoldFailed, advance
@@ -49,7 +47,7 @@ def check_projections(ctx: Context, *, fold_tail: bool, letters: bool = True) ->
             }
     if fold_tail and not ctx.journal_damaged and head - min(groups, default=head) <= FOLD_TAIL_UPTO:
         _fold_tails(ctx, groups, rows)
-    for name, error in _recorded_errors(ctx).items():
+    for name, error in recorded_errors(ctx.root).items():
         if name in rows and rows[name]["error"] is None:
             rows[name]["error"] = error
     ctx.report.projections = [
@@ -117,21 +115,6 @@ def report_fold_failure(ctx: Context, failed: FoldFailed) -> None:
         f"--after {failed.seq - 1} --limit 1')",
         seq=failed.seq,
     )
-
-
-def _recorded_errors(ctx: Context) -> dict[str, str]:
-    """The last error each projection stopped with (projections/cache/status.json)."""
-    try:
-        found = orjson.loads(status_path(ctx.root).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(found, dict):
-        return {}
-    return {
-        str(name): str(entry.get("error"))
-        for name, entry in found.items()
-        if isinstance(entry, dict) and entry.get("error")
-    }
 
 
 def _watermarks(ctx: Context, rows: dict[str, dict[str, Any]]) -> None:
