@@ -100,6 +100,7 @@ class Store:
         self.checkpoint_every = _checkpoint_every(checkpoint_every)
         self._heads: Heads | None = None
         self._projections: list[Projection] | None = None
+        self._checkpoint_seen = 0  # the newest checkpoint seq this store has seen
         for name, make in interfaces().items():
             setattr(self, name, make(self))
 
@@ -214,14 +215,18 @@ class Store:
         """
         if not self.checkpoint_every:
             return
-        last = newest_checkpoint(self)
         sealed = self.journal.segments()[0][-1].first_seq - 1
-        if seq - last < self.checkpoint_every and sealed <= last:
-            return
+        # checkpoints only ever get newer, so one known to exist that makes none due spares
+        # listing checkpoints/ on every command
+        for last in (self._checkpoint_seen, newest_checkpoint(self)):
+            self._checkpoint_seen = last
+            if seq - last < self.checkpoint_every and sealed <= last:
+                return
         try:
             self.checkpoint()
         except Exception as error:
-            # is neither a LakehouseError nor an OSError), the command already succeeded
+            # whatever the cause (a DuckDB write error is neither a LakehouseError nor an
+            # OSError), the command's records are durable: it has succeeded
             import warnings
 
             warnings.warn(f"automatic checkpoint at seq {seq} failed: {error}", stacklevel=3)
