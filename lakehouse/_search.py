@@ -80,19 +80,31 @@ class SearchProjection(Projection):
         Updating costs what the tail costs; a new index is built when there is no base
         index or when labels marked deleted would outnumber the live ones.
         """
-        from projections import VectorIndex
-
-        part = models.parts[self.name]
-        index_path = part.extra_files.get(f"index/{self.name}.hnsw")
-        ids_path = part.extra_files.get(f"index/{self.name}.ids.json")
-        if index_path is not None and ids_path is not None:
-            index = VectorIndex.load(index_path, ids_path, self.embedder.dim)  # a copy to change
+        index = self._load_base(models.parts[self.name])  # a copy of its own, to change
+        if index is not None:
             ids, vectors, removed = self._tail(models)
             if 2 * (index.deleted + len(ids) + len(removed)) < len(index) + len(ids):
                 index.update(ids, vectors, removed=removed)
                 return index
         key = self.table.key or ""
-        rows = models.query(f'SELECT "{key}", text FROM "{self.table.name}" ORDER BY 1')
+        return self._new_index(
+            models.query(f'SELECT "{key}", text FROM "{self.table.name}" ORDER BY 1')
+        )
+
+    def _load_base(self, part: Part) -> VectorIndex | None:
+        """The index saved in the part's checkpoint, or None if it has none."""
+        from projections import VectorIndex
+
+        index_path = part.extra_files.get(f"index/{self.name}.hnsw")
+        ids_path = part.extra_files.get(f"index/{self.name}.ids.json")
+        if index_path is None or ids_path is None:
+            return None
+        return VectorIndex.load(index_path, ids_path, self.embedder.dim)
+
+    def _new_index(self, rows: list[tuple[Any, ...]]) -> VectorIndex:
+        """An index built from (id, text) rows."""
+        from projections import VectorIndex
+
         vectors = self.embedder.embed([row[1] for row in rows])
         # more threads build faster but in an order that varies: small indexes stay exact
         threads = 1 if len(rows) < PARALLEL_FROM else os.cpu_count() or 1
@@ -134,33 +146,25 @@ class SearchProjection(Projection):
 
     def _index(self, models: ReadModels, part: Part) -> VectorIndex | None:
         """The checkpoint's index (loaded once per part); None when the part has no base."""
-        from projections import VectorIndex
-
         if "index" not in part.cache:
             found: VectorIndex | None = None
             if part.base_dir is not None:
-                index_path = part.extra_files.get(f"index/{self.name}.hnsw")
-                ids_path = part.extra_files.get(f"index/{self.name}.ids.json")
-                if index_path is not None and ids_path is not None:
-                    found = VectorIndex.load(index_path, ids_path, self.embedder.dim)
-                else:  # a checkpoint without its index: build one from its rows
-                    found = self._build_base(part)
+                # a checkpoint without its index (a rebuild's resume point): build one
+                found = self._load_base(part)
+                if found is None:
+                    found = self._new_index(self._base_rows(part))
             part.cache["index"] = found
         index: VectorIndex | None = part.cache["index"]
         return index
 
-    def _build_base(self, part: Part) -> VectorIndex:
+    def _base_rows(self, part: Part) -> list[tuple[Any, ...]]:
+        """The (id, text) rows of the part's checkpoint table, by id."""
         import duckdb
-
-        from projections import VectorIndex
 
         base = part.base_files[self.table.name]
         with duckdb.connect(":memory:") as con:
             select = f"SELECT * FROM read_parquet('{_escape(base)}') ORDER BY 1"
-            rows = con.execute(select).fetchall()
-        return VectorIndex.build(
-            [row[0] for row in rows], self.embedder.embed([r[1] for r in rows])
-        )
+            return con.execute(select).fetchall()
 
     def _tail(self, models: ReadModels) -> tuple[list[str], Any, set[str]]:
         """The tail's ids and vectors (embedded once per read models), and the ids it removed.
