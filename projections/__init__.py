@@ -26,7 +26,8 @@ from projections._table import Column, Row, Table, TableChanges
 
 if TYPE_CHECKING:
     from projections._embed import Embedder, HashingEmbedder, MiniLMEmbedder, embedder
-    from projections._sql import QueryResult, check_select, connect, run
+    from projections._guard import check_select
+    from projections._sql import QueryResult, connect, run
     from projections._vectors import VectorIndex, search_merged
 
 _LAZY = {
@@ -35,7 +36,7 @@ _LAZY = {
     "MiniLMEmbedder": "projections._embed",
     "embedder": "projections._embed",
     "QueryResult": "projections._sql",
-    "check_select": "projections._sql",
+    "check_select": "projections._guard",
     "connect": "projections._sql",
     "run": "projections._sql",
     "VectorIndex": "projections._vectors",

@@ -12,15 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from projections._errors import QueryFailed, QueryRefused
-from projections._sql import (
+from projections._guard import (
     DENIED_FUNCTIONS,
     SAFE_INTERNAL_VIEWS,
     SAFE_TABLE_FUNCTIONS,
-    QueryResult,
     check_select,
-    connect,
-    run,
 )
+from projections._sql import QueryResult, connect, run
 
 # A Python variable a replacement scan would find: `run` must never return its rows.
 some_python_variable = pa.table({"secret": ["do not read me"]})

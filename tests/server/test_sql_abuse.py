@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from projections._errors import QueryRefused
-from projections._sql import MAX_BUILT, check_select
+from projections._guard import MAX_BUILT, check_select
 from tests.server.conftest import LiveServer, TestClient, envelope
 
 ATTACKS = [

@@ -78,6 +78,7 @@ IMPORTS = (  # what a rebuild loads (heavy libraries are imported lazily, on fir
     "lakehouse.sessions._projection",
     "lakehouse.traces._projection",
     "projections._embed",
+    "projections._guard",
     "projections._sql",
     "projections._vectors",
 )
