@@ -2,10 +2,10 @@
 
 The guard (projections/_guard.py) and the locked connection (projections/_sql.py)
 refuse anything but one SELECT; the watchdog stops it at the server's time limit; rows
-and bytes are capped (`truncated` says so); and at most `max_queries` run at once (429 beyond, at once: a
-queue would only hold the slow ones longer). JSON by default; `Accept:
-application/vnd.apache.arrow.stream` gives Arrow IPC and `text/csv` gives CSV, with the
-watermark, the row count and the truncation in headers.
+and bytes are capped (`truncated` says so); and at most `max_queries` run at once (429
+beyond, at once: a queue would only hold the slow ones longer). JSON by default;
+`Accept: application/vnd.apache.arrow.stream` gives Arrow IPC and `text/csv` gives CSV,
+with the watermark, the row count and the truncation in headers.
 """
 
 from __future__ import annotations
