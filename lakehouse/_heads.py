@@ -2,10 +2,12 @@
 
 Validating a command needs the heads of the few entities it names, never all of them,
 so heads are loaded on demand. The snapshot in a checkpoint is sharded by a hash of the
-id (~`SHARD_TARGET` heads a shard, packed in ``heads/<table>.json``) and the records
-after the checkpoint are kept by entity and folded only when that entity is asked for.
-The cost of one command therefore grows with the records since the latest checkpoint,
-not with the length of history (tools/bench/command_bench.py).
+id (~`SHARD_TARGET` heads a shard, packed in ``heads/<table>.json``, with the shards'
+offsets in ``heads/<table>.idx``) and the records after the checkpoint are kept by
+entity and folded only when that entity is asked for. One head costs two small reads
+whatever the size of the snapshot, so the cost of one command, and of opening the read
+models, grows with the records since the latest checkpoint, not with the length of
+history (tools/bench/command_bench.py, tools/bench/projection_bench.py row C).
 
 Besides the entity heads, two lookups: secondary indexes of a family (``index``, e.g. a
 trace's content hash -> its uid) and the results of commands sent with an idempotency key
@@ -15,6 +17,7 @@ trace's content hash -> its uid) and the results of commands sent with an idempo
 from __future__ import annotations
 
 import os
+import struct
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -25,7 +28,8 @@ from checkpoints import Checkpoint
 from journal import Record
 from lakehouse._family import Family, Head
 
-SHARD_TARGET = 64
+SHARD_TARGET = 8
+_OFFSET = struct.Struct("<QQ")  # a shard's start and end, from heads/<table>.idx
 KEYS = "keys"  # the pseudo-table of idempotency keys
 _Key = tuple[str, str]
 
@@ -46,15 +50,23 @@ def shard_count(entries: int) -> int:
 class Snapshot:
     """The heads stored in one checkpoint, read a shard at a time.
 
-    A table is one file, ``heads/<table>.json``: its shards' JSON objects one after the
-    other, located by the (offset, length) list in the checkpoint's meta. One file a
-    table keeps the manifest, and the cheap check of it, small however many heads.
+    A table is two files: ``heads/<table>.json``, its shards' JSON objects one after the
+    other, and ``heads/<table>.idx``, where shard N starts and ends (little-endian uint64
+    N and N+1). The checkpoint's meta holds only each table's shard count, so neither
+    the manifest nor the reads of one head grow with the number of heads. (Checkpoints
+    written before the .idx files list every shard's (offset, length) in their meta
+    instead; they are read as they are.)
     """
 
     def __init__(self, checkpoint: Checkpoint) -> None:
         self.checkpoint = checkpoint
         self.seq = checkpoint.seq
-        self.shards: dict[str, list[list[int]]] = dict(checkpoint.meta.get("heads", {}))
+        self.shards: dict[str, int] = {}
+        self._offsets: dict[str, list[list[int]]] = {}  # the older layout, from the meta
+        for table, value in checkpoint.meta.get("heads", {}).items():
+            if isinstance(value, list):
+                self._offsets[table] = value
+            self.shards[table] = len(value) if isinstance(value, list) else int(value)
         self._loaded: dict[tuple[str, int], dict[str, Any]] = {}
         # every file is opened now and read through its descriptor, so a checkpoint pruned
         # or replaced by a rebuild after this point cannot fail a later lookup
@@ -62,8 +74,11 @@ class Snapshot:
         self._fds: dict[str, int] = {}
         try:
             for table in self.shards:
-                path = checkpoint.path_of(f"heads/{table}.json")
-                self._fds[table] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                for name in (f"{table}.json", f"{table}.idx"):
+                    if name.endswith(".idx") and table in self._offsets:
+                        continue
+                    path = checkpoint.path_of(f"heads/{name}")
+                    self._fds[name] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except BaseException:
             self.close()
             raise
@@ -81,19 +96,24 @@ class Snapshot:
         """One shard of a table (an entity, an index or the keys) as a dict."""
         loaded = self._loaded.get((table, number))
         if loaded is None:
-            offset, length = self.shards[table][number]
-            loaded = orjson.loads(os.pread(self._fds[table], length, offset))
+            if table in self._offsets:
+                start, length = self._offsets[table][number]
+            else:
+                found = os.pread(self._fds[f"{table}.idx"], _OFFSET.size, number * 8)
+                start, end = _OFFSET.unpack(found)
+                length = end - start
+            loaded = orjson.loads(os.pread(self._fds[f"{table}.json"], length, start))
             self._loaded[table, number] = loaded
         return loaded
 
     def get(self, table: str, key: str) -> Any:
         """The stored value for `key` in `table`, or None."""
         shards = self.shards.get(table)
-        return None if not shards else self.shard(table, shard_of(key, len(shards))).get(key)
+        return None if not shards else self.shard(table, shard_of(key, shards)).get(key)
 
     def items(self, table: str) -> Iterator[tuple[str, Any]]:
         """Every (key, value) of a table."""
-        for number in range(len(self.shards.get(table, ()))):
+        for number in range(self.shards.get(table, 0)):
             yield from self.shard(table, number).items()
 
 
@@ -216,22 +236,23 @@ class Heads:
 
 def snapshot_files(
     tables: Mapping[str, Mapping[str, Any]],
-) -> tuple[dict[str, bytes], dict[str, list[list[int]]]]:
-    """The checkpoint files for `tables`, and where each table's shards lie in its file."""
+) -> tuple[dict[str, bytes], dict[str, int]]:
+    """The checkpoint files for `tables` (see `Snapshot`), and each table's shard count."""
     files: dict[str, bytes] = {}
-    shards: dict[str, list[list[int]]] = {}
+    shards: dict[str, int] = {}
     for table, entries in tables.items():
         count = shard_count(len(entries))
         parts: list[dict[str, Any]] = [{} for _ in range(count)]
         for key, value in entries.items():
             parts[shard_of(key, count)][key] = value
         blobs = [orjson.dumps(part, option=orjson.OPT_SORT_KEYS) for part in parts]
-        offsets, at = [], 0
+        offsets, at = [0], 0
         for blob in blobs:
-            offsets.append([at, len(blob)])
             at += len(blob)
+            offsets.append(at)
         files[f"heads/{table}.json"] = b"".join(blobs)
-        shards[table] = offsets
+        files[f"heads/{table}.idx"] = struct.pack(f"<{len(offsets)}Q", *offsets)
+        shards[table] = count
     return files, shards
 
 
