@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import duckdb
 
 _PROC_FD = "/proc/self/fd"
-_ROW_GROUP = 65536  # rows per Parquet row group: a point query reads one
+_ROW_GROUP = 8192  # rows per Parquet row group: a point query reads (and decompresses) one
 
 
 @dataclass
