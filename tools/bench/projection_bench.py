@@ -10,6 +10,9 @@ reuses it for rows A, B, C, E and F. Rows (compare the ratios, not the absolute 
   A   baseline: `for line in open(segment, 'rb'): orjson.loads(line)`, every segment
   B   `rebuild(store, everything=True)` from genesis, records/s       target >= 0.5x A
       B.fold  `fold(store, None, store.projections(), upto=head)` alone
+      B.read  `journal.read(archived=True)` alone: every record CRC-checked, nothing folded
+      B.hnsw  the embedding and HNSW builds inside B; its ratio, A's seconds over these,
+              is the most B could reach if every other step cost nothing
       B.write the checkpoints written inside B (its resume points and the final one)
   C   open the read models, `SELECT * FROM traces WHERE uid = ?`, close: at 1,000 and at
       --records - 1,000 records of history, both with 1,000 records after the last
@@ -418,6 +421,18 @@ def raw_parse(paths: list[Path], records: int) -> float:
     return elapsed
 
 
+def checked_read(root: Path, records: int) -> float:
+    """Row B.read: every record through the journal's own reader (CRC, order, batches)."""
+    seen = 0
+    with Journal.open(root) as journal:
+        start = perf_counter()
+        for _ in journal.read(archived=True):
+            seen += 1
+        elapsed = perf_counter() - start
+    expect(seen == records, f"the checked read saw {seen} records, not {records}")
+    return elapsed
+
+
 def point_query(store: Store, uid: str) -> float:
     """Row C: open the read models, one point query, close."""
     start = perf_counter()
@@ -704,6 +719,15 @@ class Run:
         paths = segment_paths(self.big)
         a = best(self.args.repeats, lambda: raw_parse(paths, self.records))
         self.rows.append(row("A raw read+parse, all segments", f"{self.records / a:,.0f}/s"))
+        checked = best(self.args.repeats, lambda: checked_read(self.big, self.records))
+        self.rows.append(
+            row(
+                "B.read journal.read() alone",
+                f"{self.records / checked:,.0f}/s",
+                ratio=a / checked,
+                unit="x A",
+            )
+        )
         self.point_rows(uids)
         self.checkpoint_rows()
         self.rebuild_rows(a, imports["maxrss"])
@@ -791,6 +815,12 @@ class Run:
                 f"{fold_rate:,.0f}/s",
                 ratio=fold_rate * a / records,
                 unit="x A",
+            ),
+            row(
+                "B.hnsw index builds inside B",
+                f"{spent.get('hnsw', 0.0):.1f} s",
+                ratio=a / max(spent.get("hnsw", 0.0), 1e-9),
+                unit="x A max",
             ),
             row(
                 "B.write checkpoints inside B",
