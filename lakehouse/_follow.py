@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from lakehouse._readmodels import Fold, connect_models, fold_all
+from lakehouse._readmodels import Fold, build_models, fold_all
 from lakehouse._store import newest_checkpoint
 from projections import ReadModels
 
@@ -57,6 +57,6 @@ class Follower:
         return self._build(head)
 
     def _build(self, head: int) -> ReadModels:
-        parts = [part for fold in self._folds for part in fold.parts]
-        con = connect_models(self.store.root, locked=self.locked, **self.limits)
-        return ReadModels(con, parts, head, owns_parts=False)
+        return build_models(
+            self.store.root, self._folds, head, locked=self.locked, owns_parts=False, **self.limits
+        )

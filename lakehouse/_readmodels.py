@@ -20,7 +20,16 @@ from checkpoints import Checkpoint
 from journal import Record
 from lakehouse._errors import InvalidInput
 from lakehouse._heads import Heads, Snapshot
-from projections import Changes, Event, Part, Projection, ProjectionStopped, ReadModels, pin
+from projections import (
+    Changes,
+    Event,
+    Part,
+    Projection,
+    ProjectionStopped,
+    ReadModels,
+    ReadModelsTooLarge,
+    pin,
+)
 
 if TYPE_CHECKING:
     from lakehouse._store import Store
@@ -239,8 +248,11 @@ def open_read_models(
         except FileNotFoundError:
             if attempt == _RACES - 1:
                 raise  # checkpoints keep vanishing under us: say so rather than loop
-    con = connect_models(store.root, locked=locked)
-    models = ReadModels(con, [part for done in folds for part in done.parts], upto)
+    try:
+        models = build_models(store.root, folds, upto, locked=locked)
+    except BaseException:
+        _close(folds)
+        raise
     return models, folds
 
 
@@ -277,19 +289,63 @@ def _close(folds: list[Fold]) -> None:
         done.close()
 
 
-def connect_models(root: Path, *, locked: bool, **limits: Any) -> Any:
+def build_models(
+    root: Path, folds: list[Fold], seq: int, *, locked: bool, owns_parts: bool = True, **limits: Any
+) -> ReadModels:
+    """The read models of `folds` at `seq` on a connection of their own (see connect_models).
+
+    The tails are loaded before the connection is locked, so its memory limit is what
+    queries may use beyond them. A tail too big for memory even so (far too many records
+    since the latest checkpoint) raises ReadModelsTooLarge, which says how to shorten it.
+    """
+    import duckdb
+
+    parts = [part for done in folds for part in done.parts]
+    built: list[ReadModels] = []
+
+    def load(con: Any) -> None:
+        built.append(ReadModels(con, parts, seq, owns_parts=owns_parts))
+
+    try:
+        connect_models(root, locked=locked, load=load, **limits)
+    except duckdb.OutOfMemoryException as error:
+        # the connection is closed already (connect_models closes it on any failure)
+        behind = max(seq - (done.base.seq if done.base else 0) for done in folds)
+        raise ReadModelsTooLarge(
+            f"the read models at seq {seq} do not fit in memory: {behind:,} records after "
+            "the checkpoint they start from",
+            hint="write a checkpoint at the head with 'lakehouse checkpoint create' (or "
+            "'lakehouse projections rebuild' if a projection changed), then read again",
+            seq=seq,
+            records=behind,
+        ) from error
+    return built[0]
+
+
+def connect_models(
+    root: Path, *, locked: bool, load: Callable[[Any], None] | None = None, **limits: Any
+) -> Any:
     """An in-memory DuckDB for read models: locked down for user SQL, or not.
 
-    `limits` go to `projections.connect` (memory_limit, threads, max_execution_time).
+    `limits` go to `projections.connect` (memory_limit, threads, max_execution_time);
+    `load(con)` runs on it before it is locked (see `projections.connect`).
     """
     if locked:
         from projections import connect, pinned_directory
 
         allowed = [root / "checkpoints", root / "objects", pinned_directory()]
-        return connect(allowed_directories=[path for path in allowed if path is not None], **limits)
+        directories = [path for path in allowed if path is not None]
+        return connect(allowed_directories=directories, load=load, **limits)
     import duckdb
 
-    return duckdb.connect(":memory:", config={"threads": os.cpu_count() or 1})
+    con = duckdb.connect(":memory:", config={"threads": os.cpu_count() or 1})
+    if load is not None:
+        try:
+            load(con)
+        except BaseException:
+            con.close()
+            raise
+    return con
 
 
 # -- errors and the status file ---------------------------------------------------------

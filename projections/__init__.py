@@ -19,6 +19,7 @@ from projections._errors import (
     ProjectionStopped,
     QueryFailed,
     QueryRefused,
+    ReadModelsTooLarge,
 )
 from projections._models import Part, ReadModels, literal, pin, pinned_directory, quote
 from projections._projection import Changes, DeadLetter, Event, Policy, Projection
@@ -69,6 +70,7 @@ __all__ = [
     "QueryRefused",
     "QueryResult",
     "ReadModels",
+    "ReadModelsTooLarge",
     "Row",
     "Table",
     "TableChanges",

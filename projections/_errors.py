@@ -8,6 +8,7 @@
           +-- QueryFailed                         exit 3, HTTP 400
           +-- EmbedderUnavailable (LookupError)   exit 3, HTTP 400
           +-- ProjectionStopped                   exit 1, HTTP 500
+          +-- ReadModelsTooLarge (MemoryError)    exit 1, HTTP 503
 
 A refused query names what in it was refused and says what is allowed instead; a
 projection that stops on a record names the projection, the seq and the record kind.
@@ -52,3 +53,10 @@ class ProjectionStopped(ProjectionError):
     """A projection with the 'stop' policy could not apply a record and stopped there."""
 
     code = "projection_stopped"
+
+
+class ReadModelsTooLarge(ProjectionError, MemoryError):
+    """The records after the latest checkpoint are too many to hold in memory as a tail."""
+
+    http_status = 503
+    code = "read_models_too_large"

@@ -13,13 +13,17 @@ Three layers; each stops the common attacks alone, and together they stop the re
 
 Views over Parquet files in the allowed directories, and Arrow tables registered with
 `con.register`, can be added after `connect` returns: `lock_configuration` freezes the
-settings, not the catalog. A connection runs one query at a time; give each thread its own.
+settings, not the catalog. Tables the caller copies in itself (the read models' tails) are
+best loaded by `connect`'s `load` step, before the lock: `memory_limit` then bounds what
+queries use on top of them, whatever the tail's size. A connection runs one query at a
+time; give each thread its own.
 """
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +37,9 @@ from projections._guard import check_select
 
 _BATCH_ROWS = 65_536
 _REINTERRUPT_SECONDS = 0.05
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b)?\s*", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +57,22 @@ def connect(
     memory_limit: str = "1GB",
     threads: int = 2,
     max_execution_time: float | None = None,
+    load: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open an in-memory DuckDB that reads files only under `allowed_directories`, locked.
 
     `max_execution_time` (seconds) is DuckDB's own limit on every query of the database,
     a backstop behind `run`'s watchdog; it also counts the time a caller takes to fetch.
+    `load(con)` runs before anything is locked, to copy in the caller's own tables; the
+    memory they take is added to `memory_limit`, which is what queries may use beyond it
+    (a tail of many records would otherwise leave no room, or fail to load at all).
     """
+    limit = _bytes(memory_limit)
     limits: dict[str, Any] = {}
     if max_execution_time is not None:
         limits["max_execution_time"] = max(1, round(max_execution_time * 1000))
+    if load is None:
+        limits["memory_limit"] = memory_limit
     con = duckdb.connect(
         ":memory:",
         config={
@@ -72,7 +86,6 @@ def connect(
             # no spilling: a query over the memory limit fails instead of writing to disk,
             # and cwd/.tmp is not added to the readable directories
             "temp_directory": "",
-            "memory_limit": memory_limit,
             "threads": threads,
             **limits,
         },
@@ -82,6 +95,11 @@ def connect(
         # while external access is still on; lock_configuration must come last
         directories = [str(Path(directory).absolute()) for directory in allowed_directories]
         con.execute("SET allowed_directories = ?", [directories])
+        if load is not None:
+            load(con)
+            held = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
+            used = int(held[0] or 0) if held else 0
+            con.execute(f"SET memory_limit = '{used + limit}B'")
         con.execute("SET max_temp_directory_size = '0B'")
         con.execute("SET enable_external_access = false")
         con.execute("SET enable_progress_bar = false")
@@ -90,6 +108,14 @@ def connect(
         con.close()
         raise
     return con
+
+
+def _bytes(size: str) -> int:
+    """A DuckDB size setting ('1GB', '256 MiB', '512KB') in bytes; GB is 10**9, GiB 2**30."""
+    found = _SIZE.fullmatch(size)
+    if found is None:
+        raise ValueError(f"memory_limit {size!r} is not a size such as '1GB' or '512MiB'")
+    return int(float(found.group(1)) * _UNITS[(found.group(2) or "b").lower()])
 
 
 def run(

@@ -18,7 +18,7 @@ from projections._guard import (
     SAFE_TABLE_FUNCTIONS,
     check_select,
 )
-from projections._sql import QueryResult, connect, run
+from projections._sql import QueryResult, _bytes, connect, run
 
 # A Python variable a replacement scan would find: `run` must never return its rows.
 some_python_variable = pa.table({"secret": ["do not read me"]})
@@ -340,3 +340,38 @@ def test_a_query_over_the_memory_limit_fails_instead_of_spilling() -> None:
         )
     assert caught.value.fields["error"] == "OutOfMemoryException"
     assert "memory" in (caught.value.hint or "")
+
+
+def test_tables_loaded_before_the_lock_do_not_count_against_the_memory_limit() -> None:
+    def load(con: duckdb.DuckDBPyConnection) -> None:  # ~60 MB: more than the 16 MB limit
+        con.execute("CREATE TABLE tail AS SELECT repeat('x', 100) || range AS s FROM range(500000)")
+
+    with pytest.raises(duckdb.OutOfMemoryException):  # the same table, loaded after the lock
+        load(connect(memory_limit="16MB", threads=1))
+    loaded = connect(memory_limit="16MB", threads=1, load=load)
+    assert run(loaded, "SELECT count(*), max(length(s)) FROM tail").table.to_pylist() == [
+        {"count_star()": 500000, "max(length(s))": 106}
+    ]
+    # queries still get no more than the limit on top of the loaded tables
+    with pytest.raises(QueryFailed) as caught:
+        run(
+            loaded,
+            "SELECT count(*) FROM (SELECT repeat('y', 100) || range AS s "
+            "FROM range(2000000) ORDER BY s)",
+        )
+    assert caught.value.fields["error"] == "OutOfMemoryException"
+    with pytest.raises(duckdb.Error):  # and the configuration is locked as before
+        loaded.execute("SET memory_limit = '10GB'")
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [("1GB", 10**9), ("256MiB", 256 * 2**20), (" 1.5 kb", 1500), ("512", 512), ("2TiB", 2**41)],
+)
+def test_memory_limit_sizes_are_read_as_duckdb_reads_them(size: str, expected: int) -> None:
+    assert _bytes(size) == expected
+
+
+def test_a_memory_limit_that_is_not_a_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="memory_limit '1 gallon' is not a size"):
+        connect(memory_limit="1 gallon")
