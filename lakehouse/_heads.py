@@ -1,13 +1,12 @@
 """Entity heads: the latest checkpoint's snapshot plus the records after it, folded lazily.
 
 Validating a command needs the heads of the few entities it names, never all of them,
-so heads are loaded on demand. The snapshot in a checkpoint is sharded by a hash of the
-id (~`SHARD_TARGET` heads a shard, packed in ``heads/<table>.json``, with the shards'
-offsets in ``heads/<table>.idx``) and the records after the checkpoint are kept by
-entity and folded only when that entity is asked for. One head costs two small reads
-whatever the size of the snapshot, so the cost of one command, and of opening the read
-models, grows with the records since the latest checkpoint, not with the length of
-history (tools/bench/command_bench.py, tools/bench/projection_bench.py row C).
+so heads are loaded on demand: from the latest checkpoint's snapshot (lakehouse/_snapshot.py:
+two small reads a head, whatever the size of the snapshot), and the records after the
+checkpoint are kept by entity and folded only when that entity is asked for. The cost of
+one command, and of opening the read models, therefore grows with the records since the
+latest checkpoint, not with the length of history (tools/bench/command_bench.py,
+tools/bench/projection_bench.py row C).
 
 Besides the entity heads, two lookups: secondary indexes of a family (``index``, e.g. a
 trace's content hash -> its uid) and the results of commands sent with an idempotency key
@@ -16,105 +15,15 @@ trace's content hash -> its uid) and the results of commands sent with an idempo
 
 from __future__ import annotations
 
-import os
-import struct
-import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-import orjson
-
-from checkpoints import Checkpoint
 from journal import Record
 from lakehouse._family import Family, Head
+from lakehouse._snapshot import Snapshot
 
-SHARD_TARGET = 8
-_OFFSET = struct.Struct("<QQ")  # a shard's start and end, from heads/<table>.idx
 KEYS = "keys"  # the pseudo-table of idempotency keys
 _Key = tuple[str, str]
-
-
-def shard_of(key: str, shards: int) -> int:
-    """The shard that holds `key` among `shards` (a stable hash, not Python's)."""
-    return zlib.crc32(key.encode()) % shards
-
-
-def shard_count(entries: int) -> int:
-    """A power of two that keeps shards near SHARD_TARGET entries."""
-    count = 1
-    while count * SHARD_TARGET < entries:
-        count *= 2
-    return count
-
-
-class Snapshot:
-    """The heads stored in one checkpoint, read a shard at a time.
-
-    A table is two files: ``heads/<table>.json``, its shards' JSON objects one after the
-    other, and ``heads/<table>.idx``, where shard N starts and ends (little-endian uint64
-    N and N+1). The checkpoint's meta holds only each table's shard count, so neither
-    the manifest nor the reads of one head grow with the number of heads. (Checkpoints
-    written before the .idx files list every shard's (offset, length) in their meta
-    instead; they are read as they are.)
-    """
-
-    def __init__(self, checkpoint: Checkpoint) -> None:
-        self.checkpoint = checkpoint
-        self.seq = checkpoint.seq
-        self.shards: dict[str, int] = {}
-        self._offsets: dict[str, list[list[int]]] = {}  # the older layout, from the meta
-        for table, value in checkpoint.meta.get("heads", {}).items():
-            if isinstance(value, list):
-                self._offsets[table] = value
-            self.shards[table] = len(value) if isinstance(value, list) else int(value)
-        self._loaded: dict[tuple[str, int], dict[str, Any]] = {}
-        # every file is opened now and read through its descriptor, so a checkpoint pruned
-        # or replaced by a rebuild after this point cannot fail a later lookup
-        # (tests/projections/test_processes.py); FileNotFoundError here means it already was
-        self._fds: dict[str, int] = {}
-        try:
-            for table in self.shards:
-                for name in (f"{table}.json", f"{table}.idx"):
-                    if name.endswith(".idx") and table in self._offsets:
-                        continue
-                    path = checkpoint.path_of(f"heads/{name}")
-                    self._fds[name] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        """Close the snapshot's files."""
-        fds, self._fds = self._fds, {}
-        for fd in fds.values():
-            os.close(fd)
-
-    def __del__(self) -> None:
-        self.close()
-
-    def shard(self, table: str, number: int) -> dict[str, Any]:
-        """One shard of a table (an entity, an index or the keys) as a dict."""
-        loaded = self._loaded.get((table, number))
-        if loaded is None:
-            if table in self._offsets:
-                start, length = self._offsets[table][number]
-            else:
-                found = os.pread(self._fds[f"{table}.idx"], _OFFSET.size, number * 8)
-                start, end = _OFFSET.unpack(found)
-                length = end - start
-            loaded = orjson.loads(os.pread(self._fds[f"{table}.json"], length, start))
-            self._loaded[table, number] = loaded
-        return loaded
-
-    def get(self, table: str, key: str) -> Any:
-        """The stored value for `key` in `table`, or None."""
-        shards = self.shards.get(table)
-        return None if not shards else self.shard(table, shard_of(key, shards)).get(key)
-
-    def items(self, table: str) -> Iterator[tuple[str, Any]]:
-        """Every (key, value) of a table."""
-        for number in range(self.shards.get(table, 0)):
-            yield from self.shard(table, number).items()
 
 
 class Heads:
@@ -220,40 +129,31 @@ class Heads:
             if head is not None:
                 yield id, head
 
-    def tables(self) -> dict[str, dict[str, Any]]:
-        """Every table in full (entities, indexes, keys): what a checkpoint stores."""
-        out: dict[str, dict[str, Any]] = {}
+    def changed(self) -> dict[str, dict[str, Any]]:
+        """What differs from the snapshot, by table: each changed key's value (None: gone).
+
+        Every table of every family is listed, changed or not, with the keys; this is
+        what a checkpoint's heads are written from (see `lakehouse._snapshot`).
+        """
+        out: dict[str, dict[str, Any]] = {KEYS: dict(self._keys)}
         for entity, family in self.families.items():
-            out[entity] = dict(self.all(entity))
+            out[entity] = {}
             for index in family.indexes:
-                out[index] = dict(self.snapshot.items(index)) if self.snapshot else {}
+                out[index] = {}
+        for entity, id in [*self._pending, *self._folded]:
+            out[entity][id] = self.get(entity, id)
         for index, value in self._index:
             out.setdefault(index, {})[value] = self.lookup(index, value)
-        out[KEYS] = dict(self.snapshot.items(KEYS)) if self.snapshot else {}
-        out[KEYS].update(self._keys)
         return out
 
-
-def snapshot_files(
-    tables: Mapping[str, Mapping[str, Any]],
-) -> tuple[dict[str, bytes], dict[str, int]]:
-    """The checkpoint files for `tables` (see `Snapshot`), and each table's shard count."""
-    files: dict[str, bytes] = {}
-    shards: dict[str, int] = {}
-    for table, entries in tables.items():
-        count = shard_count(len(entries))
-        parts: list[dict[str, Any]] = [{} for _ in range(count)]
-        for key, value in entries.items():
-            parts[shard_of(key, count)][key] = value
-        blobs = [orjson.dumps(part, option=orjson.OPT_SORT_KEYS) for part in parts]
-        offsets, at = [0], 0
-        for blob in blobs:
-            at += len(blob)
-            offsets.append(at)
-        files[f"heads/{table}.json"] = b"".join(blobs)
-        files[f"heads/{table}.idx"] = struct.pack(f"<{len(offsets)}Q", *offsets)
-        shards[table] = count
-    return files, shards
+    def tables(self) -> dict[str, dict[str, Any]]:
+        """Every table in full (entities, indexes, keys)."""
+        out: dict[str, dict[str, Any]] = {}
+        for table, changed in self.changed().items():
+            whole = dict(self.snapshot.items(table)) if self.snapshot else {}
+            whole.update(changed)
+            out[table] = {key: value for key, value in whole.items() if value is not None}
+        return out
 
 
 def _key_result(record: Record, idempotency: dict[str, Any]) -> dict[str, Any]:

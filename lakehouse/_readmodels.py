@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from checkpoints import Checkpoint
 from journal import Record
 from lakehouse._errors import InvalidInput
-from lakehouse._heads import Heads, Snapshot
+from lakehouse._heads import Heads
+from lakehouse._snapshot import Snapshot
 from projections import (
     Changes,
     Event,

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checkpoints import Checkpoint, CheckpointStore
-from lakehouse._heads import snapshot_files
 from lakehouse._readmodels import (
     META,
     Fold,
@@ -32,6 +31,7 @@ from lakehouse._readmodels import (
     open_read_models,
     table_file,
 )
+from lakehouse._snapshot import snapshot_files
 from lakehouse.catalog._manifest import install_manifest
 from projections import Part, Projection, ReadModels
 
@@ -49,7 +49,8 @@ def checkpoint_content(
     Without `extras`, the projections' own files (indexes, manifests) are left out: a
     rebuild's resume points need only the tables and the heads.
     """
-    heads_files, shards = snapshot_files(folds[0].heads.tables())
+    heads = folds[0].heads
+    heads_files, heads_meta = snapshot_files(heads.snapshot, heads.changed())
     files: dict[str, Any] = dict(heads_files)
     entries: dict[str, Any] = {}
     for part in models.parts.values():
@@ -65,7 +66,7 @@ def checkpoint_content(
             "digests": {table.name: models.digest(table.name) for table in projection.tables},
             "dead_letters": dead_letters(part),
         }
-    meta = {"heads": shards, "families": families, META: entries}
+    meta = {**heads_meta, "families": families, META: entries}
     return files, meta
 
 

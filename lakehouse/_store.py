@@ -22,7 +22,8 @@ from checkpoints import Checkpoint, CheckpointStore
 from journal import Draft, Journal, Record
 from lakehouse._errors import Conflict, InvalidInput
 from lakehouse._family import Family
-from lakehouse._heads import Heads, Snapshot
+from lakehouse._heads import Heads
+from lakehouse._snapshot import Snapshot
 
 if TYPE_CHECKING:
     from lakehouse._readmodels import Progress

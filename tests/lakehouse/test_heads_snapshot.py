@@ -8,14 +8,17 @@ number of heads, and checkpoints written before the offsets moved out of the man
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from checkpoints import CheckpointStore
-from lakehouse._heads import SHARD_TARGET, Snapshot, shard_count, shard_of, snapshot_files
+from checkpoints import Checkpoint, CheckpointStore
+from lakehouse._snapshot import SHARD_TARGET, Snapshot, shard_count, shard_of, snapshot_files
 
 
 def _tables(count: int) -> dict[str, dict[str, Any]]:
@@ -23,16 +26,19 @@ def _tables(count: int) -> dict[str, dict[str, Any]]:
     return {"trace": heads, "keys": {}, "trace_content": {"h1": ["trc_000001"]}}
 
 
-def _checkpoint(root: Path, files: dict[str, bytes], shards: dict[str, Any]) -> Snapshot:
+def _checkpoint(
+    root: Path, files: dict[str, bytes], meta: dict[str, Any], seq: int = 10
+) -> Snapshot:
     store = CheckpointStore(root)
-    return Snapshot(store.create(10, files, meta={"heads": shards}))
+    return Snapshot(store.create(seq, files, meta=meta))
 
 
 def test_every_head_is_found_and_iterated(tmp_path: Path) -> None:
     tables = _tables(5000)
-    files, shards = snapshot_files(tables)
+    files, meta = snapshot_files(None, tables)
+    shards = meta["heads"]
     assert shards["trace"] == shard_count(5000)
-    snapshot = _checkpoint(tmp_path, files, shards)
+    snapshot = _checkpoint(tmp_path, files, meta)
     try:
         for key, head in tables["trace"].items():
             assert snapshot.get("trace", key) == head
@@ -46,11 +52,12 @@ def test_every_head_is_found_and_iterated(tmp_path: Path) -> None:
 
 
 def test_the_manifest_holds_shard_counts_only(tmp_path: Path) -> None:
-    files, shards = snapshot_files(_tables(20_000))
-    snapshot = _checkpoint(tmp_path, files, shards)
+    files, meta = snapshot_files(None, _tables(20_000))
+    snapshot = _checkpoint(tmp_path, files, meta)
     try:
         manifest = orjson.loads((snapshot.checkpoint.path / "manifest.json").read_bytes())
         assert manifest["meta"]["heads"] == {"trace": 4096, "keys": 1, "trace_content": 1}
+        assert manifest["meta"]["head_entries"] == {"trace": 20_000, "keys": 0, "trace_content": 1}
     finally:
         snapshot.close()
 
@@ -60,8 +67,9 @@ def test_one_lookup_reads_two_small_regions_whatever_the_count(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int
 ) -> None:
     tables = _tables(count)
-    files, shards = snapshot_files(tables)
-    snapshot = _checkpoint(tmp_path, files, shards)
+    files, meta = snapshot_files(None, tables)
+    shards = meta["heads"]
+    snapshot = _checkpoint(tmp_path, files, meta)
     reads: list[int] = []
     real_pread = os.pread
 
@@ -101,7 +109,7 @@ def test_a_checkpoint_in_the_older_layout_is_still_read(tmp_path: Path) -> None:
         starts = [sum(len(blob) for blob in blobs[:n]) for n in range(count)]
         offsets[table] = [[start, len(blob)] for start, blob in zip(starts, blobs, strict=True)]
         files[f"heads/{table}.json"] = b"".join(blobs)
-    snapshot = _checkpoint(tmp_path, files, offsets)
+    snapshot = _checkpoint(tmp_path, files, {"heads": offsets})
     try:
         for key, head in tables["trace"].items():
             assert snapshot.get("trace", key) == head
@@ -109,3 +117,68 @@ def test_a_checkpoint_in_the_older_layout_is_still_read(tmp_path: Path) -> None:
         assert snapshot.get("trace_content", "h1") == ["trc_000001"]
     finally:
         snapshot.close()
+
+
+KEYS_ = st.text(alphabet="abcdef0123", min_size=1, max_size=4)
+VALUES = st.one_of(st.none(), st.integers(0, 9), st.lists(st.integers(0, 9), max_size=2))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    base=st.dictionaries(KEYS_, st.integers(0, 9), max_size=300),
+    changes=st.dictionaries(KEYS_, VALUES, max_size=40),
+)
+def test_a_snapshot_patched_shard_by_shard_equals_one_written_whole(
+    tmp_path: Path, base: dict[str, int], changes: dict[str, Any]
+) -> None:
+    first_files, first_meta = snapshot_files(None, {"trace": base, "keys": {}})
+    root = tmp_path / f"ckpts-{uuid.uuid4().hex}"
+    root.mkdir()
+    snapshot = _checkpoint(root, first_files, first_meta)
+    try:
+        patched = snapshot_files(snapshot, {"trace": changes, "keys": {}})
+        loaded = {number for table, number in snapshot._loaded if table == "trace"}
+    finally:
+        snapshot.close()
+    after = {**base, **changes}
+    whole = snapshot_files(
+        None, {"trace": {k: v for k, v in after.items() if v is not None}, "keys": {}}
+    )
+    assert patched == whole
+    count = first_meta["heads"]["trace"]
+    if patched[1]["heads"]["trace"] == count:  # patched: only the touched shards were read
+        assert loaded <= {shard_of(key, count) for key in changes}
+
+
+def test_an_incremental_checkpoint_writes_the_heads_a_rebuild_from_genesis_writes(
+    store: Path,
+) -> None:
+    from lakehouse import Store
+    from lakehouse._rebuild import create_checkpoint, rebuild
+
+    def heads_of(checkpoint: Checkpoint) -> tuple[dict[str, bytes], dict[str, Any]]:
+        files = {
+            name: checkpoint.read_bytes(name)
+            for name in checkpoint.files
+            if name.startswith("heads/")
+        }
+        return files, {key: checkpoint.meta[key] for key in ("heads", "head_entries")}
+
+    with Store.open(store, checkpoint_every=0, durability="none") as lake:
+        uids = [lake.traces.add(text=f"t{n}", tags=[f"g{n % 3}"]).id for n in range(60)]
+        lake.playbooks.record(query="staff for the quarter", endorsed=["a", "b"], target_count=2)
+        first = create_checkpoint(lake)
+        lake.traces.update(uids[0], text="changed", idempotency_key="k-1")
+        lake.traces.revise(uids[1], text="revised")
+        lake.traces.retire(uids[2])
+        lake.traces.add(text="t5", idempotent=True)
+        lake.traces.add(text="brand new")
+        incremental = create_checkpoint(lake)
+        assert incremental.seq > first.seq and "head_entries" in first.meta
+        patched = heads_of(incremental)
+        report = rebuild(lake, everything=True)  # from genesis, replacing the one at that seq
+        assert report.checkpoint is not None and report.checkpoint.seq == incremental.seq
+        assert heads_of(report.checkpoint) == patched
+        assert patched[1]["head_entries"]["trace"] == 62
