@@ -572,7 +572,7 @@ def instrument(watch: Stopwatch) -> None:
     watch.wrap(rebuild, "_publish", lambda s, t, *a: "write" if t is s.checkpoints else "resume")
     watch.wrap(rebuild, "sealed_hashes", lambda *a: "segment sha256")
     watch.wrap(rebuild, "snapshot_files", lambda *a: "heads")
-    watch.wrap(Heads, "tables", lambda *a: "heads")
+    watch.wrap(Heads, "changed", lambda *a: "heads")
     watch.wrap(SearchProjection, "_build", lambda *a: "hnsw")
     watch.wrap(ReadModels, "write_table", lambda *a: "parquet")
     watch.wrap(ReadModels, "digest", lambda *a: "digests")
