@@ -246,6 +246,9 @@ def _resume_point(
             checkpoint.valid
             and checkpoint.seq <= upto
             and checkpoint.meta.get("rebuild") == identity
+            # fully verified: its tables, and the heads shards no record touches again, are
+            # copied into the new checkpoint as they are, so damage would be carried forward
+            and not any(finding.severity == "error" for finding in checkpoint.verify())
         ):
             return checkpoint
     return None

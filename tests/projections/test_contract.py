@@ -475,6 +475,51 @@ class PublishFailed(RuntimeError):
     """The injected failure: the rebuild's final checkpoint cannot be written."""
 
 
+def _fail_final_publish(monkeypatch: pytest.MonkeyPatch, store: Store, every: int) -> list[int]:
+    """Run a rebuild whose final checkpoint cannot be written; the resume points it left."""
+    real = rebuild_module._publish
+    calls: list[int] = []
+
+    def publish(store_: Store, target: Any, *args: Any, **kwargs: Any) -> Any:
+        if target is store_.checkpoints:
+            calls.append(1)
+            raise PublishFailed("disk full at the last step")
+        return real(store_, target, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(rebuild_module, "_publish", publish)
+        with pytest.raises(PublishFailed):
+            rebuild(store, everything=True, resume_every=every)
+    assert calls == [1] and store.checkpoints.list() == []
+    head = store.journal.head_seq or 0
+    points = sorted(int(p.name.split("-")[1]) for p in _shadow(store).iterdir())
+    assert points and points[-1] == (head - 1) // every * every
+    return points
+
+
+def _shadow(store: Store) -> Path:
+    return store.root / "projections" / "cache" / "rebuild" / "checkpoints"
+
+
+def test_a_rebuild_never_resumes_from_a_damaged_resume_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with fresh_store() as store:
+        play(store, FIXED[:40])
+        points = _fail_final_publish(monkeypatch, store, 7)
+        assert len(points) >= 2
+        # a flipped byte of the same size passes the cheap check, not the full one
+        damaged = _shadow(store) / f"ckpt-{points[-1]:020d}" / "heads" / "trace.json"
+        data = bytearray(damaged.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        damaged.write_bytes(bytes(data))
+        report = rebuild(store, everything=True, resume_every=7)
+        assert report.resumed_from == points[-2]
+        resumed_files = _checkpoint_bytes(store)
+        rebuild(store, everything=True)
+        assert _checkpoint_bytes(store) == resumed_files
+
+
 def test_a_failed_rebuild_resumes_from_its_last_resume_point(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -482,23 +527,8 @@ def test_a_failed_rebuild_resumes_from_its_last_resume_point(
         play(store, FIXED[:40])
         head = store.journal.head_seq or 0
         every = 7
-        real = rebuild_module._publish
-        calls: list[int] = []
-
-        def publish(store_: Store, target: Any, *args: Any, **kwargs: Any) -> Any:
-            if target is store_.checkpoints:
-                calls.append(1)
-                raise PublishFailed("disk full at the last step")
-            return real(store_, target, *args, **kwargs)
-
-        monkeypatch.setattr(rebuild_module, "_publish", publish)
-        with pytest.raises(PublishFailed):
-            rebuild(store, everything=True, resume_every=every)
-        assert calls == [1] and store.checkpoints.list() == []
-        shadow = store.root / "projections" / "cache" / "rebuild" / "checkpoints"
-        points = sorted(int(p.name.split("-")[1]) for p in shadow.iterdir())
-        assert points and points[-1] == (head - 1) // every * every
-        monkeypatch.setattr(rebuild_module, "_publish", real)
+        points = _fail_final_publish(monkeypatch, store, every)
+        shadow = _shadow(store)
 
         report = rebuild(store, everything=True, resume_every=every)
         assert report.resumed_from == points[-1] > 0
