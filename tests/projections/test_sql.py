@@ -330,16 +330,20 @@ def test_a_view_outside_the_allowed_directories_cannot_be_created(
         con.execute(f"CREATE VIEW secret AS SELECT * FROM read_parquet('{path}')")
 
 
-def test_a_query_over_the_memory_limit_fails_instead_of_spilling() -> None:
-    small = connect(memory_limit="16MB", threads=1)
+def _assert_a_big_sort_runs_out_of_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """A sort of ~200 MB fails at a 16 MB limit, with the memory error and hint."""
     with pytest.raises(QueryFailed) as caught:
         run(
-            small,
+            con,
             "SELECT count(*) FROM (SELECT repeat('x', 100) || range AS s "
             "FROM range(2000000) ORDER BY s)",
         )
     assert caught.value.fields["error"] == "OutOfMemoryException"
     assert "memory" in (caught.value.hint or "")
+
+
+def test_a_query_over_the_memory_limit_fails_instead_of_spilling() -> None:
+    _assert_a_big_sort_runs_out_of_memory(connect(memory_limit="16MB", threads=1))
 
 
 def test_tables_loaded_before_the_lock_do_not_count_against_the_memory_limit() -> None:
@@ -353,13 +357,7 @@ def test_tables_loaded_before_the_lock_do_not_count_against_the_memory_limit() -
         {"count_star()": 500000, "max(length(s))": 106}
     ]
     # queries still get no more than the limit on top of the loaded tables
-    with pytest.raises(QueryFailed) as caught:
-        run(
-            loaded,
-            "SELECT count(*) FROM (SELECT repeat('y', 100) || range AS s "
-            "FROM range(2000000) ORDER BY s)",
-        )
-    assert caught.value.fields["error"] == "OutOfMemoryException"
+    _assert_a_big_sort_runs_out_of_memory(loaded)
     with pytest.raises(duckdb.Error):  # and the configuration is locked as before
         loaded.execute("SET memory_limit = '10GB'")
 
