@@ -120,11 +120,17 @@ class Snapshot:
 
 
 def _read_all(fd: int) -> bytes:
+    """The whole file (one pread returns at most ~2 GiB on Linux, so it may take several)."""
     size = os.fstat(fd).st_size
-    data = os.pread(fd, size, 0)
-    if len(data) != size:
-        raise OSError(f"short read of a heads file: {len(data)} of {size} bytes")
-    return data
+    parts: list[bytes] = []
+    at = 0
+    while at < size:
+        part = os.pread(fd, size - at, at)
+        if not part:
+            raise OSError(f"short read of a heads file: {at} of {size} bytes")
+        parts.append(part)
+        at += len(part)
+    return b"".join(parts)
 
 
 def snapshot_files(
