@@ -29,7 +29,7 @@ class ServerConfig:
     max_queries: int = 4  # queries running at once; 429 beyond
     min_seq_wait: float = 5.0  # seconds a request waits for its min_seq
     max_body_bytes: int = 1024 * 1024  # request body cap; 413 beyond
-    memory_limit: str = "1GB"  # DuckDB's, per generation of read models
+    memory_limit: str = "1GB"  # what queries may use in a generation, beyond its tail tables
     threads: int = 2  # DuckDB's worker threads, per generation of read models
     watch: bool = True  # follow the journal with watchfiles (off: refresh on min_seq only)
 
