@@ -146,13 +146,16 @@ def snapshot_files(
     shards: dict[str, int] = {}
     entries: dict[str, int] = {}
     for table, touched in changed.items():
-        if base is not None and table in base.entries:  # the layout that can be patched
+        # only the layout with entry counts can be patched, and only at the same shard count
+        if base is not None and table in base.entries:
             entries[table] = _entries_after(base, table, touched)
             count = shard_count(entries[table])
-            blobs = _patched(base, table, count, touched) if count == base.shards[table] else None
+            patch = count == base.shards[table]
         else:
-            blobs = None
-        if blobs is None:
+            patch = False
+        if patch and base is not None:
+            blobs = _patched(base, table, count, touched)
+        else:
             whole = dict(base.items(table)) if base is not None else {}
             whole.update(touched)
             entries[table] = sum(value is not None for value in whole.values())
@@ -181,8 +184,9 @@ def _blobs(count: int, entries: Mapping[str, Any]) -> list[bytes | memoryview]:
     for key, value in entries.items():
         if value is not None:
             parts[shard_of(key, count)][key] = value
-    blobs: list[bytes | memoryview] = []
-    blobs += (orjson.dumps(part, option=orjson.OPT_SORT_KEYS) for part in parts)
+    blobs: list[bytes | memoryview] = [
+        orjson.dumps(part, option=orjson.OPT_SORT_KEYS) for part in parts
+    ]
     return blobs
 
 
