@@ -12,18 +12,32 @@ from journal._errors import (
     LakehouseError,
     LockTimeout,
     RecordTooLarge,
+    SeqExhausted,
     StoreNotFound,
     WriterStopped,
 )
 from journal._journal import DEFAULT_SEGMENT_BYTES, Journal, ScanReport
 from journal._reader import Finding, Reading
-from journal._record import MAX_BYTES, WARN_BYTES, Draft, Record, RecordSizeWarning
+from journal._record import MAX_BYTES, MAX_SEQ, WARN_BYTES, Draft, Record, RecordSizeWarning
+from journal._safe import (
+    UnsafeFile,
+    check_dir,
+    describe,
+    open_at,
+    open_dir,
+    open_file,
+    relpath_of,
+    remove_tree,
+    unsafe_entries,
+)
 from journal._segments import Segment
-from journal._writer import Durability, Transaction
+from journal._writer import MAX_SKIP, Durability, Transaction
 
 __all__ = [
     "DEFAULT_SEGMENT_BYTES",
     "MAX_BYTES",
+    "MAX_SEQ",
+    "MAX_SKIP",
     "WARN_BYTES",
     "Draft",
     "Durability",
@@ -40,7 +54,17 @@ __all__ = [
     "RecordTooLarge",
     "ScanReport",
     "Segment",
+    "SeqExhausted",
     "StoreNotFound",
     "Transaction",
+    "UnsafeFile",
     "WriterStopped",
+    "check_dir",
+    "describe",
+    "open_at",
+    "open_dir",
+    "open_file",
+    "relpath_of",
+    "remove_tree",
+    "unsafe_entries",
 ]

@@ -10,6 +10,8 @@
           +-- LockTimeout (TimeoutError)          exit 6, HTTP 503
           +-- WriterStopped (OSError)             exit 1, HTTP 500
           +-- JournalDamaged                      exit 7, HTTP 500
+               +-- UnsafeFile                     (a symlink or special file in the store)
+               +-- SeqExhausted                   (an append would pass MAX_SEQ)
 
 Every error carries keyword fields (shown by the CLI and the HTTP envelope) and a hint
 that tells the user what to do next. Each class knows its CLI exit code and HTTP status.
@@ -87,3 +89,9 @@ class JournalDamaged(JournalError):
 
     exit_code = 7
     code = "journal_damaged"
+
+
+class SeqExhausted(JournalDamaged):
+    """An append would pass the largest seq: a segment name or hint jumped absurdly far."""
+
+    code = "seq_exhausted"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import stat
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,6 +18,7 @@ from journal._errors import StoreNotFound
 from journal._meta import FORMAT, read_meta
 from journal._reader import Finding, OnDamage, Reading
 from journal._record import Draft, Record, as_draft
+from journal._safe import UnsafeFile, check_dir, open_dir, unsafe_entries
 from journal._segments import Segment, fsync_dir, list_segments
 from journal._tail import last_seq
 from journal._writer import Durability, Transaction, Writer
@@ -95,8 +98,9 @@ class Journal:
         """Open the journal of the store at `root`; with create=True, initialise it if needed."""
         path = Path(root)
         if create:
+            path.mkdir(parents=True, exist_ok=True)  # the root is the user's to choose
             for directory in ("journal/segments", "journal/archive"):
-                (path / directory).mkdir(parents=True, exist_ok=True)
+                check_dir(path, directory, create=True)
         journal = cls(path, **options)
         if create and journal.head_seq is None:
             journal._create()
@@ -178,19 +182,29 @@ class Journal:
         moved: list[Segment] = []
         with self._writer.transaction():
             segments, _ = self.segments()
-            for segment, following in itertools.pairwise(segments):
-                if following.first_seq - 1 > upto:
-                    break
-                target = self.archive_dir / segment.name
-                os.makedirs(self.archive_dir, exist_ok=True)
-                os.rename(segment.path, target)
-                moved.append(Segment(segment.first_seq, target))
+            sealed = [s for s, nxt in itertools.pairwise(segments) if nxt.first_seq - 1 <= upto]
+            if sealed:
+                self._move(sealed, moved)
             if moved:
                 # fsync both directories, or a crash can leave the segment under neither
                 # name or both (tests/journal/test_archive.py)
                 fsync_dir(self.archive_dir)
                 fsync_dir(self.segments_dir)
         return moved
+
+    def _move(self, sealed: list[Segment], moved: list[Segment]) -> None:
+        """Rename each segment into journal/archive/, both directories reached by descriptor."""
+        source = open_dir(self.root, "journal/segments")
+        try:
+            target = open_dir(self.root, "journal/archive", create=True)
+            try:
+                for segment in sealed:
+                    os.rename(segment.name, segment.name, src_dir_fd=source, dst_dir_fd=target)
+                    moved.append(Segment(segment.first_seq, self.archive_dir / segment.name))
+            finally:
+                os.close(target)
+        finally:
+            os.close(source)
 
     @property
     def head_seq(self) -> int | None:
@@ -220,7 +234,10 @@ class Journal:
         segments, strays = self.segments()
         sizes = [segment.path.stat().st_size for segment in segments]
         meta = read_meta(self.journal_dir)
-        busy = self._writer.lock.is_held_elsewhere()
+        try:
+            busy = self._writer.lock.is_held_elsewhere()
+        except UnsafeFile:
+            busy = False  # LOCK is not a plain file: `scan` reports it; nothing holds it
         return {
             "store": str(self.root),
             "store_id": self.store_id,
@@ -262,7 +279,11 @@ class Journal:
                     "it is safe to delete; meta.json itself is intact or rebuilt",
                 )
             )
+        findings += self._unsafe()
+        unsafe = {finding.path for finding in findings if finding.code == "unsafe_file"}
         for path in strays:
+            if f"journal/segments/{path.name}" in unsafe:
+                continue
             findings.append(
                 Finding(
                     "stray_file",
@@ -296,6 +317,31 @@ class Journal:
             adjudicated=reading.adjudicated,
             findings=findings,
         )
+
+    def _unsafe(self) -> list[Finding]:
+        """A finding for each symlink or special file among the journal's files.
+
+        LOCK and the active segment are written in place, so a second hard link to either
+        is one too: the writer refuses it.
+        """
+        found = unsafe_entries(self.root, "LOCK") + unsafe_entries(self.root, "journal")
+        segments = self.segments()[0]
+        for relpath in ["LOCK", *(f"journal/segments/{s.name}" for s in segments[-1:])]:
+            with contextlib.suppress(OSError):
+                info = os.lstat(self.root / relpath)
+                if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                    found.append((relpath, f"a file with {info.st_nlink} hard links"))
+        return [
+            Finding(
+                "unsafe_file",
+                "error",
+                f"{path} is {what}: the store holds only plain files and directories, and "
+                "the writer refuses to write through it",
+                hint=f"move {path} out of the store (or restore the real file from a backup)",
+                path=path,
+            )
+            for path, what in found
+        ]
 
     # -- lifetime ----------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ The LOCK file is created once and never deleted: deleting it would let two write
 two different inodes. The kernel drops the lock when its holder dies, so no lock is ever
 "broken" by guessing that a pid is dead (tests/faults/test_lock.py). The holder writes its
 name and the time it took the lock into the file, so a writer that times out can say who
-holds it.
+holds it. LOCK is opened without following a symlink and must be a plain file with one
+link, or the stamp would overwrite some other file (tests/journal/test_symlinks.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import portalocker
 
 from journal._errors import LockTimeout
 from journal._record import utc_timestamp, writer_id
+from journal._safe import UnsafeFile, open_file
 
 _HOLDER_BYTES = 256
 _EXCLUSIVE_NOW = portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
@@ -34,9 +36,16 @@ class StoreLock:
     """The store's writer lock; `acquire` waits up to a timeout, `release` gives it back."""
 
     def __init__(self, root: Path) -> None:
+        self.root = root
         self.path = root / "LOCK"
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._opened = -1  # opened on first use: a reader that never locks never opens it
         self.held = False
+
+    @property
+    def _fd(self) -> int:
+        if self._opened < 0:
+            self._opened = open_file(self.root, "LOCK", os.O_RDWR | os.O_CREAT)
+        return self._opened
 
     def acquire(self, timeout: float) -> None:
         """Take the lock, polling with a short backoff; raise LockTimeout after `timeout` s."""
@@ -83,7 +92,7 @@ class StoreLock:
         try:
             raw = os.pread(self._fd, _HOLDER_BYTES, 0).strip()
             info = orjson.loads(raw) if raw else {}
-        except (OSError, orjson.JSONDecodeError):
+        except (OSError, orjson.JSONDecodeError, UnsafeFile):
             return {}
         return {str(k): str(v) for k, v in info.items()} if isinstance(info, dict) else {}
 
@@ -100,7 +109,7 @@ class StoreLock:
 
     def close(self) -> None:
         """Release the lock if held and close the file (a second close does nothing)."""
-        if self._fd >= 0:
+        if self._opened >= 0:
             self.release()
-            os.close(self._fd)
-            self._fd = -1
+            os.close(self._opened)
+            self._opened = -1

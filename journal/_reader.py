@@ -24,6 +24,7 @@ from journal._seek import SEEK_MIN_BYTES, seek_start
 from journal._segments import Segment, list_segments
 
 OnDamage = Literal["raise", "report"]
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC  # listed as a file; still never a symlink
 SEQ_NOTE = "journal.seq_repaired"
 
 
@@ -38,6 +39,7 @@ class Finding:
     seq: int | None = None
     offset: int | None = None
     hint: str | None = None
+    path: str | None = None  # a file other than a segment, relative to the store root
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as a JSON-ready object."""
@@ -255,11 +257,11 @@ def _listing(segments_dir: Path, archive_dir: Path | None) -> tuple[list[Segment
 def _open_segment(segment: Segment, archive_dir: Path | None) -> int:
     """Open a segment; one archived since it was listed is found in the archive."""
     try:
-        return os.open(segment.path, os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(segment.path, _READ)
     except FileNotFoundError:
         if archive_dir is None:
             raise
-        return os.open(archive_dir / segment.name, os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(archive_dir / segment.name, _READ)
 
 
 def _explains_skip(record: Record, prev: int) -> bool:

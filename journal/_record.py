@@ -32,6 +32,9 @@ from journal._errors import InvalidRecord, RecordTooLarge
 
 WARN_BYTES = 64 * 1024
 MAX_BYTES = 256 * 1024
+# the largest seq: every JSON reader holds it exactly (JavaScript's are doubles), and
+# it is 285 years of a million records a second; a record claiming more is damage
+MAX_SEQ = 2**53 - 1
 
 _CRC_SUFFIX_LEN = 18  # len(b',"crc":"1a2b3c4d"}')
 _CRC_TAG = b',"crc":"'
@@ -217,11 +220,12 @@ def decode(line: bytes) -> Record | None:
         return None
     record: Record = _new_record(Record, fields.values())
     size = len(record)
-    if size == 10:
-        good = type(record[0]) is int and type(record[8]) is dict
-    else:
-        good = size == 11 and type(record[8]) is dict and _batch_ok(record[0], record[9])
-    return record if good else None
+    if not 10 <= size <= 11:
+        return None
+    seq = record[0]
+    if type(seq) is not int or not 0 < seq <= MAX_SEQ or type(record[8]) is not dict:
+        return None
+    return record if size == 10 or _batch_ok(seq, record[9]) else None
 
 
 def _batch_ok(seq: Any, batch: Any) -> bool:

@@ -29,8 +29,17 @@ def segment_name(first_seq: int) -> str:
     return f"{first_seq:0{SEGMENT_DIGITS}d}.jsonl"
 
 
+def is_segment_name(name: str) -> bool:
+    """True if `name` is a segment's file name (20 digits and .jsonl)."""
+    return _NAME.fullmatch(name) is not None
+
+
 def list_segments(directory: Path) -> tuple[list[Segment], list[Path]]:
-    """The segments in `directory` sorted by first seq, and any other files found there."""
+    """The segments in `directory` sorted by first seq, and any other entries found there.
+
+    Only a regular file is a segment: a symlink under a segment's name is a stray, never
+    read or written (tests/journal/test_symlinks.py).
+    """
     segments: list[Segment] = []
     strays: list[Path] = []
     try:
@@ -39,7 +48,7 @@ def list_segments(directory: Path) -> tuple[list[Segment], list[Path]]:
         return [], []
     for entry in entries:
         match = _NAME.fullmatch(entry.name)
-        if match and entry.is_file():
+        if match and entry.is_file(follow_symlinks=False):
             segments.append(Segment(int(match.group(1)), Path(entry.path)))
         else:
             strays.append(Path(entry.path))

@@ -4,7 +4,12 @@ Every append (the journal's own notes included) runs under the store lock. On ta
 the lock the writer checks that nobody else wrote since its last append (an fstat and a
 stat); if somebody did, or on its first append, it re-reads the tail: the last good
 record sets the next seq, a torn tail is left in place and adjudicated with a note, and
-a meta.json hint ahead of the tail is honoured so a seq is never reused.
+a meta.json hint ahead of the tail is honoured so a seq is never reused (unless it is
+absurd: more than `MAX_SKIP` seqs ahead, when it is ignored and rewritten from the tail).
+
+The writer reaches its files through descriptors of journal/ and journal/segments/ opened
+without following a symlink (journal/_safe.py): a symlink planted under a segment's name,
+or in place of a directory, is refused as damage before anything is written.
 
 A failed write or fsync stops the writer for good: after a failed fsync the kernel may
 have dropped the dirty pages, and a second fsync can "succeed" without the data ever
@@ -20,18 +25,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from journal._errors import JournalError, LockTimeout, WriterStopped
+from journal._errors import JournalError, LockTimeout, SeqExhausted, WriterStopped
 from journal._lock import StoreLock
 from journal._meta import FORMAT, read_meta, write_meta
 from journal._parse import FRAGMENT_NOTE
 from journal._reader import SEQ_NOTE
-from journal._record import Draft, Record, encode, utc_timestamp
-from journal._segments import Segment, fsync_dir, list_segments, segment_name, write_all
+from journal._record import MAX_SEQ, Draft, Record, encode, utc_timestamp
+from journal._safe import open_at, open_dir, unsafe
+from journal._segments import Segment, is_segment_name, list_segments, segment_name, write_all
 from journal._tail import Tail, first_record, last_seq, read_tail
 from journal._validate import check_draft
 
 Durability = Literal["always", "batch", "none"]
 CREATED_NOTE = "journal.created"
+# the most seqs a meta.json hint may reserve past the tail: records lost with a segment
+# (a 64 MiB segment holds under 2**20 records); a hint further ahead is not believed
+MAX_SKIP = 2**32
 
 
 class Writer:
@@ -63,6 +72,8 @@ class Writer:
         self._unsynced = 0
         self._wrote = False
         self._store_id: str | None = None
+        self._root = root
+        self._dirs: tuple[int, int] | None = None  # descriptors of journal/, journal/segments/
 
     def append(self, drafts: list[Draft]) -> list[Record]:
         """Append drafts as one atomic batch and return their records once durable."""
@@ -147,6 +158,7 @@ class Writer:
                 if self._fd is not None:
                     os.close(self._fd)
                     self._fd = None
+                self._close_dirs()
                 self.lock.close()
                 self.closed = True
 
@@ -215,33 +227,54 @@ class Writer:
             # fast path: nobody appended to our segment and nobody started a new one
             if os.fstat(self._fd).st_size == self._size and (
                 self._next_seq == self._active.first_seq
-                or not os.access(f"{self.segments_dir}/{segment_name(self._next_seq)}", os.F_OK)
+                or not self._taken(segment_name(self._next_seq))
             ):
                 return
             os.close(self._fd)
             self._fd = None
         self._recover()
 
+    def _taken(self, name: str) -> bool:
+        """True if `name` exists in journal/segments/ (a symlink counts: it is not followed)."""
+        assert self._dirs is not None
+        return os.access(name, os.F_OK, dir_fd=self._dirs[1], follow_symlinks=False)
+
+    def _open_dirs(self) -> tuple[int, int]:
+        """Descriptors of journal/ and journal/segments/, each checked to be a real directory."""
+        self._close_dirs()
+        journal = open_dir(self._root, "journal")
+        try:
+            segments = open_dir(self._root, "journal/segments")
+        except BaseException:
+            os.close(journal)
+            raise
+        self._dirs = (journal, segments)
+        return self._dirs
+
+    def _close_dirs(self) -> None:
+        dirs, self._dirs = self._dirs, None
+        for fd in dirs or ():
+            os.close(fd)
+
     def _recover(self) -> None:
-        segments, _ = list_segments(self.segments_dir)
-        meta = read_meta(self.journal_dir)
+        journal_fd, segments_fd = self._open_dirs()
+        segments, strays = list_segments(self.segments_dir)
+        for path in strays:
+            if is_segment_name(path.name):  # a symlink or a special file under a segment's name
+                raise unsafe(segments_fd, path.name, f"journal/segments/{path.name}")
+        meta = read_meta(self.journal_dir, dir_fd=journal_fd)
+        tail = self._open_active(segments, segments_fd, meta) if segments else None
+        floor = 1
+        if tail is not None:
+            last = tail.last_seq if tail.last_seq is not None else last_seq(segments[:-1])
+            floor = max(last + 1 if last is not None else 1, tail.segment.first_seq)
         hint = meta["next_seq"] if meta else 0
-        tail: Tail | None = None
-        if segments:
-            self._active = segments[-1]
-            tail = read_tail(self._active)
-            last = tail.last_seq
-            if last is None:
-                last = last_seq(segments[:-1])
-            floor = max(last + 1 if last is not None else 1, self._active.first_seq)
-            self._fd = os.open(self._active.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-            self._size = tail.size
-            self._store_id = _store_id(meta, segments[0]) or self.store_id_from_journal()
-        else:
-            floor = 1
-        skipped = tail.region.skip_count if tail is not None and tail.region is not None else 0
-        self._next_seq = max(floor + skipped, hint)
-        if tail is not None and tail.region is not None:
+        absurd = not 1 <= hint <= floor + MAX_SKIP
+        if absurd:
+            hint = 0  # no journal handed out that many seqs: rebuilt from the tail instead
+        region = tail.region if tail is not None else None
+        self._next_seq = max(floor + (region.skip_count if region else 0), hint)
+        if tail is not None and region is not None:
             self._adjudicate(tail, floor, hint)
         elif hint > floor:
             self._note(
@@ -253,10 +286,28 @@ class Writer:
                     "skipped": [floor, hint - 1],
                 },
             )
-        if meta is None or hint > floor or (tail is not None and tail.region is not None):
+        if meta is not None and absurd:
+            self._note(SEQ_NOTE, _ignored(meta["next_seq"], self._next_seq))
+        if meta is None or absurd or hint > floor or region is not None:
             # a lagging hint is normal (meta.json is refreshed on roll and close, not per
-            # append); a missing or unreadable one, or a repair, is written down now
+            # append); a missing, unreadable or absurd one, or a repair, is written down now
             self._write_meta()
+
+    def _open_active(
+        self, segments: list[Segment], segments_fd: int, meta: dict[str, Any] | None
+    ) -> Tail:
+        """Open the newest segment for appending; its tail says where the journal ends."""
+        self._active = segments[-1]
+        tail = read_tail(self._active)
+        self._fd = open_at(
+            segments_fd,
+            self._active.name,
+            os.O_WRONLY | os.O_APPEND,
+            shown=f"journal/segments/{self._active.name}",
+        )
+        self._size = tail.size
+        self._store_id = _store_id(meta, segments[0]) or self.store_id_from_journal()
+        return tail
 
     def _adjudicate(self, tail: Tail, floor: int, hint: int) -> None:
         region = tail.region
@@ -282,6 +333,14 @@ class Writer:
         self, drafts: list[Draft], payloads: list[bytes], *, roll: bool = True
     ) -> list[Record]:
         first = self._next_seq
+        if first + len(drafts) - 1 > MAX_SEQ:
+            raise SeqExhausted(
+                f"seq {first + len(drafts) - 1} would pass the largest seq, {MAX_SEQ}",
+                hint="the journal's seqs come from its segment names and meta.json: "
+                "run 'lakehouse doctor' to find the segment or hint that jumped this far",
+                next_seq=first,
+                limit=MAX_SEQ,
+            )
         data, records = encode(drafts, payloads, first_seq=first, ts=utc_timestamp())
         if self._fd is None or (roll and self._size >= self.segment_bytes and self._can_roll()):
             self._roll()
@@ -312,16 +371,24 @@ class Writer:
                 self._fsync(self._fd)  # a sealed segment is complete on disk
             os.close(self._fd)
             self._fd = None
-        path = self.segments_dir / segment_name(self._next_seq)
-        self._fd = os.open(
-            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644
-        )
-        self._active = Segment(self._next_seq, path)
+        name = segment_name(self._next_seq)
+        segments_fd = self._dirs[1] if self._dirs is not None else self._open_dirs()[1]
+        try:
+            # O_EXCL: whatever holds the name already, a symlink included, is not written to
+            self._fd = open_at(
+                segments_fd,
+                name,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND,
+                shown=f"journal/segments/{name}",
+            )
+        except FileExistsError:
+            raise unsafe(segments_fd, name, f"journal/segments/{name}") from None
+        self._active = Segment(self._next_seq, self.segments_dir / name)
         self._size = 0
         if self.durability != "none":
             # without this, a crash can lose the new segment's name with its records
             # (tests/faults/test_kill.py::test_roll_then_kill)
-            fsync_dir(self.segments_dir)
+            os.fsync(segments_fd)
         self._write_meta()
 
     def _fsync(self, fd: int) -> None:
@@ -330,8 +397,9 @@ class Writer:
 
     def _write_meta(self) -> None:
         segments, _ = list_segments(self.segments_dir)
+        journal_fd = self._dirs[0] if self._dirs is not None else self._open_dirs()[0]
         write_meta(
-            self.journal_dir,
+            journal_fd,
             {
                 "format": FORMAT,
                 "store_id": self._store_id,
@@ -342,6 +410,16 @@ class Writer:
             },
             durable=self.durability != "none",
         )
+
+
+def _ignored(hint: int, next_seq: int) -> dict[str, Any]:
+    """The payload of the note that says an absurd meta.json hint was not trusted."""
+    return {
+        "reason": f"meta.json next_seq was absurd (more than {MAX_SKIP} seqs past the "
+        "journal's tail, or not a seq): ignored, and rewritten from the segments",
+        "meta_next_seq": hint,
+        "tail_next_seq": next_seq,
+    }
 
 
 def _store_id(meta: dict[str, Any] | None, oldest: Segment) -> str | None:

@@ -49,5 +49,16 @@ def store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
     if request.node.stash.get(_FAILED, False) and root.exists():
         target = KEPT / f"{request.node.name}-{os.getpid()}"
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(root, target)
+        # links as links, and FIFOs and sockets (hostile-file tests plant them) left out
+        shutil.copytree(root, target, symlinks=True, ignore=_special_files)
         print(f"kept failing store at {target}")
+
+
+def _special_files(directory: str, names: list[str]) -> list[str]:
+    """The names in `directory` that are neither files, directories nor symlinks."""
+    import stat
+
+    kept = (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK)
+    return [
+        n for n in names if stat.S_IFMT(os.lstat(os.path.join(directory, n)).st_mode) not in kept
+    ]

@@ -126,7 +126,8 @@ def _print_report(findings: list[Finding], summary: dict[str, Any]) -> None:
             for name, value in (("segment", finding.segment), ("seq", finding.seq))
             if value is not None
         )
-        click.echo(f"{finding.severity}: {finding.code} ({where}): {finding.message}")
+        at = f" ({where})" if where else ""
+        click.echo(f"{finding.severity}: {finding.code}{at}: {finding.message}")
         if finding.hint:
             click.echo(f"  hint: {finding.hint}")
     verdict = "healthy" if summary["healthy"] else "DAMAGED"

@@ -140,3 +140,32 @@ def test_meta_is_rewritten_before_any_append(store: Path) -> None:
     with Journal.open(store) as journal:
         journal.roll()
     _check_rebuilt(store, head + 1, store_id)
+
+
+@pytest.mark.parametrize("hint", [2**63 - 1, 2**63, 2**53, 2**40, 0, -5])
+def test_an_absurd_hint_is_ignored_and_rewritten_from_the_tail(store: Path, hint: int) -> None:
+    """A hint no journal could have handed out (more than MAX_SKIP ahead, or not a seq)."""
+    head, store_id = _fill(store, 6)
+    body = orjson.loads(_meta(store).read_bytes())
+    _meta(store).write_bytes(orjson.dumps({**body, "next_seq": hint}))
+    with Journal.open(store) as journal:
+        record = journal.append(kind="t.added", entity="t", id="next", payload={})
+        added = list(journal.read(after=head))
+        report = journal.scan()
+    (note,) = added[:-1]
+    assert note.kind == "journal.seq_repaired" and note.seq == head + 1
+    assert note.payload["meta_next_seq"] == hint and "skipped" not in note.payload
+    assert record.seq == head + 2
+    assert report.healthy and report.findings == [], report.findings
+    _check_rebuilt(store, head + 3, store_id)
+
+
+def test_an_append_past_the_largest_seq_is_refused(store: Path) -> None:
+    """A segment named near MAX_SEQ: the seqs it implies would not fit, so nothing is written."""
+    from journal import MAX_SEQ, SeqExhausted
+
+    (store / "journal/segments" / f"{MAX_SEQ:020d}.jsonl").write_bytes(b"")
+    with Journal.open(store) as journal:
+        with pytest.raises(SeqExhausted, match=f"would pass the largest seq, {MAX_SEQ}"):
+            journal.append_many([draft("a"), draft("b")])
+        assert journal.stopped is None
