@@ -8,6 +8,7 @@ re-reads and hashes every file and also reports files the manifest does not list
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -19,6 +20,7 @@ from typing import Any, Literal, NamedTuple
 from checkpoints._errors import CheckpointInvalid, CheckpointNotFound
 from checkpoints._files import MANIFEST, check_relpath, hash_file
 from checkpoints._manifest import parse_manifest
+from journal import describe, unsafe_entries
 
 SEQ_DIGITS = 20
 Severity = Literal["error", "warning", "info"]
@@ -66,10 +68,13 @@ class Checkpoint:
     def load(cls, path: Path, seq: int) -> Checkpoint:
         """Read the manifest of the checkpoint directory `path` (named for `seq`)."""
         try:
-            data = (path / MANIFEST).read_bytes()
+            data = _read_plain(path / MANIFEST)
         except FileNotFoundError:
             return cls(seq, path, None, False, "has no manifest.json")
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                what = describe(None, str(path / MANIFEST))
+                return cls(seq, path, None, True, f"manifest.json is {what}, not a plain file")
             return cls(seq, path, None, True, f"manifest.json cannot be read ({exc.strerror})")
         try:
             return cls(seq, path, parse_manifest(data, seq), True)
@@ -170,6 +175,16 @@ class Checkpoint:
         return entry
 
 
+def _read_plain(path: Path) -> bytes:
+    """The bytes of `path`, refusing a symlink (ELOOP) rather than following it.
+
+    O_NONBLOCK, so a FIFO in its place cannot hang the reader (it reads as empty).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    with open(fd, "rb") as handle:
+        return handle.read()
+
+
 def _manifest_finding(checkpoint: Checkpoint) -> CheckpointFinding:
     return CheckpointFinding(
         "manifest_invalid" if checkpoint.has_manifest else "manifest_missing",
@@ -188,10 +203,10 @@ def _check_file(
     """The first problem of one listed file; `full` also hashes it."""
     path = checkpoint.path / relpath
     try:
-        info = os.lstat(path)
-        if not stat.S_ISREG(info.st_mode):
-            return _bad(checkpoint, relpath, "file_missing", "is not a regular file")
-        size = info.st_size
+        problem = _kind_problem(path, relpath, checkpoint.path)
+        if problem is not None:
+            return _bad(checkpoint, relpath, *problem)
+        size = os.lstat(path).st_size
         if full and size == entry.size:
             sha256, size = hash_file(path)
             if size == entry.size and sha256 != entry.sha256:
@@ -215,6 +230,32 @@ def _check_file(
     return None
 
 
+def _kind_problem(path: Path, relpath: str, base: Path) -> tuple[str, str] | None:
+    """(code, what) if `path` is not a plain file below real directories, else None.
+
+    Every directory on the way is checked too, or a symlinked ``heads/`` could serve
+    another store's files under this manifest (tests/journal/test_symlinks.py).
+    """
+    for parent in _parents(relpath):
+        if not stat.S_ISDIR(os.lstat(base / parent).st_mode):
+            return (
+                "unsafe_file",
+                f"lies under {parent}, which is {describe(None, str(base / parent))}",
+            )
+    mode = os.lstat(path).st_mode
+    if stat.S_ISDIR(mode):
+        return "file_missing", "is a directory, not a file"
+    if not stat.S_ISREG(mode):
+        return "unsafe_file", f"is {describe(None, str(path))}, not a plain file"
+    return None
+
+
+def _parents(relpath: str) -> list[str]:
+    """The directories a relative path lies under, outermost first ("a/b/c" -> a, a/b)."""
+    parts = relpath.split("/")[:-1]
+    return ["/".join(parts[: depth + 1]) for depth in range(len(parts))]
+
+
 def _bad(checkpoint: Checkpoint, relpath: str, code: str, what: str) -> CheckpointFinding:
     return CheckpointFinding(
         code,
@@ -228,14 +269,30 @@ def _bad(checkpoint: Checkpoint, relpath: str, code: str, what: str) -> Checkpoi
 
 
 def _extra_files(checkpoint: Checkpoint) -> list[CheckpointFinding]:
-    """Files in the directory that the manifest does not list (a warning: never read)."""
+    """Files in the directory that the manifest does not list (a warning: never read).
+
+    A symlink or special file is an error instead: nothing a checkpoint writes is one.
+    """
     listed = checkpoint.files
-    found = []
+    found = [
+        CheckpointFinding(
+            "unsafe_file",
+            "error",
+            f"{relpath} is {what}: a checkpoint holds only plain files and directories",
+            checkpoint.name,
+            relpath.removeprefix(f"{checkpoint.name}/"),
+            "the checkpoint is damaged and is skipped: create a new one",
+        )
+        for relpath, what in unsafe_entries(checkpoint.path.parent, checkpoint.name)
+        if relpath.removeprefix(f"{checkpoint.name}/") not in listed  # _check_file's
+    ]
     for directory, dirnames, filenames in os.walk(checkpoint.path):
         dirnames.sort()
         base = Path(directory).relative_to(checkpoint.path)
         for filename in sorted(filenames):
             relpath = (base / filename).as_posix()
+            if not stat.S_ISREG(os.lstat(os.path.join(directory, filename)).st_mode):
+                continue  # a symlink or special file: reported above
             if relpath != MANIFEST and relpath not in listed:
                 found.append(
                     CheckpointFinding(

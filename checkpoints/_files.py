@@ -17,7 +17,7 @@ from checkpoints._errors import CheckpointRefused
 
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
-_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def check_relpath(relpath: object) -> str:

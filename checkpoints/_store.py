@@ -27,7 +27,7 @@ from checkpoints._checkpoint import Checkpoint, CheckpointFinding, checkpoint_na
 from checkpoints._errors import CheckpointNotFound, CheckpointRefused
 from checkpoints._files import fsync_dir
 from checkpoints._write import check_input, write_checkpoint
-from journal import StoreNotFound
+from journal import StoreNotFound, check_dir
 
 _CHECKPOINT = re.compile(r"ckpt-(\d{20})")
 _STRAY = re.compile(r"\.(tmp|pruned|replaced)-ckpt-\d{20}-[0-9a-f]+")
@@ -130,6 +130,8 @@ class CheckpointStore:
             )
         valid = [checkpoint for checkpoint in self.list() if checkpoint.valid]
         pruned = valid[:-keep]
+        if pruned:
+            check_dir(self.root, "checkpoints")  # renames below follow no symlinked directory
         for checkpoint in pruned:
             aside = self.directory / f".pruned-{checkpoint.name}-{secrets.token_hex(4)}"
             os.rename(checkpoint.path, aside)
@@ -140,17 +142,20 @@ class CheckpointStore:
         return pruned
 
     def _entries(self) -> builtins.list[Path]:
+        """The entries of checkpoints/; none if it is a symlink (doctor reports it)."""
+        if os.path.islink(self.directory):
+            return []
         try:
             return sorted(Path(entry.path) for entry in os.scandir(self.directory))
         except FileNotFoundError:
             return []
 
     def _checkpoints(self) -> builtins.list[tuple[int, Path]]:
-        """(seq, path) of every ``ckpt-<seq>`` directory, oldest first."""
+        """(seq, path) of every ``ckpt-<seq>`` directory (not a symlink to one), oldest first."""
         found = []
         for path in self._entries():
             match = _CHECKPOINT.fullmatch(path.name)
-            if match and path.is_dir():
+            if match and path.is_dir() and not path.is_symlink():
                 found.append((int(match.group(1)), path))
         return found
 

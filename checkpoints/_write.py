@@ -40,6 +40,7 @@ from checkpoints._files import (
     write_new,
 )
 from checkpoints._manifest import check_meta, dump_manifest
+from journal import check_dir
 
 Source = bytes | Path | Callable[[Path], None]
 STEPS = (
@@ -142,13 +143,14 @@ def write_checkpoint(
 
 
 def _make_dir(directory: Path) -> None:
-    try:
-        os.mkdir(directory)
-    except FileExistsError:
-        return
-    # fsync the store root after creating checkpoints/, or a crash can lose the directory
-    # with the first checkpoint in it (tests/checkpoints/test_durability.py::test_fsync_order)
-    fsync_dir(directory.parent)
+    """Check that `directory` is a real directory (made if missing), never a symlink.
+
+    Making it fsyncs its parent, or a crash can lose checkpoints/ with the first checkpoint
+    in it (tests/checkpoints/test_durability.py::test_fsync_order); a symlink in its place
+    is refused, or the checkpoint would be written wherever it points
+    (tests/journal/test_symlinks.py).
+    """
+    check_dir(directory.parent, directory.name, create=True)
 
 
 def _fill(tmp: Path, seq: int, files: Mapping[str, Source], meta: dict[str, Any]) -> None:
