@@ -378,13 +378,13 @@ def record_error(root: Path, error: ProjectionStopped) -> None:
     """Remember a projection's stop for `projections status` (best effort)."""
     import orjson
 
+    from journal import UnsafeFile, relpath_of
+    from lakehouse._atomic import write_atomic
+
     path = status_path(root)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        known = orjson.loads(path.read_bytes()) if path.exists() else {}
+        known = orjson.loads(path.read_bytes()) if path.is_file() else {}
         known[error.fields.get("projection", "?")] = {"error": error.message, **error.fields}
-        from lakehouse._atomic import write_atomic
-
-        write_atomic(path, orjson.dumps(known, option=orjson.OPT_SORT_KEYS))
-    except (OSError, ValueError):
+        write_atomic(root, relpath_of(root, path), orjson.dumps(known, option=orjson.OPT_SORT_KEYS))
+    except (OSError, ValueError, UnsafeFile):
         return  # the error itself is raised to the caller either way

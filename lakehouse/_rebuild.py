@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checkpoints import Checkpoint, CheckpointStore
+from journal import check_dir, remove_tree
 from lakehouse._readmodels import (
     META,
     Fold,
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from lakehouse._store import Store
 
 RESUME_EVERY = 250_000  # records between a rebuild's resume points
+LEFTOVER = "projections/cache/rebuild"  # where a rebuild keeps its resume points
 
 
 def checkpoint_content(
@@ -186,7 +187,10 @@ def rebuild(
     if not chosen:
         return RebuildReport([], None, kept=[p.name for p in projections])
     upto = store.journal.head_seq or 0
-    shadow = CheckpointStore(store.root / "projections" / "cache" / "rebuild")
+    # its resume points and their removal go below projections/cache/: refuse (exit 7)
+    # before any work if a symlink stands on the way (tests/lakehouse/test_symlinks.py)
+    check_dir(store.root, "projections/cache", create=True)
+    shadow = CheckpointStore(store.root / LEFTOVER)
     rebuilt, resumed = _fold_with_resume(
         store, shadow, chosen=chosen, upto=upto, progress=progress, every=resume_every
     )
@@ -200,7 +204,7 @@ def rebuild(
         checkpoint = _publish(store, store.checkpoints, models, folds, replace=True)
     finally:
         models.close()
-    shutil.rmtree(shadow.root, ignore_errors=True)
+    remove_tree(store.root, LEFTOVER)
     store.forget_heads()
     return RebuildReport(
         [p.name for p in chosen], checkpoint, resumed, kept=[p.name for p in others]
@@ -226,7 +230,7 @@ def _fold_with_resume(
         done = fold(store, base, chosen, upto=stop, progress=progress)
         if stop >= upto:
             return done, resumed
-        shadow.root.mkdir(parents=True, exist_ok=True)
+        check_dir(store.root, LEFTOVER, create=True)
         models = ReadModels(connect_models(store.root, locked=False), done.parts, stop)
         try:
             base = _publish(

@@ -18,7 +18,7 @@ import builtins
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from journal import Draft
+from journal import Draft, UnsafeFile
 from lakehouse._errors import Conflict, NotFound
 from lakehouse._heads import Heads
 from lakehouse._input import parse
@@ -180,7 +180,7 @@ class Datasets:
         if outcome.appended:
             try:
                 refresh_manifest(self._store)
-            except OSError as error:
+            except (OSError, UnsafeFile) as error:  # a symlink in its place is never followed
                 import warnings
 
                 warnings.warn(f"catalog.json was not refreshed: {error}", stacklevel=3)

@@ -7,24 +7,27 @@ checkpoint; a write never replaces the file with an older state than it holds.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from journal import open_file
 from lakehouse._atomic import write_atomic
 
 if TYPE_CHECKING:
     from lakehouse._store import Store
 
 FORMAT = 1
+_DIR = "projections"
 FIELDS = ("name", "dataset_id", "fingerprint", "schema", "files", "rows", "rev", "seq")
 
 
 def manifest_path(root: Path) -> Path:
     """Where catalog.json is kept up to date for other tools."""
-    return root / "projections" / "catalog.json"
+    return root / _DIR / "catalog.json"
 
 
 def manifest_bytes(datasets: Iterable[Mapping[str, Any]], seq: int) -> bytes:
@@ -50,15 +53,19 @@ def install_manifest(root: Path, build: Callable[[], bytes], seq: int) -> None:
     import portalocker
 
     path = manifest_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # made (or checked) without following a symlink, so portalocker opens a plain file
+    # below a real directory and never creates one elsewhere through a planted link
+    os.close(open_file(root, f"{_DIR}/.catalog.lock", os.O_RDWR | os.O_CREAT))
     # the lock orders two writers, so the slower one cannot put an older state back
     with portalocker.Lock(str(path.with_name(".catalog.lock")), timeout=10):
         if _seq_of(path) < seq:
-            write_atomic(path, build())
+            write_atomic(root, f"{_DIR}/{path.name}", build())
 
 
 def _seq_of(path: Path) -> int:
     try:
+        if path.is_symlink():
+            return -1  # not believed: the write replaces it
         seq = orjson.loads(path.read_bytes()).get("seq")
     except (OSError, ValueError, AttributeError):
         return -1

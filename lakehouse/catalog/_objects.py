@@ -16,11 +16,13 @@ import contextlib
 import hashlib
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from journal import check_dir, relpath_of
 from lakehouse.catalog._schema import schema_columns, schema_fingerprint
 
 if TYPE_CHECKING:
@@ -148,18 +150,18 @@ def _create_temp(store_root: Path, directory: Path) -> tuple[Path, list[Path]]:
 
 
 def _make_dirs(store_root: Path, directory: Path, made: list[Path]) -> None:
-    """Make `directory` and its missing parents below `store_root`, adding each to `made`."""
+    """Make `directory` and its missing parents below `store_root`, adding each to `made`.
+
+    Each one is checked to be a real directory, never a symlink (tests/journal/
+    test_symlinks.py), and the parent of each new one is fsynced, or a crash can lose its
+    name and with it an object the journal already points to.
+    """
     current = store_root
     for part in directory.relative_to(store_root).parts:
         current = current / part
-        try:
-            current.mkdir()
-        except FileExistsError:
-            continue
-        made.append(current)
-        # fsync the parent after making a directory, or a crash can lose its name and with
-        # it an object the journal already points to
-        _fsync_dir(current.parent)
+        if not os.path.lexists(current):
+            made.append(current)  # before it is made: a failed fsync still removes it
+        check_dir(store_root, relpath_of(store_root, current), create=True)
 
 
 def _remove_empty(made: list[Path]) -> None:
@@ -193,11 +195,15 @@ def _publish(temp: Path, final: Path, digest: str) -> bool:
 
 
 def _digest_or_none(path: Path) -> str | None:
+    """The sha256 of the object at `path`; None if absent or not a plain file (replaced)."""
     try:
-        with open(path, "rb") as file:
-            return hashlib.file_digest(file, "sha256").hexdigest()
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
         return None
+    with open(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from checkpoints import Checkpoint, CheckpointFinding
-from journal import LakehouseError
+from journal import LakehouseError, unsafe_entries
 from lakehouse.doctor._context import Context
 
 SEGMENT = re.compile(r"\d{20}\.jsonl")
@@ -116,7 +116,10 @@ def check_strays(ctx: Context) -> None:
         _temp_file(ctx, path, "a meta.json write that a killed writer left")
     journal = ctx.store.journal
     strays = journal.segments()[1] + _non_segments(journal.archive_dir)
+    unsafe = {f.path for f in ctx.report.findings if f.code == "unsafe_file"}
     for path in strays:
+        if str(path.relative_to(root)) in unsafe:
+            continue  # a symlink or special file: reported as such, an error
         ctx.add(
             "warning",
             "stray_file",
@@ -148,6 +151,30 @@ def check_strays(ctx: Context) -> None:
             hint="'lakehouse doctor --repair' deletes it once it is old",
             path=str(path.relative_to(root)),
         )
+
+
+def check_unsafe(ctx: Context) -> None:
+    """Every symlink or special file in the store outside the journal's own files.
+
+    The journal's scan reports LOCK and journal/; this covers checkpoints/, objects/,
+    projections/ and anything else under the root. Each is damage: nothing the store writes
+    is ever one, and a write through one could land anywhere on the machine.
+    """
+    known = {f.path for f in ctx.report.findings if f.code == "unsafe_file"}
+    for entry in _entries(ctx.root):
+        if entry.name in ("LOCK", "journal"):
+            continue
+        for relpath, what in unsafe_entries(ctx.root, entry.name):
+            if relpath in known:
+                continue  # a checkpoint's own check named it already
+            ctx.add(
+                "error",
+                "unsafe_file",
+                f"{relpath} is {what}: the store holds only plain files and directories",
+                hint=f"move {relpath} out of the store (or restore the real file from a "
+                "backup); nothing in the store is written through it",
+                path=relpath,
+            )
 
 
 def _temp_file(ctx: Context, path: Path, what: str) -> None:

@@ -10,16 +10,16 @@ Nothing the store's readers use is touched: the scratch checkpoints are never li
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from checkpoints import Checkpoint, CheckpointStore
-from journal import LakehouseError
+from journal import LakehouseError, check_dir, remove_tree
 from lakehouse._errors import CommandError
 from lakehouse._readmodels import Fold, Progress, connect_models
 from lakehouse._rebuild import RESUME_EVERY, checkpoint_content
@@ -33,12 +33,14 @@ if TYPE_CHECKING:
 @contextmanager
 def scratch(root: Path) -> Iterator[CheckpointStore]:
     """A fresh scratch checkpoint store under projections/cache/, removed afterwards."""
-    path = root / "projections" / "cache" / f"{SCRATCH}{os.getpid()}-{secrets.token_hex(4)}"
-    path.mkdir(parents=True)
+    relpath = f"projections/cache/{SCRATCH}{os.getpid()}-{secrets.token_hex(4)}"
+    check_dir(root, "projections/cache", create=True)
+    path = check_dir(root, relpath, create=True)  # a fresh name: nobody else has it
     try:
         yield CheckpointStore(path)
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            remove_tree(root, relpath)
 
 
 def replay(
@@ -84,7 +86,8 @@ def replay(
         finally:
             done.close()
         if base is not None:
-            shutil.rmtree(base.path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                remove_tree(base.path.parent, base.path.name)
         base = made
 
 

@@ -17,9 +17,15 @@ from pathlib import Path
 
 import orjson
 
+from journal import MAX_SKIP
 from journal import Finding as JournalFinding
 from lakehouse.doctor._context import Context
-from lakehouse.doctor._disk import check_checkpoints, check_objects, check_strays
+from lakehouse.doctor._disk import (
+    check_checkpoints,
+    check_objects,
+    check_strays,
+    check_unsafe,
+)
 from lakehouse.doctor._lag import FOLD_TAIL_UPTO, check_projections
 from lakehouse.doctor._report import Finding, Progress, Report, Severity, quiet
 from lakehouse.doctor._system import LOCKS, MOUNTS, Mount, lock_holder, mount_of
@@ -43,6 +49,7 @@ def diagnose(
         check_journal(ctx)
         check_checkpoints(ctx, full=False)
         check_strays(ctx)
+        check_unsafe(ctx)
         check_projections(ctx, fold_tail=True)
         check_objects(ctx, tail_limit=FOLD_TAIL_UPTO)
     return ctx.report
@@ -150,6 +157,7 @@ def _journal_finding(finding: JournalFinding) -> Finding:
         segment=finding.segment,
         seq=finding.seq,
         offset=finding.offset,
+        path=finding.path,
     )
 
 
@@ -188,6 +196,18 @@ def _check_meta(ctx: Context) -> None:
             path=META,
         )
     nxt = ctx.head + 1
+    if not 1 <= hint <= nxt + MAX_SKIP:
+        ctx.add(
+            "warning",
+            "meta_absurd",
+            f"journal/meta.json says the next seq is {hint}, which no journal ending at seq "
+            f"{ctx.head} handed out (more than {MAX_SKIP:,} ahead, or not a seq)",
+            hint="the next writer ignores it, notes that (journal.seq_repaired) and rewrites "
+            "it from the segments; " + fix,
+            seq=nxt,
+            path=META,
+        )
+        return
     if hint > nxt:
         ctx.add(
             "warning",

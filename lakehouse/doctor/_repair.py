@@ -23,20 +23,21 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from journal import Journal, LakehouseError
+from journal import Journal, LakehouseError, check_dir, relpath_of, remove_tree
 from lakehouse.doctor._report import Report
 
 LEFTOVER = "projections/cache/rebuild"  # a killed rebuild's resume points
 STALE_AFTER = 600.0  # seconds a leftover must sit untouched before it is swept
 _SWEEP = frozenset({"stray_temp_file", "stray_temp_dir", "set_aside_checkpoint"})
-_META = frozenset({"meta_missing", "meta_unreadable", "meta_store_id_mismatch", "meta_lagging"})
+_META = frozenset(
+    {"meta_missing", "meta_unreadable", "meta_absurd", "meta_store_id_mismatch", "meta_lagging"}
+)
 _RECOVERY = frozenset({"torn_tail", "meta_ahead"})
 _SET_ASIDE = frozenset(
     {
@@ -46,6 +47,7 @@ _SET_ASIDE = frozenset(
         "size_mismatch",
         "sha_mismatch",
         "file_unreadable",
+        "unsafe_file",  # only as a checkpoint's finding: it names the checkpoint
         "checkpoint_diverged",
         "checkpoint_unreadable",
     }
@@ -177,7 +179,7 @@ def _meta(root: Path, lock_timeout: float) -> Action:
             # the writer recovered on taking the lock: a hint ahead of the journal is
             # noted and rewritten by now, so deleting meta.json cannot lower it
             if _next_seq(path) <= tx.head_seq + 1:
-                path.unlink(missing_ok=True)
+                remove_tree(root, "journal/meta.json")
         # a fresh writer finds no meta.json and writes it from the listing and the tail
         with Journal.open(root, lock_timeout=lock_timeout) as journal, journal.transaction():
             pass
@@ -215,10 +217,7 @@ def _sweep(root: Path, relpath: str, min_age: float) -> Action:
     else:
 
         def run() -> None:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+            remove_tree(root, relpath)  # through descriptors: no symlink above it is followed
 
         action.run = run
     return action
@@ -245,6 +244,7 @@ def _set_aside(root: Path, name: str) -> Action:
 
     def run() -> None:
         target = directory / f".invalid-{name}-{secrets.token_hex(4)}"
+        check_dir(root, "checkpoints")  # the rename below follows no symlinked directory
         os.rename(directory / name, target)
         # fsync checkpoints/, or a crash can bring the checkpoint back under its name
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
@@ -291,7 +291,7 @@ def _clear_errors(root: Path, rebuilt: Action) -> Action:
     path = status_path(root)
 
     def run() -> None:
-        path.unlink(missing_ok=True)
+        remove_tree(root, relpath_of(root, path))
 
     return Action(
         "clear_projection_errors",

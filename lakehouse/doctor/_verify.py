@@ -22,7 +22,12 @@ from lakehouse._readmodels import Fold, bases, connect_models, dead_letters, hol
 from lakehouse._readmodels import open_read_models as open_live
 from lakehouse.doctor._context import Context
 from lakehouse.doctor._diff import TableDiff, diff_table
-from lakehouse.doctor._disk import check_checkpoints, check_objects, check_strays
+from lakehouse.doctor._disk import (
+    check_checkpoints,
+    check_objects,
+    check_strays,
+    check_unsafe,
+)
 from lakehouse.doctor._genesis import FoldFailed, replay, scratch
 from lakehouse.doctor._lag import check_projections, report_fold_failure, report_letters
 from lakehouse.doctor._quick import check_journal, check_system
@@ -55,6 +60,7 @@ def verify(
         progress("hashing sealed segments against the checkpoints that list them...")
         check_segment_hashes(ctx)
         check_strays(ctx)
+        check_unsafe(ctx)
         check_projections(ctx, fold_tail=False, letters=False)
         check_objects(ctx)
         if ctx.journal_damaged:
