@@ -47,7 +47,7 @@ lakehouse --store /data/lh journal tail --follow
 """)
 def cli(ctx: click.Context, store: str | None, as_json: bool, lock_timeout: float) -> None:
     """A local-first, event-sourced store: every change is a record in a crash-safe journal."""
-    ctx.obj = State(store_path(store), as_json, lock_timeout)
+    ctx.obj = State(store_path(store), as_json, lock_timeout, explicit_store=store is not None)
 
 
 for command in (

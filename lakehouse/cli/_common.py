@@ -26,6 +26,7 @@ class State:
     store: Path
     json: bool = False
     lock_timeout: float = 10.0
+    explicit_store: bool = False  # --store was given (the demo then uses it)
 
     def journal(self, **options: Any) -> Journal:
         """Open the store's journal (StoreNotFound, exit 5, if there is none)."""

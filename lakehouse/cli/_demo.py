@@ -7,7 +7,6 @@ ingest itself: importing this module stays cheap (tests/test_architecture.py).
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,15 +23,16 @@ from lakehouse._errors import CommandError
 from lakehouse.cli._common import examples, state
 from lakehouse.cli._demo_data import sessions, write_other_schema_csv, write_staffing_csv
 from lakehouse.cli._demo_out import command as _command
+from lakehouse.cli._demo_out import program
 from lakehouse.cli._demo_out import quote as _quote
 from lakehouse.cli._demo_out import section as _section
 from lakehouse.cli._demo_read import read_models_tour
+from lakehouse.cli._demo_store import DEMO_STORE, fresh_store, mark
 from lakehouse.cli._mutation import describe, print_rows
 
 if TYPE_CHECKING:
     from lakehouse._store import Store
 
-MARKER = ".lakehouse-demo"
 CRASH_TAG = "crash-test"
 
 # A writer process that adds traces until it is killed, printing each one once it is durable.
@@ -62,7 +62,7 @@ def demo(rows: int) -> None:
     if state().json:
         raise click.UsageError("the demo prints for people; run it without --json")
     started = time.perf_counter()
-    root = _fresh_store(state().store)
+    root = fresh_store(state().store if state().explicit_store else Path(DEMO_STORE))
     click.echo(f"lakehouse demo on {root} (a throw-away store, re-created on every run)")
     click.echo(f"to run the commands shown yourself: export LAKEHOUSE_STORE={_quote(root)}")
     with Store.open(root, create=True) as store:
@@ -72,20 +72,10 @@ def demo(rows: int) -> None:
         _sessions_and_playbooks(store)
     acked = _crash(root)
     with Store.open(root) as store:
+        mark(store)  # the child writer's records are the demo's too
         _recover(store, acked)
         read_models_tour(store, int(traces.pop("first_seq")))
         _summary(store, traces, started)
-
-
-def _fresh_store(root: Path) -> Path:
-    if root.exists() and any(root.iterdir()):
-        if not (root / MARKER).exists():
-            raise click.UsageError(
-                f"{root} holds a store the demo did not create; "
-                "hint: pass --store to a new path, e.g. `lakehouse --store /tmp/lh-demo demo`"
-            )
-        shutil.rmtree(root)
-    return root
 
 
 # -- output helpers ------------------------------------------------------------------------
@@ -112,7 +102,7 @@ def _refused(step: Callable[[], object], store: Store) -> CommandError:
 def _init(store: Store) -> None:
     _section("1. init: a new store")
     _command("init")
-    (store.root / MARKER).write_text("created by `lakehouse demo`; safe to delete\n")
+    mark(store)
     click.echo(
         f"initialised store at {store.root} (store_id {store.journal.store_id}, "
         f"head seq {store.journal.head_seq})"
@@ -365,18 +355,22 @@ def _summary(store: Store, uids: dict[str, str], started: float) -> None:
     for key, value in facts:
         click.echo(f"{key:<12}{value}")
     _section("explore further")
+    lakehouse = program()
+    if lakehouse != "lakehouse":
+        venv = Path(sys.executable).parent / "activate"
+        click.echo(f"(`lakehouse` is not on PATH here: `source {_quote(venv)}` puts it there)")
     click.echo(f"export LAKEHOUSE_STORE={_quote(store.root)}")
     for line in (
-        "lakehouse dataset show staffing",
-        "lakehouse trace list --include-retired",
-        f"lakehouse trace history {uids['validate']}",
-        "lakehouse session show ses-demo-0002",
-        "lakehouse playbook list",
-        'lakehouse sql "SELECT role, count(*) FROM staffing GROUP BY role"',
-        'lakehouse trace search "validate the roster"',
-        "lakehouse projections status",
-        "lakehouse journal tail",
-        "lakehouse checkpoint list",
-        "lakehouse journal verify",
+        "dataset show staffing",
+        "trace list --include-retired",
+        f"trace history {uids['validate']}",
+        "session show ses-demo-0002",
+        "playbook list",
+        'sql "SELECT role, count(*) FROM staffing GROUP BY role"',
+        'trace search "validate the roster"',
+        "projections status",
+        "journal tail",
+        "checkpoint list",
+        "journal verify",
     ):
-        click.echo(line)
+        click.echo(f"{lakehouse} {line}")

@@ -78,3 +78,42 @@ def test_demo_refuses_a_store_it_did_not_create(tmp_path: Path) -> None:
     (other / "todo.txt").write_text("keep me\n")
     assert _demo(other).returncode == 2
     assert (other / "todo.txt").read_text() == "keep me\n"
+
+
+def test_demo_runs_on_its_own_store_and_keeps_it_once_someone_else_writes(
+    tmp_path: Path,
+) -> None:
+    """./lakehouse-demo by default (not the tour's store), with commands that run as
+    printed, and a store the user wrote to after the demo is never re-created."""
+    import os
+
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "LAKEHOUSE_STORE": str(tmp_path / "mine")}
+    command = [sys.executable, "-m", "lakehouse.cli", "demo", "--rows", "200"]
+
+    def run(args: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            args, capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env
+        )
+
+    done = run(command)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("lakehouse demo on lakehouse-demo (")
+    assert not (tmp_path / "mine").exists()  # $LAKEHOUSE_STORE is the user's, not the demo's
+    further = done.stdout.split("== explore further")[1].splitlines()
+    verify = next(line for line in further if line.endswith(" journal verify"))
+    assert not verify.startswith("lakehouse ")  # not on this PATH: the path that works
+    export = next(line for line in further if line.startswith("export "))
+    shell = f"{export} && {verify}"
+    ran = run(["/bin/sh", "-c", shell])
+    assert ran.returncode == 0 and ran.stdout.startswith("healthy: "), ran.stderr
+
+    with Journal.open(tmp_path / "lakehouse-demo") as journal:  # the user's own record
+        mine = journal.append(kind="note.added", entity="note", id="n1", payload={}).seq
+    before = sorted(p.name for p in (tmp_path / "lakehouse-demo/journal/segments").iterdir())
+    again = run(command)
+    assert again.returncode == 2
+    assert f"holds 1 records the demo did not write (the first: seq {mine}, note.added)" in (
+        again.stderr.replace("\n", " ")
+    )
+    after = sorted(p.name for p in (tmp_path / "lakehouse-demo/journal/segments").iterdir())
+    assert after == before
