@@ -10,7 +10,14 @@ import click
 
 from lakehouse.catalog._cli import dataset_group
 from lakehouse.cli._checkpoint import checkpoint_group
-from lakehouse.cli._common import CONTEXT, LakehouseGroup, State, examples, store_path
+from lakehouse.cli._common import (
+    CONTEXT,
+    FloatRange,
+    LakehouseGroup,
+    State,
+    examples,
+    store_path,
+)
 from lakehouse.cli._demo import demo
 from lakehouse.cli._doctor import doctor
 from lakehouse.cli._init import init
@@ -33,7 +40,7 @@ from lakehouse.traces._cli import trace_group
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per result.")
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
+    type=FloatRange(min=0),
     default=10.0,
     show_default=True,
     metavar="SECONDS",

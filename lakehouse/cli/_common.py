@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from journal import Journal, LakehouseError
+from journal import MAX_SEQ, Journal, LakehouseError
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_STORE = "./lakehouse-store"
@@ -87,6 +88,39 @@ class LakehouseGroup(click.Group):
             found = ctx.find_object(State)
             report_error(error, bool(found and found.json))
             ctx.exit(error.exit_code)
+
+
+class InvalidValue(click.BadParameter):
+    """An option's value out of its range or of the wrong type: invalid input, exit 3."""
+
+    exit_code = 3
+
+
+class _Refusing:
+    """A param type mixin: `fail` raises InvalidValue (exit 3)."""
+
+    def fail(
+        self, message: str, param: click.Parameter | None = None, ctx: click.Context | None = None
+    ) -> Any:
+        raise InvalidValue(message, ctx=ctx, param=param)
+
+
+class IntRange(_Refusing, click.IntRange):
+    """click.IntRange whose refusals exit 3 (invalid input) rather than 2 (usage)."""
+
+
+class FloatRange(_Refusing, click.FloatRange):
+    """click.FloatRange that also refuses NaN and infinities, exiting 3."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+SEQ = IntRange(0, MAX_SEQ)  # a cursor or an as-of seq
+REV = IntRange(0, 2**63 - 1)
 
 
 def store_path(value: str | None) -> Path:

@@ -8,7 +8,7 @@ import click
 import orjson
 
 from journal import Finding, Journal, Reading, Record
-from lakehouse.cli._common import emit, examples, json_option, progress, state
+from lakehouse.cli._common import SEQ, IntRange, emit, examples, json_option, progress, state
 
 
 @click.group("journal", context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,8 +49,8 @@ def _print_stats(info: dict[str, Any]) -> None:
 
 
 @journal_group.command()
-@click.option("--after", type=int, metavar="SEQ", help="Print records after this seq.")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N records.")
+@click.option("--after", type=SEQ, metavar="SEQ", help="Print records after this seq.")
+@click.option("--limit", type=IntRange(min=1), metavar="N", help="At most N records.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing records as they are appended.")
 @json_option
 @examples("""

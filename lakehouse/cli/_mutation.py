@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from lakehouse.cli._common import emit, state
+from lakehouse.cli._common import REV, emit, state
 
 if TYPE_CHECKING:
     from lakehouse._store import Outcome, Store
@@ -24,7 +24,7 @@ def mutation_options(command: F) -> F:
     )(command)
     return click.option(
         "--if-rev",
-        type=click.IntRange(min=0),
+        type=REV,
         metavar="N",
         help="Refuse (exit 4) unless the entity is at rev N.",
     )(command)

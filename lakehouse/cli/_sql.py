@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 
-from lakehouse.cli._common import examples, json_option, state
+from lakehouse.cli._common import SEQ, FloatRange, IntRange, examples, json_option, state
 from lakehouse.cli._mutation import open_store, print_rows
 
 if TYPE_CHECKING:
@@ -25,11 +25,11 @@ FORMATS = ("table", "json", "nl", "csv")
     type=click.Choice(FORMATS),
     help="table (default on a terminal), json (one object), nl (a JSON object per row), csv.",
 )
-@click.option("--as-of-seq", type=int, metavar="N", help="The read models as they were at seq N.")
-@click.option("--max-rows", type=click.IntRange(min=0), metavar="N", help="Stop after N rows.")
+@click.option("--as-of-seq", type=SEQ, metavar="N", help="The read models as they were at seq N.")
+@click.option("--max-rows", type=IntRange(min=0), metavar="N", help="Stop after N rows.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=FloatRange(min=0.1),
     default=60.0,
     show_default=True,
     metavar="SECONDS",

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from lakehouse.cli._common import examples, json_option
+from lakehouse.cli._common import SEQ, IntRange, examples, json_option
 from lakehouse.cli._mutation import (
     mutation_options,
     open_store,
@@ -30,7 +30,9 @@ def playbook_group() -> None:
     metavar="A,B",
     help="The endorsed names, comma-separated (the option may also repeat).",
 )
-@click.option("--target-count", required=True, type=int, metavar="N", help="Names wanted.")
+@click.option(
+    "--target-count", required=True, type=IntRange(1, 2**63 - 1), metavar="N", help="Names wanted."
+)
 @click.option("--fingerprint", metavar="F", help="The roster fingerprint (needed by fill).")
 @click.option(
     "--kind",
@@ -104,8 +106,8 @@ def show(pid: str) -> None:
 
 @playbook_group.command("search")
 @click.argument("query")
-@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits.")
-@click.option("--as-of-seq", type=int, metavar="N", help="Search as the playbooks were at seq N.")
+@click.option("-k", "k", type=IntRange(1, 1000), default=10, show_default=True, help="Hits.")
+@click.option("--as-of-seq", type=SEQ, metavar="N", help="Search as the playbooks were at seq N.")
 @json_option
 @examples("""
 lakehouse playbook search "night roster" -k 3

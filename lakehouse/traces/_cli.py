@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from lakehouse._input import parse_json
-from lakehouse.cli._common import emit, examples, json_option
+from lakehouse.cli._common import SEQ, IntRange, emit, examples, json_option
 from lakehouse.cli._mutation import (
     mutation_options,
     open_store,
@@ -191,10 +191,10 @@ def history(uid: str) -> None:
 
 @trace_group.command("search")
 @click.argument("query")
-@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits.")
+@click.option("-k", "k", type=IntRange(1, 1000), default=10, show_default=True, help="Hits.")
 @click.option("--tag", metavar="T", help="Only traces with this tag.")
 @click.option("--include-retired", is_flag=True, help="Retired traces too.")
-@click.option("--as-of-seq", type=int, metavar="N", help="Search the traces as they were at seq N.")
+@click.option("--as-of-seq", type=SEQ, metavar="N", help="Search the traces as they were at seq N.")
 @json_option
 @examples("""
 lakehouse trace search "fill the night roster" -k 5

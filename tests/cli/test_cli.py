@@ -71,8 +71,38 @@ def test_tail_prints_the_last_ten_and_takes_cursors(store: Path) -> None:
 
 
 def test_tail_usage_error_exits_2(store: Path) -> None:
-    code, _, err = run(store, "journal", "tail", "--after", "abc")
-    assert code == 2 and "'abc' is not a valid integer" in err
+    code, _, err = run(store, "journal", "tail", "--no-such-option")
+    assert code == 2 and "No such option '--no-such-option'" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("journal", "tail", "--after", "-5"), "-5 is not in the range 0<=x<="),
+        (("journal", "tail", "--after", "abc"), "'abc' is not a valid integer"),
+        (("journal", "tail", "--limit", "0"), "0 is not in the range x>=1"),
+        (("--lock-timeout", "nan", "journal", "stats"), "'nan' is not a finite number"),
+        (("--lock-timeout", "inf", "journal", "stats"), "'inf' is not a finite number"),
+        (("sql", "--as-of-seq", "-1", "SELECT 1"), "-1 is not in the range 0<=x<="),
+        (("sql", "--timeout", "nan", "SELECT 1"), "'nan' is not a finite number"),
+        (("checkpoint", "prune", "--keep", "0"), "prune must keep at least 1 checkpoint"),
+        (("trace", "update", "t", "--text", "x", "--if-rev", "-1"), "not in the range 0<=x<="),
+        (("trace", "search", "q", "-k", "0"), "0 is not in the range 1<=x<=1000"),
+        (
+            ("playbook", "record", "--query", "q", "--endorsed", "a", "--target-count", str(2**63)),
+            f"{2**63} is not in the range 1<=x<={2**63 - 1}",
+        ),
+    ],
+)
+def test_a_number_out_of_its_range_is_invalid_input(
+    store: Path, args: tuple[str, ...], said: str
+) -> None:
+    """A wrong or out-of-range value is exit 3 with nothing appended; a negative cursor
+    used to print the whole journal with a false 'archived' warning."""
+    head = Journal.open(store).head_seq
+    code, out, err = run(store, *args)
+    assert (code, out) == (3, "") and said in err, err
+    assert Journal.open(store).head_seq == head
 
 
 def test_verify_healthy_then_damaged_exits_7(store: Path) -> None:

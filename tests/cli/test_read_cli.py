@@ -157,16 +157,17 @@ def test_a_query_over_its_time_limit_exits_3(store: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("option", "message"),
+    ("option", "message", "exit_code"),
     [
-        (["--timeout", "0"], "Invalid value for '--timeout': 0.0 is not in the range x>=0.1."),
-        (["--max-rows", "-1"], "Invalid value for '--max-rows': -1 is not in the range x>=0."),
-        (["--format", "xml"], "Invalid value for '--format': 'xml' is not one of"),
+        (["--timeout", "0"], "Invalid value for '--timeout': 0.0 is not in the range x>=0.1.", 3),
+        (["--max-rows", "-1"], "Invalid value for '--max-rows': -1 is not in the range x>=0.", 3),
+        (["--format", "xml"], "Invalid value for '--format': 'xml' is not one of", 2),
     ],
 )
-def test_sql_usage_errors_exit_2(store: Path, option: list[str], message: str) -> None:
+def test_sql_option_errors(store: Path, option: list[str], message: str, exit_code: int) -> None:
+    """A number out of its range is invalid input (3); a word that is no choice, usage (2)."""
     code, out, err = run(store, "sql", "SELECT 1", *option)
-    assert (code, out) == (2, "") and message in err
+    assert (code, out) == (exit_code, "") and message in err
 
 
 def test_sql_without_a_store_exits_5(tmp_path: Path) -> None:
@@ -309,7 +310,7 @@ def test_search_refusals(store: Path) -> None:
     for group in ("trace", "playbook"):
         assert run(store, group, "search", "  ") == (3, "", empty)
         code, out, err = run(store, group, "search", "x", "-k", "0")
-        assert (code, out) == (2, "")
+        assert (code, out) == (3, "")  # a number out of its range: invalid input
         assert "Invalid value for '-k': 0 is not in the range 1<=x<=1000." in err
     assert run(store, "trace", "search", "anything") == (0, "no traces found\n", "")
     assert run(store, "playbook", "search", "anything") == (0, "none found\n", "")
