@@ -54,6 +54,7 @@ class QueryResult:
 def connect(
     *,
     allowed_directories: Sequence[Path] = (),
+    search_path: Path | None = None,
     memory_limit: str = "1GB",
     threads: int = 2,
     max_execution_time: float | None = None,
@@ -61,6 +62,10 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """Open an in-memory DuckDB that reads files only under `allowed_directories`, locked.
 
+    `search_path` is where relative file names resolve (DuckDB's `file_search_path`), so
+    views can name their files without naming the machine's paths; an allowed directory
+    under it is allowed by its relative name too, since DuckDB checks a name both as
+    written and once resolved.
     `max_execution_time` (seconds) is DuckDB's own limit on every query of the database,
     a backstop behind `run`'s watchdog; it also counts the time a caller takes to fetch.
     `load(con)` runs before anything is locked, to copy in the caller's own tables; the
@@ -73,6 +78,8 @@ def connect(
         limits["max_execution_time"] = max(1, round(max_execution_time * 1000))
     if load is None:
         limits["memory_limit"] = memory_limit
+    if search_path is not None:  # a global setting: every cursor resolves names the same way
+        limits["file_search_path"] = str(Path(search_path).absolute())
     con = duckdb.connect(
         ":memory:",
         config={
@@ -93,8 +100,7 @@ def connect(
     try:
         # allowed_directories can only be set once the database has started, and only
         # while external access is still on; lock_configuration must come last
-        directories = [str(Path(directory).absolute()) for directory in allowed_directories]
-        con.execute("SET allowed_directories = ?", [directories])
+        con.execute("SET allowed_directories = ?", [_allowed(allowed_directories, search_path)])
         if load is not None:
             load(con)
             held = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
@@ -108,6 +114,16 @@ def connect(
         con.close()
         raise
     return con
+
+
+def _allowed(directories: Sequence[Path], search_path: Path | None) -> list[str]:
+    """The absolute directories, and those under `search_path` by their relative name."""
+    absolute = [Path(directory).absolute() for directory in directories]
+    allowed = [str(directory) for directory in absolute]
+    if search_path is not None:
+        base = Path(search_path).absolute()
+        allowed += [d.relative_to(base).as_posix() for d in absolute if d.is_relative_to(base)]
+    return allowed
 
 
 def _bytes(size: str) -> int:
