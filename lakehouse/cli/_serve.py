@@ -6,9 +6,10 @@ start as fast as before.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -23,6 +24,26 @@ if TYPE_CHECKING:
 
 # the exit code for a --get answer, by HTTP status (the CLI contract's codes)
 EXIT_BY_STATUS = {400: 3, 404: 5, 405: 2, 406: 3, 409: 4, 413: 3, 422: 3, 429: 6, 503: 6}
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
+_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+class Size(click.ParamType[int]):
+    """A size in bytes: 1000000, 500KB, 32MiB, 1GB (KB is 1000 bytes, KiB 1024)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """The size in bytes, or a usage error naming what a size looks like."""
+        if isinstance(value, int):
+            return value
+        found = re.fullmatch(r"\s*(\d+)\s*([kmg]i?b|b)?\s*", str(value), re.IGNORECASE)
+        if found is None or int(found.group(1)) < 1:
+            self.fail(f"{value!r} is not a size such as 1000000, 500KB or 32MiB", param, ctx)
+        return int(found.group(1)) * _UNITS[(found.group(2) or "").lower()]
+
+
+SIZE = Size()
 
 
 @click.command("serve")
@@ -72,6 +93,22 @@ EXIT_BY_STATUS = {400: 3, 404: 5, 405: 2, 406: 3, 409: 4, 413: 3, 422: 3, 429: 6
     help="Queries running at once; 429 beyond.",
 )
 @click.option(
+    "--max-bytes",
+    type=SIZE,
+    default="32MiB",
+    show_default=True,
+    metavar="SIZE",
+    help="Bytes one answer holds at most, as rows and as encoded (truncated beyond).",
+)
+@click.option(
+    "--result-memory",
+    type=SIZE,
+    default="160MiB",
+    show_default=True,
+    metavar="SIZE",
+    help="Bytes all answers in flight hold together (429 beyond); at least 3x --max-bytes.",
+)
+@click.option(
     "--min-seq-wait",
     type=click.FloatRange(min=0),
     default=5.0,
@@ -92,10 +129,7 @@ def serve(
     token_env: str | None,
     token_file: Path | None,
     target: str | None,
-    sql_timeout: float,
-    max_rows: int,
-    max_queries: int,
-    min_seq_wait: float,
+    **limits: Any,
 ) -> None:
     """Serve read-only SQL, entity reads, search and the journal feed over HTTP.
 
@@ -114,15 +148,15 @@ def serve(
         token = token_from_file(token_file)
     if target is None:
         check_bind(host, token)
-    config = ServerConfig(
-        state().store,
-        token=None if target is not None else token,  # in-process: no one to authenticate
-        sql_timeout=sql_timeout,
-        max_rows=max_rows,
-        max_queries=max_queries,
-        min_seq_wait=min_seq_wait,
-        watch=target is None,
-    )
+    try:
+        config = ServerConfig(
+            state().store,
+            token=None if target is not None else token,  # in-process: no one to authenticate
+            watch=target is None,
+            **limits,  # the options below --get are named as ServerConfig's fields
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
     if target is not None:
         _answer_once(config, target)
     else:

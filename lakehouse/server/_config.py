@@ -25,7 +25,8 @@ class ServerConfig:
     token: bytes | None = None  # None: no authentication (loopback only)
     sql_timeout: float = 10.0  # seconds a query may run before the watchdog stops it
     max_rows: int = 10_000  # rows a query returns at most (truncated beyond)
-    max_bytes: int = 32 * 1024 * 1024  # Arrow bytes a query returns at most (truncated beyond)
+    max_bytes: int = 32 * 1024 * 1024  # bytes an answer holds at most (truncated beyond)
+    result_memory: int = 160 * 1024 * 1024  # bytes all answers in flight hold; 429 beyond
     max_queries: int = 4  # queries running at once; 429 beyond
     min_seq_wait: float = 5.0  # seconds a request waits for its min_seq
     max_body_bytes: int = 1024 * 1024  # request body cap; 413 beyond
@@ -38,6 +39,11 @@ class ServerConfig:
             raise ValueError("sql_timeout must be > 0 and min_seq_wait >= 0")
         if min(self.max_rows, self.max_bytes, self.max_queries, self.max_body_bytes) < 1:
             raise ValueError("max_rows, max_bytes, max_queries and max_body_bytes must be >= 1")
+        if self.result_memory < 3 * self.max_bytes:  # an answer's rows, their encoding, room
+            raise ValueError(
+                "result_memory must be at least three times max_bytes "
+                "(--result-memory, --max-bytes), so that one answer at the cap always fits"
+            )
 
 
 def token_from_env(name: str) -> bytes:

@@ -12,6 +12,7 @@
           +-- BodyTooLarge (ValueError)             exit 3, HTTP 413
           +-- RequestInvalid (ValueError)           exit 3, HTTP 422
           +-- TooManyQueries                        exit 6, HTTP 429
+          +-- ResultMemoryBusy                      exit 6, HTTP 429
           +-- NotCaughtUp (TimeoutError)            exit 6, HTTP 503
 
 Every response that is not a success carries one of these (or another LakehouseError)
@@ -95,6 +96,14 @@ class TooManyQueries(ServerError):
     exit_code = 6
     http_status = 429
     code = "too_many_queries"
+
+
+class ResultMemoryBusy(ServerError):
+    """The answers in flight hold the server's result memory; retry shortly."""
+
+    exit_code = 6
+    http_status = 429
+    code = "result_memory_busy"
 
 
 class NotCaughtUp(ServerError, TimeoutError):

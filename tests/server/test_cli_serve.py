@@ -127,3 +127,22 @@ def test_serve_on_a_missing_store_exits_5(tmp_path: Path) -> None:
     )
     assert result.exit_code == 5
     assert result.stderr.startswith("error: no store at")
+
+
+@pytest.mark.parametrize(
+    ("sizes", "code", "said"),
+    [
+        (["--max-bytes", "1KiB", "--result-memory", "3KiB"], 0, ""),
+        (["--max-bytes", "1000", "--result-memory", "3KB"], 0, ""),
+        (["--max-bytes", "1x"], 2, "'1x' is not a size such as 1000000, 500KB or 32MiB"),
+        (["--max-bytes", "1MB", "--result-memory", "2MB"], 2, "at least three times max_bytes"),
+    ],
+)
+def test_serve_takes_sizes_and_checks_them(
+    seeded: Seeded, sizes: list[str], code: int, said: str
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["--store", str(seeded.root), "serve", *sizes, "--get", "/health"]
+    )
+    assert result.exit_code == code, result.output
+    assert said in result.stderr
