@@ -18,7 +18,6 @@ from lakehouse.cli._common import examples, state
 
 if TYPE_CHECKING:
     import socket
-    from types import FrameType
 
     from lakehouse.server._config import ServerConfig
 
@@ -109,6 +108,32 @@ SIZE = Size()
     help="Bytes all answers in flight hold together (429 beyond); at least 3x --max-bytes.",
 )
 @click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=512,
+    show_default=True,
+    metavar="N",
+    help="Connections open at once (fewer if `ulimit -n` is low); at the cap the oldest "
+    "idle one is closed, and if none is idle the new one gets 503.",
+)
+@click.option(
+    "--client-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Close a connection that takes longer to send a whole request (from connecting or "
+    "its first byte), or that stops reading an answer for this long.",
+)
+@click.option(
+    "--keep-alive-timeout",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Close a connection idle this long between two requests.",
+)
+@click.option(
     "--min-seq-wait",
     type=click.FloatRange(min=0),
     default=5.0,
@@ -181,33 +206,19 @@ def _answer_once(config: ServerConfig, target: str) -> None:
 
 
 def _run(config: ServerConfig, host: str, port: int) -> None:
-    import uvicorn
-
-    from lakehouse.server import create_app
+    from lakehouse.server import create_app, make_server
 
     app = create_app(config)
+    server = make_server(app)  # before listening: it may refuse for want of descriptors
     sock = _listen(host, port)
     where = f"[{host}]" if ":" in host else host
+    limit = server.guard.limit
+    fewer = f", fewer than --max-connections {config.max_connections}: see ulimit -n"
     click.echo(
         f"serving {config.root} on http://{where}:{sock.getsockname()[1]} "
-        f"(watermark {app.state.live.watermark}; token {'required' if config.token else 'off'})",
+        f"(watermark {app.state.live.watermark}; token {'required' if config.token else 'off'}; "
+        f"at most {limit} connections{fewer if limit < config.max_connections else ''})",
         err=True,
-    )
-    live = app.state.live
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            live.close()  # event streams end now rather than at the graceful timeout
-            super().handle_exit(sig, frame)
-
-    server = Server(
-        uvicorn.Config(
-            app,
-            access_log=False,  # an access log is where tokens and queries would leak
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-            server_header=False,
-        )
     )
     server.run(sockets=[sock])
 

@@ -33,12 +33,18 @@ class ServerConfig:
     memory_limit: str = "1GB"  # what queries may use in a generation, beyond its tail tables
     threads: int = 2  # DuckDB's worker threads, per generation of read models
     watch: bool = True  # follow the journal with watchfiles (off: refresh on min_seq only)
+    max_connections: int = 512  # open at once; the oldest idle closed beyond, then 503
+    client_timeout: float = 10.0  # seconds to send a whole request, or stop reading an answer
+    keep_alive_timeout: float = 5.0  # seconds an idle connection lives between requests
+    log_interval: float = 10.0  # seconds between log lines about refused connections
 
     def __post_init__(self) -> None:
         if self.sql_timeout <= 0 or self.min_seq_wait < 0:
             raise ValueError("sql_timeout must be > 0 and min_seq_wait >= 0")
         if min(self.max_rows, self.max_bytes, self.max_queries, self.max_body_bytes) < 1:
             raise ValueError("max_rows, max_bytes, max_queries and max_body_bytes must be >= 1")
+        if self.max_connections < 1 or min(self.client_timeout, self.keep_alive_timeout) <= 0:
+            raise ValueError("max_connections must be >= 1 and the timeouts > 0")
         if self.result_memory < 3 * self.max_bytes:  # an answer's rows, their encoding, room
             raise ValueError(
                 "result_memory must be at least three times max_bytes "

@@ -14,6 +14,7 @@
           +-- TooManyQueries                        exit 6, HTTP 429
           +-- ResultMemoryBusy                      exit 6, HTTP 429
           +-- NotCaughtUp (TimeoutError)            exit 6, HTTP 503
+          +-- TooManyConnections                    exit 6, HTTP 503
 
 Every response that is not a success carries one of these (or another LakehouseError)
 in the error envelope: its code, message, hint and fields, with its HTTP status.
@@ -112,3 +113,11 @@ class NotCaughtUp(ServerError, TimeoutError):
     exit_code = 6
     http_status = 503
     code = "not_caught_up"
+
+
+class TooManyConnections(ServerError):
+    """Every connection the server allows is busy with a request; retry shortly."""
+
+    exit_code = 6
+    http_status = 503
+    code = "too_many_connections"
