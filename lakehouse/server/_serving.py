@@ -50,7 +50,9 @@ class GuardedServer(uvicorn.Server):
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         """Serve on `sockets` (they are taken over: see GuardedSocket), logs rate-limited."""
-        guarded: list[socket.socket] = [GuardedSocket.adopt(s, self.guard) for s in sockets or ()]
+        if not sockets:
+            raise ValueError("a GuardedServer serves only on listening sockets it is given")
+        guarded: list[socket.socket] = [GuardedSocket.adopt(s, self.guard) for s in sockets]
         quiet = OncePerInterval(self.guard.log_interval)
         for name in NOISY_LOGGERS:
             logging.getLogger(name).addFilter(quiet)
@@ -116,7 +118,8 @@ def connection_cap(wanted: int) -> int:
     """`wanted`, or fewer if the process's file descriptors could not hold that many.
 
     The soft RLIMIT_NOFILE is raised towards the hard one if it is too low; what is open
-    already and FD_HEADROOM are kept back, so accepting never fails for want of one.
+    already, FD_HEADROOM and ACCEPT_SLACK are kept back, so accepting never fails for want
+    of one (tests/server/test_connections.py).
     """
     try:
         import resource

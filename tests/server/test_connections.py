@@ -187,6 +187,7 @@ def test_more_idle_sockets_than_descriptors_leave_health_answering(seeded: Seede
             child.terminate()
             child.wait(timeout=10)
     said = log.read_text()
+    assert re.search(r"at most \d+ connections, fewer than --max-connections 512", said), said
     assert len(said) < 5_000, said[:2_000]  # a line or two, not a line per socket
     assert "out of system resource" not in said
 
