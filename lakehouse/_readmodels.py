@@ -336,10 +336,15 @@ def connect_models(
 
         allowed = [root / "checkpoints", root / "objects", pinned_directory()]
         directories = [path for path in allowed if path is not None]
-        return connect(allowed_directories=directories, load=load, **limits)
+        return connect(allowed_directories=directories, search_path=root, load=load, **limits)
     import duckdb
 
-    con = duckdb.connect(":memory:", config={"threads": os.cpu_count() or 1})
+    # the catalog's views name dataset files relative to the root (see CatalogProjection)
+    config: dict[str, Any] = {
+        "threads": os.cpu_count() or 1,
+        "file_search_path": str(root.absolute()),
+    }
+    con = duckdb.connect(":memory:", config=config)
     if load is not None:
         try:
             load(con)

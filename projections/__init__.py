@@ -20,6 +20,7 @@ from projections._errors import (
     QueryFailed,
     QueryRefused,
     ReadModelsTooLarge,
+    ResultTooLarge,
 )
 from projections._models import Part, ReadModels, literal, pin, pinned_directory, quote
 from projections._projection import Changes, DeadLetter, Event, Policy, Projection
@@ -71,6 +72,7 @@ __all__ = [
     "QueryResult",
     "ReadModels",
     "ReadModelsTooLarge",
+    "ResultTooLarge",
     "Row",
     "Table",
     "TableChanges",

@@ -6,6 +6,7 @@
      +-- ProjectionError                          exit 1, HTTP 500
           +-- QueryRefused (ValueError)           exit 3, HTTP 400
           +-- QueryFailed                         exit 3, HTTP 400
+          +-- ResultTooLarge (ValueError)         exit 3, HTTP 422
           +-- EmbedderUnavailable (LookupError)   exit 3, HTTP 400
           +-- ProjectionStopped                   exit 1, HTTP 500
           +-- ReadModelsTooLarge (MemoryError)    exit 1, HTTP 503
@@ -39,6 +40,14 @@ class QueryFailed(ProjectionError):
     exit_code = 3
     http_status = 400
     code = "query_failed"
+
+
+class ResultTooLarge(ProjectionError, ValueError):
+    """Not even one row of a query's result fits under the byte cap it runs with."""
+
+    exit_code = 3
+    http_status = 422
+    code = "result_too_large"
 
 
 class EmbedderUnavailable(ProjectionError, LookupError):

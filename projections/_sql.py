@@ -32,10 +32,26 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from projections._errors import QueryFailed
+from projections._errors import QueryFailed, ResultTooLarge
 from projections._guard import check_select
 
 _BATCH_ROWS = 65_536
+# Under a byte cap, a batch is materialised whole before it can be counted, so its size
+# must stay small beside the cap. A row of fixed-width columns is at most _FIXED_WIDTH
+# bytes a column; a row with a string, list or struct can be any size (a 10,000-element
+# list is 80 KB; at 10,001 rows a batch, `SELECT [x for x in range(10000)] FROM
+# range(100000)` took 2.6 GB to keep 32 MB: tools/bench/sql_memory_bench.py), so such
+# rows come _WIDE_BATCH_ROWS at a time (10,000 narrow rows: 2.7 ms at 64, 7.3 ms at 16).
+_WIDE_BATCH_ROWS = 16
+_FIXED_WIDTH = 48  # bytes: a UUID is a 36-character string in Arrow, the widest of them
+_FIXED = frozenset(
+    {
+        *("tinyint", "smallint", "integer", "bigint", "hugeint", "float", "double", "decimal"),
+        *("utinyint", "usmallint", "uinteger", "ubigint", "uhugeint", "boolean", "uuid", "null"),
+        *("date", "time", "time with time zone", "interval", "timestamp", "timestamp_s"),
+        *("timestamp_ms", "timestamp_ns", "timestamp with time zone"),
+    }
+)
 _REINTERRUPT_SECONDS = 0.05
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b)?\s*", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
@@ -54,6 +70,7 @@ class QueryResult:
 def connect(
     *,
     allowed_directories: Sequence[Path] = (),
+    search_path: Path | None = None,
     memory_limit: str = "1GB",
     threads: int = 2,
     max_execution_time: float | None = None,
@@ -61,6 +78,10 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """Open an in-memory DuckDB that reads files only under `allowed_directories`, locked.
 
+    `search_path` is where relative file names resolve (DuckDB's `file_search_path`), so
+    views can name their files without naming the machine's paths; an allowed directory
+    under it is allowed by its relative name too, since DuckDB checks a name both as
+    written and once resolved.
     `max_execution_time` (seconds) is DuckDB's own limit on every query of the database,
     a backstop behind `run`'s watchdog; it also counts the time a caller takes to fetch.
     `load(con)` runs before anything is locked, to copy in the caller's own tables; the
@@ -73,6 +94,8 @@ def connect(
         limits["max_execution_time"] = max(1, round(max_execution_time * 1000))
     if load is None:
         limits["memory_limit"] = memory_limit
+    if search_path is not None:  # a global setting: every cursor resolves names the same way
+        limits["file_search_path"] = str(Path(search_path).absolute())
     con = duckdb.connect(
         ":memory:",
         config={
@@ -93,8 +116,7 @@ def connect(
     try:
         # allowed_directories can only be set once the database has started, and only
         # while external access is still on; lock_configuration must come last
-        directories = [str(Path(directory).absolute()) for directory in allowed_directories]
-        con.execute("SET allowed_directories = ?", [directories])
+        con.execute("SET allowed_directories = ?", [_allowed(allowed_directories, search_path)])
         if load is not None:
             load(con)
             held = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
@@ -108,6 +130,16 @@ def connect(
         con.close()
         raise
     return con
+
+
+def _allowed(directories: Sequence[Path], search_path: Path | None) -> list[str]:
+    """The absolute directories, and those under `search_path` by their relative name."""
+    absolute = [Path(directory).absolute() for directory in directories]
+    allowed = [str(directory) for directory in absolute]
+    if search_path is not None:
+        base = Path(search_path).absolute()
+        allowed += [d.relative_to(base).as_posix() for d in absolute if d.is_relative_to(base)]
+    return allowed
 
 
 def _bytes(size: str) -> int:
@@ -126,10 +158,15 @@ def run(
     max_rows: int | None = None,
     max_bytes: int | None = None,
     timeout: float | None = None,
+    charge: Callable[[int], None] | None = None,
 ) -> QueryResult:
     """Run one read-only SELECT with a time limit, a row and a byte cap (Arrow bytes).
 
-    Failures raise QueryFailed; a result cut at a cap has `truncated` set.
+    Failures raise QueryFailed; a result cut at a cap has `truncated` set, and one whose
+    first row alone is over `max_bytes` raises ResultTooLarge. `charge(n)` is called with
+    the bytes of each batch before it is kept (at most `max_bytes` in all), and may raise
+    to stop the query: a budget shared by concurrent queries. Beyond what is kept, one
+    batch is held while it arrives: 16 rows if any column is of variable width.
     """
     if max_rows is not None and max_rows < 0:
         raise ValueError(f"max_rows must be 0 or more, not {max_rows}")
@@ -143,7 +180,7 @@ def run(
                 (name, str(kind))
                 for name, kind in zip(relation.columns, relation.types, strict=True)
             ]
-            table, truncated = _fetch(relation, max_rows, max_bytes)
+            table, truncated = _fetch(relation, max_rows, max_bytes, charge)
         # a stream reader reports DuckDB's errors (an interrupt too) as OSError
         except (duckdb.Error, pa.ArrowException, OSError) as exc:
             raise _failed(exc, timeout if watchdog.fired else None) from exc
@@ -151,10 +188,14 @@ def run(
 
 
 def _fetch(
-    relation: duckdb.DuckDBPyRelation, max_rows: int | None, max_bytes: int | None
+    relation: duckdb.DuckDBPyRelation,
+    max_rows: int | None,
+    max_bytes: int | None,
+    charge: Callable[[int], None] | None,
 ) -> tuple[pa.Table, bool]:
-    """Stream at most `max_rows + 1` rows (and about `max_bytes`), never the whole result."""
-    batch_rows = _BATCH_ROWS if max_rows is None else max(1, min(max_rows + 1, _BATCH_ROWS))
+    """Stream at most `max_rows + 1` rows and `max_bytes`, never the whole result."""
+    limit = _BATCH_ROWS if max_bytes is None else _capped_batch_rows(relation, max_bytes)
+    batch_rows = limit if max_rows is None else max(1, min(max_rows + 1, limit))
     reader = relation.to_arrow_reader(batch_rows)
     schema = reader.schema
     batches: list[pa.RecordBatch] = []
@@ -163,11 +204,18 @@ def _fetch(
     try:
         for batch in reader:
             if max_bytes is not None and size + batch.nbytes > max_bytes:
-                # keep the rows that fit, at this batch's average row size
-                fit = (max_bytes - size) * batch.num_rows // max(1, batch.nbytes)
-                batches.append(batch.slice(0, fit))
+                fit = _rows_that_fit(batch, max_bytes - size)
+                if fit == 0 and seen == 0:
+                    raise _too_large(max_bytes)
+                # a copy of the rows kept, or the slice would hold the whole batch's buffers
+                kept = batch.take(pa.array(range(fit), type=pa.int64()))
+                if charge is not None:
+                    charge(kept.nbytes)
+                batches.append(kept)
                 seen, cut = seen + fit, True
                 break
+            if charge is not None:
+                charge(batch.nbytes)
             batches.append(batch)
             seen += batch.num_rows
             size += batch.nbytes
@@ -180,6 +228,35 @@ def _fetch(
     if max_rows is not None and seen > max_rows:
         return table.slice(0, max_rows), True
     return table, cut
+
+
+def _capped_batch_rows(relation: duckdb.DuckDBPyRelation, max_bytes: int) -> int:
+    """Rows a batch may hold under a cap of `max_bytes`: an eighth of it at the widest."""
+    if not all(kind.id in _FIXED for kind in relation.types):
+        return _WIDE_BATCH_ROWS
+    widest = _FIXED_WIDTH * max(1, len(relation.types))
+    return max(_WIDE_BATCH_ROWS, min(2048, max_bytes // 8 // widest))
+
+
+def _rows_that_fit(batch: pa.RecordBatch, room: int) -> int:
+    """How many of the batch's first rows take at most `room` bytes (rows differ in size)."""
+    low, high = 0, batch.num_rows  # the first `low` rows fit; the first `high + 1` do not
+    while low < high:
+        middle = (low + high + 1) // 2
+        if batch.slice(0, middle).nbytes <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _too_large(max_bytes: int) -> ResultTooLarge:
+    return ResultTooLarge(
+        f"one row of the result is over the cap of {max_bytes:,} bytes an answer may hold",
+        hint="select fewer or narrower columns (cut long values with left(x, n)), "
+        "or aggregate before returning them",
+        limit=max_bytes,
+    )
 
 
 def _failed(exc: Exception, timeout: float | None) -> QueryFailed:

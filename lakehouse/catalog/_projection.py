@@ -82,11 +82,17 @@ class CatalogProjection(Projection):
             )
 
     def views(self, models: ReadModels) -> dict[str, str]:
-        """A view per dataset that is not dropped, over its Parquet files."""
+        """A view per dataset that is not dropped, over its Parquet files.
+
+        The files are named relative to the store root, as the catalog records them: the
+        read models' connection finds them through its `file_search_path` (the root), so a
+        view's SQL, which `duckdb_views()` shows to anyone, names no path of the machine
+        (tests/server/test_leaks.py).
+        """
         out: dict[str, str] = {}
         rows = models.query("SELECT name, files FROM datasets WHERE NOT dropped ORDER BY name")
         for name, files in rows:
-            paths = [str(self.root / file["path"]) for file in orjson.loads(files or "[]")]
+            paths = [file["path"] for file in orjson.loads(files or "[]")]
             if name.lower() in self.reserved or not paths:
                 continue
             listed = ", ".join(sql_literal(path) for path in paths)

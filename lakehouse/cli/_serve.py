@@ -6,9 +6,10 @@ start as fast as before.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -17,12 +18,31 @@ from lakehouse.cli._common import examples, state
 
 if TYPE_CHECKING:
     import socket
-    from types import FrameType
 
     from lakehouse.server._config import ServerConfig
 
 # the exit code for a --get answer, by HTTP status (the CLI contract's codes)
 EXIT_BY_STATUS = {400: 3, 404: 5, 405: 2, 406: 3, 409: 4, 413: 3, 422: 3, 429: 6, 503: 6}
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
+_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+class Size(click.ParamType[int]):
+    """A size in bytes: 1000000, 500KB, 32MiB, 1GB (KB is 1000 bytes, KiB 1024)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """The size in bytes, or a usage error naming what a size looks like."""
+        if isinstance(value, int):
+            return value
+        found = re.fullmatch(r"\s*(\d+)\s*([kmg]i?b|b)?\s*", str(value), re.IGNORECASE)
+        if found is None or int(found.group(1)) < 1:
+            self.fail(f"{value!r} is not a size such as 1000000, 500KB or 32MiB", param, ctx)
+        return int(found.group(1)) * _UNITS[(found.group(2) or "").lower()]
+
+
+SIZE = Size()
 
 
 @click.command("serve")
@@ -72,6 +92,48 @@ EXIT_BY_STATUS = {400: 3, 404: 5, 405: 2, 406: 3, 409: 4, 413: 3, 422: 3, 429: 6
     help="Queries running at once; 429 beyond.",
 )
 @click.option(
+    "--max-bytes",
+    type=SIZE,
+    default="32MiB",
+    show_default=True,
+    metavar="SIZE",
+    help="Bytes one answer holds at most, as rows and as encoded (truncated beyond).",
+)
+@click.option(
+    "--result-memory",
+    type=SIZE,
+    default="160MiB",
+    show_default=True,
+    metavar="SIZE",
+    help="Bytes all answers in flight hold together (429 beyond); at least 3x --max-bytes.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=512,
+    show_default=True,
+    metavar="N",
+    help="Connections open at once (fewer if `ulimit -n` is low); at the cap the oldest "
+    "idle one is closed, and if none is idle the new one gets 503.",
+)
+@click.option(
+    "--client-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Close a connection that takes longer to send a whole request (from connecting or "
+    "its first byte), or that stops reading an answer for this long.",
+)
+@click.option(
+    "--keep-alive-timeout",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Close a connection idle this long between two requests.",
+)
+@click.option(
     "--min-seq-wait",
     type=click.FloatRange(min=0),
     default=5.0,
@@ -92,10 +154,7 @@ def serve(
     token_env: str | None,
     token_file: Path | None,
     target: str | None,
-    sql_timeout: float,
-    max_rows: int,
-    max_queries: int,
-    min_seq_wait: float,
+    **limits: Any,
 ) -> None:
     """Serve read-only SQL, entity reads, search and the journal feed over HTTP.
 
@@ -114,15 +173,15 @@ def serve(
         token = token_from_file(token_file)
     if target is None:
         check_bind(host, token)
-    config = ServerConfig(
-        state().store,
-        token=None if target is not None else token,  # in-process: no one to authenticate
-        sql_timeout=sql_timeout,
-        max_rows=max_rows,
-        max_queries=max_queries,
-        min_seq_wait=min_seq_wait,
-        watch=target is None,
-    )
+    try:
+        config = ServerConfig(
+            state().store,
+            token=None if target is not None else token,  # in-process: no one to authenticate
+            watch=target is None,
+            **limits,  # the options below --get are named as ServerConfig's fields
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
     if target is not None:
         _answer_once(config, target)
     else:
@@ -147,33 +206,19 @@ def _answer_once(config: ServerConfig, target: str) -> None:
 
 
 def _run(config: ServerConfig, host: str, port: int) -> None:
-    import uvicorn
-
-    from lakehouse.server import create_app
+    from lakehouse.server import create_app, make_server
 
     app = create_app(config)
+    server = make_server(app)  # before listening: it may refuse for want of descriptors
     sock = _listen(host, port)
     where = f"[{host}]" if ":" in host else host
+    limit = server.guard.limit
+    fewer = f", fewer than --max-connections {config.max_connections}: see ulimit -n"
     click.echo(
         f"serving {config.root} on http://{where}:{sock.getsockname()[1]} "
-        f"(watermark {app.state.live.watermark}; token {'required' if config.token else 'off'})",
+        f"(watermark {app.state.live.watermark}; token {'required' if config.token else 'off'}; "
+        f"at most {limit} connections{fewer if limit < config.max_connections else ''})",
         err=True,
-    )
-    live = app.state.live
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            live.close()  # event streams end now rather than at the graceful timeout
-            super().handle_exit(sig, frame)
-
-    server = Server(
-        uvicorn.Config(
-            app,
-            access_log=False,  # an access log is where tokens and queries would leak
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-            server_header=False,
-        )
     )
     server.run(sockets=[sock])
 

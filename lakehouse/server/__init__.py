@@ -4,8 +4,9 @@
 it on uvicorn. Importing this package loads the web stack, so the CLI imports it only
 inside `serve`. Modules: `_config` (limits, token, bind check), `_live` (the followed
 read models), `_envelope` and `_middleware` (the one envelope, the watermark header, the
-token, the body cap), `_reads`, `_sql_route` and `_journal_feed` (the routes), `_oneshot`
-(`--get`).
+token, the body cap), `_reads`, `_sql_route` and `_journal_feed` (the routes), `_results`
+(the byte caps and result memory of SQL answers), `_oneshot` (`--get`), `_serving` and
+`_connections` (uvicorn with bounded connections: `make_server`).
 """
 
 from lakehouse.server._app import create_app
@@ -24,32 +25,39 @@ from lakehouse.server._errors import (
     MethodNotAllowed,
     NotCaughtUp,
     RequestInvalid,
+    ResultMemoryBusy,
     RouteNotFound,
     ServerError,
     ServerRefused,
+    TooManyConnections,
     TooManyQueries,
     Unauthorized,
 )
 from lakehouse.server._oneshot import get
+from lakehouse.server._serving import GuardedServer, make_server
 
 __all__ = [
     "WATERMARK_HEADER",
     "BodyTooLarge",
     "FormatUnsupported",
+    "GuardedServer",
     "InternalError",
     "MethodNotAllowed",
     "NotCaughtUp",
     "RequestInvalid",
+    "ResultMemoryBusy",
     "RouteNotFound",
     "ServerConfig",
     "ServerError",
     "ServerRefused",
+    "TooManyConnections",
     "TooManyQueries",
     "Unauthorized",
     "check_bind",
     "create_app",
     "get",
     "is_loopback",
+    "make_server",
     "token_from_env",
     "token_from_file",
 ]

@@ -19,6 +19,7 @@ from lakehouse.server._config import ServerConfig
 from lakehouse.server._envelope import install_handlers
 from lakehouse.server._live import LiveModels
 from lakehouse.server._middleware import BearerAuth, BodyLimit, CatchAll, WatermarkHeader
+from lakehouse.server._results import ResultMemory
 from lakehouse.server._sql_route import Slots
 
 DESCRIPTION = """Read-only queries over a lakehouse-journal store.
@@ -55,6 +56,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.config = config
     app.state.live = live
     app.state.slots = Slots(config.max_queries)
+    app.state.results = ResultMemory(config.result_memory)
     for module in (_reads, _sql_route, _journal_feed):
         app.include_router(module.router)
     install_handlers(app)

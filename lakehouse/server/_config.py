@@ -25,19 +25,31 @@ class ServerConfig:
     token: bytes | None = None  # None: no authentication (loopback only)
     sql_timeout: float = 10.0  # seconds a query may run before the watchdog stops it
     max_rows: int = 10_000  # rows a query returns at most (truncated beyond)
-    max_bytes: int = 32 * 1024 * 1024  # Arrow bytes a query returns at most (truncated beyond)
+    max_bytes: int = 32 * 1024 * 1024  # bytes an answer holds at most (truncated beyond)
+    result_memory: int = 160 * 1024 * 1024  # bytes all answers in flight hold; 429 beyond
     max_queries: int = 4  # queries running at once; 429 beyond
     min_seq_wait: float = 5.0  # seconds a request waits for its min_seq
     max_body_bytes: int = 1024 * 1024  # request body cap; 413 beyond
     memory_limit: str = "1GB"  # what queries may use in a generation, beyond its tail tables
     threads: int = 2  # DuckDB's worker threads, per generation of read models
     watch: bool = True  # follow the journal with watchfiles (off: refresh on min_seq only)
+    max_connections: int = 512  # open at once; the oldest idle closed beyond, then 503
+    client_timeout: float = 10.0  # seconds to send a whole request, or stop reading an answer
+    keep_alive_timeout: float = 5.0  # seconds an idle connection lives between requests
+    log_interval: float = 10.0  # seconds between log lines about refused connections
 
     def __post_init__(self) -> None:
         if self.sql_timeout <= 0 or self.min_seq_wait < 0:
             raise ValueError("sql_timeout must be > 0 and min_seq_wait >= 0")
         if min(self.max_rows, self.max_bytes, self.max_queries, self.max_body_bytes) < 1:
             raise ValueError("max_rows, max_bytes, max_queries and max_body_bytes must be >= 1")
+        if self.max_connections < 1 or min(self.client_timeout, self.keep_alive_timeout) <= 0:
+            raise ValueError("max_connections must be >= 1 and the timeouts > 0")
+        if self.result_memory < 3 * self.max_bytes:  # an answer's rows, their encoding, room
+            raise ValueError(
+                "result_memory must be at least three times max_bytes "
+                "(--result-memory, --max-bytes), so that one answer at the cap always fits"
+            )
 
 
 def token_from_env(name: str) -> bytes:

@@ -47,8 +47,8 @@ DESCRIPTIONS = {
     404: "No such entity.",
     406: "The result cannot be given in the format asked for.",
     413: "The request body is too large.",
-    422: "A parameter or the body does not match this route.",
-    429: "Every query slot is busy.",
+    422: "A parameter or the body does not match this route, or a result row is over the cap.",
+    429: "Every query slot is busy, or the answers in flight hold the result memory.",
     503: "The server did not reach min_seq in time.",
 }
 

@@ -12,6 +12,7 @@ import base64
 import datetime
 import decimal
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -79,12 +80,43 @@ def success(watermark: int, data: Any) -> JSONBody:
 
 
 def failure(
-    watermark: int, error: LakehouseError, headers: dict[str, str] | None = None
+    watermark: int,
+    error: LakehouseError,
+    headers: dict[str, str] | None = None,
+    *,
+    root: Path | None = None,
 ) -> JSONBody:
-    """The error envelope for `error`, with the status its class names."""
+    """The error envelope for `error`, with the status its class names.
+
+    With `root`, the store's paths in the message and fields read `<store>` (see `scrub`).
+    """
     status = error.http_status
-    body = {"ok": False, "status": status, "watermark": watermark, "error": error.to_dict()}
+    detail = error.to_dict() if root is None else scrub(error.to_dict(), root)
+    body = {"ok": False, "status": status, "watermark": watermark, "error": detail}
     return JSONBody(body, status_code=status, headers=headers)
+
+
+STORE = "<store>"  # what an answer says instead of the store root's path
+
+
+def scrub(value: Any, root: Path) -> Any:
+    """`value` with every string's mention of the store root (as given or resolved) made
+    `<store>`: an error DuckDB or the OS raises may name a file by its absolute path, and
+    no answer names a path of the server's machine (tests/server/test_leaks.py)."""
+    paths = sorted({str(root.absolute()), str(root.resolve())}, key=len, reverse=True)
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, str):
+            for path in paths:
+                item = item.replace(path, STORE)
+            return item
+        if isinstance(item, dict):
+            return {key: clean(inner) for key, inner in item.items()}
+        if isinstance(item, list | tuple):
+            return [clean(inner) for inner in item]
+        return item
+
+    return clean(value)
 
 
 async def send_failure(
@@ -108,7 +140,7 @@ def install_handlers(app: FastAPI) -> None:
         assert isinstance(error, LakehouseError)
         if error.http_status == 500:
             log.error("%s %s failed: %s", request.method, request.url.path, error.message)
-        return failure(watermark_of(request), error)
+        return failure(watermark_of(request), error, root=request.app.state.config.root)
 
     async def invalid(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)

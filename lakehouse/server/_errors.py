@@ -12,7 +12,9 @@
           +-- BodyTooLarge (ValueError)             exit 3, HTTP 413
           +-- RequestInvalid (ValueError)           exit 3, HTTP 422
           +-- TooManyQueries                        exit 6, HTTP 429
+          +-- ResultMemoryBusy                      exit 6, HTTP 429
           +-- NotCaughtUp (TimeoutError)            exit 6, HTTP 503
+          +-- TooManyConnections                    exit 6, HTTP 503
 
 Every response that is not a success carries one of these (or another LakehouseError)
 in the error envelope: its code, message, hint and fields, with its HTTP status.
@@ -97,9 +99,25 @@ class TooManyQueries(ServerError):
     code = "too_many_queries"
 
 
+class ResultMemoryBusy(ServerError):
+    """The answers in flight hold the server's result memory; retry shortly."""
+
+    exit_code = 6
+    http_status = 429
+    code = "result_memory_busy"
+
+
 class NotCaughtUp(ServerError, TimeoutError):
     """The server did not reach the `min_seq` asked for within its wait."""
 
     exit_code = 6
     http_status = 503
     code = "not_caught_up"
+
+
+class TooManyConnections(ServerError):
+    """Every connection the server allows is busy with a request; retry shortly."""
+
+    exit_code = 6
+    http_status = 503
+    code = "too_many_connections"

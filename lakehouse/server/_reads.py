@@ -16,7 +16,7 @@ from starlette.responses import Response
 from lakehouse._errors import NotFound
 from lakehouse._search import search_rows
 from lakehouse.server._deps import Flag, Models, Whole, errors, live_of
-from lakehouse.server._envelope import success
+from lakehouse.server._envelope import scrub, success
 from lakehouse.server._schemas import DatasetList, Envelope, Health, Row, SearchHits, TraceHistory
 from lakehouse.traces import predecessors
 from projections import ReadModels
@@ -44,7 +44,7 @@ def health(request: Request, models: Models) -> Response:
         "watermark": models.seq,
         "lag": head - models.seq,
         "watching": live.watching,
-        "error": live.last_error,
+        "error": scrub(live.last_error, live.store.root),  # an OS error may name a file
     }
     return success(models.seq, data)
 

@@ -2,8 +2,10 @@
 
 The guard (projections/_guard.py) and the locked connection (projections/_sql.py)
 refuse anything but one SELECT; the watchdog stops it at the server's time limit; rows
-and bytes are capped (`truncated` says so); and at most `max_queries` run at once (429
-beyond, at once: a queue would only hold the slow ones longer). JSON by default;
+and bytes are capped (`truncated` says so), the bytes as fetched and as encoded, and all
+answers in flight share the server's result memory (see _results.py); and at most
+`max_queries` run at once (429 beyond, at once: a queue would only hold the slow ones
+longer). JSON by default;
 `Accept: application/vnd.apache.arrow.stream` gives Arrow IPC and `text/csv` gives CSV,
 with the watermark, the row count and the truncation in headers.
 """
@@ -14,18 +16,16 @@ import threading
 import time
 from typing import Any
 
-import pyarrow as pa
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from lakehouse.server._deps import Models, config_of, errors
-from lakehouse.server._envelope import success
-from lakehouse.server._errors import FormatUnsupported, TooManyQueries
+from lakehouse.server._errors import TooManyQueries
+from lakehouse.server._results import ARROW, Lease, encode
 from lakehouse.server._schemas import Envelope, SqlRequest, SqlResult
-from projections import QueryFailed, QueryResult, run
+from projections import QueryFailed, run
 
 router = APIRouter()
-ARROW = "application/vnd.apache.arrow.stream"
 CSV = "text/csv"
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -35,7 +35,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
             CSV: {"schema": {"type": "string"}},
         },
     },
-    **errors(400, 406, 413, 429),
+    **errors(400, 406, 413, 422, 429),
 }
 
 
@@ -67,6 +67,7 @@ def sql(request: Request, body: SqlRequest, models: Models) -> Response:
     fmt = negotiate(request.headers.get("accept", ""))
     max_rows = config.max_rows if body.max_rows is None else min(body.max_rows, config.max_rows)
     slots: Slots = request.app.state.slots
+    lease = Lease(request.app.state.results, config.max_bytes)
     slots.take()
     started = time.monotonic()
     try:
@@ -78,15 +79,20 @@ def sql(request: Request, body: SqlRequest, models: Models) -> Response:
                 max_rows=max_rows,
                 max_bytes=config.max_bytes,
                 timeout=config.sql_timeout,
+                charge=lease.take,
             )
-    except QueryFailed as error:
-        error.fields["elapsed"] = round(time.monotonic() - started, 3)  # when it was stopped
+        fetched = lease.held
+        answer = encode(result, fmt, models.seq, config.max_bytes, lease)
+        del result  # its rows are encoded: what they held is free once the table goes
+        lease.give(fetched)
+    except BaseException as error:
+        lease.close()
+        if isinstance(error, QueryFailed):  # when it was stopped
+            error.fields["elapsed"] = round(time.monotonic() - started, 3)
         raise
     finally:
         slots.give()
-    if fmt == "json":
-        return success(models.seq, as_json(result))
-    return as_bytes(result, fmt)
+    return answer  # it gives back the rest of the lease once it is sent
 
 
 def negotiate(accept: str) -> str:
@@ -100,42 +106,3 @@ def negotiate(accept: str) -> str:
         if media in ("application/json", "application/*", "*/*"):
             return "json"
     return "json"
-
-
-def as_json(result: QueryResult) -> dict[str, Any]:
-    """The result as the envelope's data: rows as lists in column order."""
-    table = result.table
-    rows = [
-        list(row) for row in zip(*(column.to_pylist() for column in table.columns), strict=True)
-    ]
-    return {
-        "columns": [{"name": name, "type": kind} for name, kind in result.columns],
-        "rows": rows,
-        "row_count": len(rows),
-        "truncated": result.truncated,
-    }
-
-
-def as_bytes(result: QueryResult, fmt: str) -> Response:
-    """The result as an Arrow IPC stream or as CSV."""
-    headers = {
-        "X-Lakehouse-Row-Count": str(result.table.num_rows),
-        "X-Lakehouse-Truncated": "true" if result.truncated else "false",
-    }
-    sink = pa.BufferOutputStream()
-    try:
-        if fmt == "arrow":
-            with pa.ipc.new_stream(sink, result.table.schema) as writer:
-                writer.write_table(result.table)
-        else:
-            import pyarrow.csv
-
-            pyarrow.csv.write_csv(result.table, sink)
-    except pa.ArrowException as exc:
-        raise FormatUnsupported(
-            f"the result cannot be written as {fmt}: {exc}",
-            hint="CSV holds no nested values: cast them to VARCHAR, or ask for JSON or Arrow",
-            format=fmt,
-        ) from exc
-    media = ARROW if fmt == "arrow" else "text/csv; charset=utf-8"
-    return Response(sink.getvalue().to_pybytes(), media_type=media, headers=headers)

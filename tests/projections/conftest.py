@@ -220,6 +220,8 @@ def materialise(
         done.heads.snapshot.close()  # the parts are all the models need
     if not _SHARED:
         _SHARED.append(connect_models(store.root, locked=False))
+    # the setting is the database's, and the catalog's views name files relative to the root
+    _SHARED[0].execute("SET GLOBAL file_search_path = ?", [str(store.root.absolute())])
     return ReadModels(_SHARED[0].cursor(), done.parts, upto)
 
 

@@ -14,13 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from starlette.exceptions import StarletteDeprecationWarning
 
 from journal import Journal
 from lakehouse import Store
-from lakehouse.server import ServerConfig, create_app
+from lakehouse.server import ServerConfig, create_app, make_server
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for the httpx2 package; httpx (a dev dependency) still works
@@ -123,10 +122,9 @@ class LiveServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            app, access_log=False, log_level="warning", timeout_graceful_shutdown=1
-        )
-        self.server = uvicorn.Server(config)
+        self.port = sock.getsockname()[1]
+        self.server = make_server(app)  # what `lakehouse serve` runs
+        self.server.config.timeout_graceful_shutdown = 1
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
         )

@@ -41,7 +41,10 @@ def test_serve_listens_answers_and_stops_on_sigterm(seeded: Seeded) -> None:
     try:
         assert child.stderr is not None
         line = child.stderr.readline()
-        found = re.search(r"on (http://127\.0\.0\.1:\d+) \(watermark (\d+); token off\)", line)
+        said = (
+            r"on (http://127\.0\.0\.1:\d+) \(watermark (\d+); token off; at most \d+ connections\)"
+        )
+        found = re.search(said, line)
         assert found, line
         url, watermark = found.group(1), int(found.group(2))
         assert watermark == seeded.head
@@ -127,3 +130,25 @@ def test_serve_on_a_missing_store_exits_5(tmp_path: Path) -> None:
     )
     assert result.exit_code == 5
     assert result.stderr.startswith("error: no store at")
+
+
+@pytest.mark.parametrize(
+    ("sizes", "code", "said"),
+    [
+        (["--max-bytes", "1KiB", "--result-memory", "3KiB"], 0, ""),
+        (["--max-bytes", "1000", "--result-memory", "3KB"], 0, ""),
+        (["--max-bytes", "1x"], 2, "'1x' is not a size such as 1000000, 500KB or 32MiB"),
+        (["--max-bytes", "1MB", "--result-memory", "2MB"], 2, "at least three times max_bytes"),
+        (["--max-connections", "8", "--client-timeout", "2", "--keep-alive-timeout", "1"], 0, ""),
+        (["--max-connections", "0"], 2, "0 is not in the range x>=1"),
+        (["--client-timeout", "0"], 2, "0 is not in the range x>=0.1"),
+    ],
+)
+def test_serve_takes_its_limits_and_checks_them(
+    seeded: Seeded, sizes: list[str], code: int, said: str
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["--store", str(seeded.root), "serve", *sizes, "--get", "/health"]
+    )
+    assert result.exit_code == code, result.output
+    assert said in result.stderr
