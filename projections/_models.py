@@ -115,7 +115,8 @@ class ReadModels:
                 if part.changes.stopped is None:
                     self._table_view(part, table)
                 else:
-                    self._stopped_view(table, part.changes.stopped.message)
+                    stop = part.changes.stopped
+                    self._stopped_view(table, f"{stop.message} (hint: {stop.hint})")
         for part in self.parts.values():
             if part.changes.stopped is not None:
                 continue  # its views would read tables that answer no query
