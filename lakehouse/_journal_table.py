@@ -7,7 +7,7 @@ from typing import ClassVar
 import orjson
 
 from lakehouse._columns import columns
-from projections import Changes, Event, Projection, Table
+from projections import Changes, Event, Policy, Projection, Table
 
 JOURNAL = Table(
     "journal",
@@ -30,10 +30,15 @@ class JournalProjection(Projection):
 
     name = "journal"
     tables: ClassVar[tuple[Table, ...]] = (JOURNAL,)
+    # stop: this table is the history as written, so a row missing from it would be a lie
+    # about the journal. Only a record no append would write (a hand edit with a checksum
+    # that matches) can stop it, and then only its own queries fail, naming the record
+    policy: ClassVar[Policy] = "stop"
+    uses_heads = False  # a record its family cannot fold is still a row of the history
 
     def apply(self, event: Event, changes: Changes) -> None:
         """Append the record's row."""
         r = event.record
-        changes["journal"].appended.append(
+        changes["journal"].append(
             (r.seq, r.ts, r.writer, r.kind, r.entity, r.id, r.rev, orjson.dumps(r.payload).decode())
         )

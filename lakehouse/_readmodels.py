@@ -6,6 +6,12 @@ genesis until it is rebuilt), folds the records after that checkpoint through th
 heads, and serves the result as DuckDB views (`projections.ReadModels`). Every
 projection in one `ReadModels` reflects the same seq, pinned before the fold starts, so
 an append racing the read is simply not seen yet.
+
+A record that cannot be folded stops no reader. One its family cannot fold (about an
+entity no record created, of a kind or version this code does not know, or just
+malformed) goes, for each projection that reads its kind, to that projection's policy,
+as does one a projection cannot apply: a dead letter, or a stop of that projection
+alone, which a checkpoint then carries as it is (tests/lakehouse/test_unfoldable.py).
 """
 
 from __future__ import annotations
@@ -16,17 +22,19 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from checkpoints import Checkpoint
-from journal import Record
-from lakehouse._errors import InvalidInput
+from journal import LakehouseError, Record
+from lakehouse._errors import CommandError, InvalidInput
 from lakehouse._heads import Heads
 from lakehouse._snapshot import Snapshot
+from lakehouse._stops import record_error
 from projections import (
     Changes,
     Event,
     Part,
     Projection,
-    ProjectionStopped,
     ReadModels,
     ReadModelsTooLarge,
     pin,
@@ -121,7 +129,8 @@ class Fold:
                 gc.enable()
         self.seq = max(self.seq, upto)
         for change in changes:
-            change.watermark = self.seq
+            if change.stopped is None:
+                change.watermark = self.seq
         return count
 
     def _feed(
@@ -137,15 +146,22 @@ class Fold:
             for record in self.store.journal.read(after=self.seq, archived=True):
                 if record.seq > upto:
                     break
-                taken = take(record)
-                event = (
-                    Event(record, record.payload, None) if taken is None else Event(record, *taken)
-                )
                 targets = readers.get(record.kind)
                 if targets is None:
                     targets = readers[record.kind] = [
                         c for c in changes if c.projection.reads(record)
                     ]
+                try:
+                    taken = take(record)
+                except Exception as error:
+                    if not at_fault(error):
+                        raise
+                    _unfoldable(record, error, targets)
+                    count += 1
+                    continue
+                event = (
+                    Event(record, record.payload, None) if taken is None else Event(record, *taken)
+                )
                 for target in targets:
                     target.feed(event)
                 count += 1
@@ -159,6 +175,23 @@ class Fold:
             part.close()
         if self.heads.snapshot is not None:
             self.heads.snapshot.close()
+
+
+def at_fault(error: Exception) -> bool:
+    """True if a family's fold failed on the record itself, not on reading a checkpoint."""
+    if isinstance(error, CommandError):  # unknown entity, kind or schema version
+        return True
+    return not isinstance(error, OSError | LakehouseError | orjson.JSONDecodeError)
+
+
+def _unfoldable(record: Record, error: Exception, targets: list[Changes]) -> None:
+    """A record its family cannot fold: each projection's policy has it, unless the
+    projection reads only the record (the raw journal), which takes it as it is."""
+    for target in targets:
+        if target.projection.uses_heads:
+            target.refuse(record, error)
+        else:
+            target.feed(Event(record, record.payload, None))
 
 
 def fold(
@@ -183,6 +216,10 @@ def _part(projection: Projection, changes: Changes, base: Checkpoint | None) -> 
     """The projection's part; its checkpoint files are pinned open (see `projections.pin`)."""
     if base is None:
         return Part(projection, changes)
+    entry = base.meta.get(META, {}).get(projection.name, {})
+    if isinstance(entry, dict) and isinstance(entry.get("stopped"), dict):
+        changes.stop_as(entry["stopped"])  # stopped where the checkpoint says: no tables
+        return Part(projection, changes, base_meta=entry)
     tables = {table.name: base.path_of(table_file(table.name)) for table in projection.tables}
     prefix = f"index/{projection.name}."
     extra = {name: base.path_of(name) for name in base.files if name.startswith(prefix)}
@@ -275,13 +312,13 @@ def fold_all(
         listed = store.checkpoints.list()
         for base, group in bases(listed, projections, at_most=upto, verify=verify).values():
             folds.append(fold(store, base, group, upto=upto, progress=progress))
-    except ProjectionStopped as error:
-        _close(folds)
-        record_error(store.root, error)
-        raise
     except BaseException:
         _close(folds)
         raise
+    for done in folds:
+        for part in done.parts:
+            if part.changes.stopped is not None:
+                record_error(store.root, part.changes.stopped)
     return folds
 
 
@@ -352,44 +389,3 @@ def connect_models(
             con.close()
             raise
     return con
-
-
-# -- errors and the status file ---------------------------------------------------------
-
-
-def status_path(root: Path) -> Path:
-    """Where the last projection error is kept (derived, disposable)."""
-    return root / "projections" / "cache" / "status.json"
-
-
-def recorded_errors(root: Path) -> dict[str, str]:
-    """The last error each projection stopped with, by projection name (see record_error)."""
-    import orjson
-
-    try:
-        found = orjson.loads(status_path(root).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(found, dict):
-        return {}
-    return {
-        str(name): str(entry["error"])
-        for name, entry in found.items()
-        if isinstance(entry, dict) and entry.get("error")
-    }
-
-
-def record_error(root: Path, error: ProjectionStopped) -> None:
-    """Remember a projection's stop for `projections status` (best effort)."""
-    import orjson
-
-    from journal import UnsafeFile, relpath_of
-    from lakehouse._atomic import write_atomic
-
-    path = status_path(root)
-    try:
-        known = orjson.loads(path.read_bytes()) if path.is_file() else {}
-        known[error.fields.get("projection", "?")] = {"error": error.message, **error.fields}
-        write_atomic(root, relpath_of(root, path), orjson.dumps(known, option=orjson.OPT_SORT_KEYS))
-    except (OSError, ValueError, UnsafeFile):
-        return  # the error itself is raised to the caller either way

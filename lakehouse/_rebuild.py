@@ -56,16 +56,25 @@ def checkpoint_content(
     entries: dict[str, Any] = {}
     for part in models.parts.values():
         projection = part.projection
+        entry: dict[str, Any] = {
+            "fingerprint": projection.fingerprint,
+            "version": projection.version,
+            "dead_letters": dead_letters(part),
+        }
+        stop = part.changes.stop_record()
+        if stop is not None:
+            # no tables: a stopped projection holds nothing at this seq. Readers starting
+            # from here take over the stop, until its code changes and it is rebuilt
+            entries[projection.name] = {**entry, "tables": [], "digests": {}, "stopped": stop}
+            continue
         for table in projection.tables:
             files[table_file(table.name)] = _writer(models, table.name)
         if extras:
             files.update(projection.files(models))
         entries[projection.name] = {
-            "fingerprint": projection.fingerprint,
-            "version": projection.version,
+            **entry,
             "tables": [table.name for table in projection.tables],
             "digests": {table.name: models.digest(table.name) for table in projection.tables},
-            "dead_letters": dead_letters(part),
         }
     meta = {**heads_meta, "families": families, META: entries}
     return files, meta

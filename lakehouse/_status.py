@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lakehouse._readmodels import META, bases, dead_letters, open_read_models, recorded_errors
-from projections import ProjectionStopped
+from lakehouse._readmodels import META, bases, dead_letters, open_read_models
+from lakehouse._stops import recorded_errors
 
 if TYPE_CHECKING:
     from lakehouse._store import Store
@@ -52,13 +52,11 @@ def projection_status(store: Store) -> list[dict[str, Any]]:
 
 
 def _dead_letters(store: Store, errors: dict[str, str]) -> dict[str, int]:
-    """Dead letters per projection, the tail's included (the tail is folded to count them)."""
+    """Dead letters per projection, the tail's included (the tail is folded to count them);
+    the stops the fold meets go into `errors`."""
+    models, _ = open_read_models(store, locked=False)
     try:
-        models, _ = open_read_models(store, locked=False)
-    except ProjectionStopped as error:
-        errors[error.fields.get("projection", "?")] = error.message
-        return {}
-    try:
+        errors.update(models.stopped)
         return {name: len(dead_letters(part)) for name, part in models.parts.items()}
     finally:
         models.close()

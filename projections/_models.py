@@ -112,8 +112,14 @@ class ReadModels:
         self.views: dict[str, str] = {}
         for part in self.parts.values():
             for table in part.projection.tables:
-                self._table_view(part, table)
+                if part.changes.stopped is None:
+                    self._table_view(part, table)
+                else:
+                    stop = part.changes.stopped
+                    self._stopped_view(table, f"{stop.message} (hint: {stop.hint})")
         for part in self.parts.values():
+            if part.changes.stopped is not None:
+                continue  # its views would read tables that answer no query
             for name, select in part.projection.views(self).items():
                 self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {select}")
                 self.views[name] = select
@@ -141,6 +147,29 @@ class ReadModels:
             selects.append(f"SELECT * FROM {self.tail[name]}")
         self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {' UNION ALL '.join(selects)}")
         self.tables[name] = table
+
+    def _stopped_view(self, table: Table, message: str) -> None:
+        """A view with the table's columns that fails every query reading it, saying why.
+
+        Every column, and the one row, goes through error(): a view whose values were
+        constant NULLs would let a filter on them be folded away into an empty answer.
+        """
+        fail = f"error({literal(message)})"
+        columns = ", ".join(
+            f"CAST({fail} AS {column.type}) AS {quote(column.name)}" for column in table.columns
+        )
+        select = f"SELECT {columns} FROM range(1) WHERE {fail} IS NULL"
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote(table.name)} AS {select}")
+        self.tables[table.name] = table
+
+    @property
+    def stopped(self) -> dict[str, str]:
+        """The projections that stopped at a record they cannot apply: name -> why."""
+        return {
+            name: part.changes.stopped.message
+            for name, part in self.parts.items()
+            if part.changes.stopped is not None
+        }
 
     def _load(self, name: str, data: Any) -> str:
         """Copy an Arrow table into a DuckDB table (seen by every cursor); its quoted name."""

@@ -2,7 +2,9 @@
 
 A projection declares the record kinds it reads, its tables, its version and what to do
 with a record it cannot apply (its *policy*: ``stop``, or ``skip`` it into a dead-letter
-list, never silently). Its fingerprint hashes all of that, so a change of code or schema
+list, never silently). A stop stops that projection alone: it takes no record after the
+one it could not apply, its tables answer every query with the error, and every other
+projection goes on. Its fingerprint hashes all of that, so a change of code or schema
 is seen as a stale projection and rebuilt. A projection never reads the journal itself:
 it is fed `Event`s, each a record with its upcast payload and the entity's head after
 it, by whoever folds the journal (the lakehouse layer), and it writes `TableChanges`.
@@ -42,6 +44,9 @@ class Projection:
     kinds: ClassVar[frozenset[str]] = frozenset()  # empty: every record
     policy: ClassVar[Policy] = "stop"
     tables: ClassVar[tuple[Table, ...]] = ()
+    # False: `apply` reads only the record, never the head, so it is fed even a record its
+    # family cannot fold (the raw journal); True: such a record goes to `policy`
+    uses_heads: ClassVar[bool] = True
 
     def identity(self) -> dict[str, Any]:
         """Everything the projection's output depends on besides the journal."""
@@ -100,6 +105,7 @@ class Changes:
     tables: dict[str, TableChanges] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     watermark: int = 0
+    stopped: ProjectionStopped | None = None  # set once a stop projection meets its record
 
     def __post_init__(self) -> None:
         for table in self.projection.tables:
@@ -109,25 +115,51 @@ class Changes:
         return self.tables[table]
 
     def feed(self, event: Event) -> None:
-        """Apply `event` under the projection's policy; the watermark moves either way."""
-        record = event.record
+        """Apply `event` under the projection's policy; the watermark moves unless it stops."""
+        if self.stopped is not None:
+            return  # a stopped projection takes nothing after the record it stopped at
         try:
             self.projection.apply(event, self)
         except Exception as error:  # a projection bug or a record it cannot take
-            what = f"{type(error).__name__}: {error}"
-            if self.projection.policy == "stop":
-                raise ProjectionStopped(
-                    f"projection {self.projection.name} cannot apply record seq "
-                    f"{record.seq} ({record.kind}): {what}",
-                    hint="fix the projection, then run 'lakehouse projections rebuild "
-                    f"{self.projection.name}'",
-                    projection=self.projection.name,
-                    seq=record.seq,
-                    kind=record.kind,
-                ) from error
-            self.dead_letters.append(
-                DeadLetter(
-                    self.projection.name, record.seq, record.kind, record.entity, record.id, what
-                )
+            self.refuse(event.record, error)
+            return
+        self.watermark = event.record.seq
+
+    def refuse(self, record: Record, error: Exception) -> None:
+        """Follow the policy for a record that cannot be applied: a dead letter, or stop."""
+        if self.stopped is not None:
+            return
+        what = f"{type(error).__name__}: {error}"
+        name = self.projection.name
+        if self.projection.policy == "stop":
+            self.stopped = ProjectionStopped(
+                f"projection {name} cannot apply record seq {record.seq} ({record.kind}): {what}",
+                hint=f"its tables answer no query until it can: fix the projection, then run "
+                f"'lakehouse projections rebuild {name}' (a record at fault is shown by "
+                f"'lakehouse journal tail --after {record.seq - 1} --limit 1')",
+                projection=name,
+                seq=record.seq,
+                kind=record.kind,
             )
+            self.stopped.__cause__ = error
+            self.watermark = record.seq - 1  # it holds every record before that one
+            return
+        self.dead_letters.append(
+            DeadLetter(name, record.seq, record.kind, record.entity, record.id, what)
+        )
         self.watermark = record.seq
+
+    def stop_as(self, recorded: dict[str, Any]) -> None:
+        """Take over a stop a checkpoint recorded (see `stop_record`)."""
+        fields = dict(recorded.get("fields") or {})
+        self.stopped = ProjectionStopped(
+            str(recorded.get("message")), hint=recorded.get("hint"), **fields
+        )
+        self.watermark = int(fields.get("seq") or 1) - 1
+
+    def stop_record(self) -> dict[str, Any] | None:
+        """The stop as JSON, for a checkpoint's meta (None: the projection did not stop)."""
+        stop = self.stopped
+        if stop is None:
+            return None
+        return {"message": stop.message, "hint": stop.hint, "fields": stop.fields}

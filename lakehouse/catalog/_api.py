@@ -15,11 +15,12 @@ then decides under the lock:
 from __future__ import annotations
 
 import builtins
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from journal import Draft, UnsafeFile
-from lakehouse._errors import Conflict, NotFound
+from lakehouse._errors import Conflict, InvalidInput, NotFound
 from lakehouse._heads import Heads
 from lakehouse._input import parse
 from lakehouse._store import Decision, Outcome, check_rev
@@ -63,8 +64,8 @@ class Datasets:
         progress: Progress | None = None,
     ) -> Outcome:
         """Ingest a CSV or Parquet file as dataset `name` (a new rev if its data changed)."""
-        options = _options(name, replace, if_rev, "dataset ingest")
-        path = Path(file)
+        options = _options(name, replace, if_rev, idempotency_key, "dataset ingest")
+        path = _path(file, "file", "dataset ingest")
         source_format = detect_format(path)  # refuses a missing or unreadable file early
         info = ingest_file(self._store.root, name, path, progress=progress)
         payload = content_payload(name, info, path, source_format)
@@ -88,8 +89,8 @@ class Datasets:
         progress: Progress | None = None,
     ) -> Outcome:
         """Register a Parquet file as dataset `name`: it is copied into objects/."""
-        options = _options(name, replace, if_rev, "dataset register")
-        source = Path(path)
+        options = _options(name, replace, if_rev, idempotency_key, "dataset register")
+        source = _path(path, "path", "dataset register")
         inspect_parquet(source)  # refuses anything but a readable Parquet file
         info = ingest_file(self._store.root, name, source, progress=progress)
         payload = content_payload(name, info, source, "parquet")
@@ -106,7 +107,7 @@ class Datasets:
         self, name: str, *, if_rev: int | None = None, idempotency_key: str | None = None
     ) -> Outcome:
         """Drop a dataset: it leaves lists and SQL; its objects and history stay."""
-        _options(name, False, if_rev, "dataset drop")
+        _options(name, False, if_rev, idempotency_key, "dataset drop")
 
         def decide(heads: Heads) -> Decision:
             head = heads.get(ENTITY, name)
@@ -187,11 +188,28 @@ class Datasets:
         return outcome
 
 
-def _options(name: str, replace: bool, if_rev: int | None, what: str) -> Options:
+def _options(
+    name: str, replace: bool, if_rev: int | None, idempotency_key: str | None, what: str
+) -> Options:
     """Check the name (before anything is written) and the options."""
-    options = parse(Options, {"replace": replace, "if_rev": if_rev}, what=what)
+    data = {"replace": replace, "if_rev": if_rev, "idempotency_key": idempotency_key}
+    options = parse(Options, data, what=what)
     validate_dataset_name(name)
     return options
+
+
+def _path(value: object, field: str, what: str) -> Path:
+    """The file the caller named, as a Path; InvalidInput if it names no file at all."""
+    if isinstance(value, str | os.PathLike):
+        try:
+            return Path(value)
+        except TypeError:  # a PathLike that gives bytes
+            pass
+    raise InvalidInput(
+        f"{what}: {field}: {value!r} is not a path",
+        hint="pass the file as a str or a pathlib.Path",
+        field=field,
+    )
 
 
 def _same_object(head: Head, info: ObjectInfo) -> bool:

@@ -6,10 +6,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
 from lakehouse._family import Kind
-from lakehouse._input import Input
+from lakehouse._input import Mutation
 from lakehouse.catalog._objects import ObjectInfo
 
 ENTITY = "dataset"
@@ -27,11 +25,10 @@ def dataset_id(name: str) -> str:
     return str(uuid.uuid5(NAMESPACE, name))
 
 
-class Options(Input):
-    """The options every catalog mutation takes."""
+class Options(Mutation):
+    """The options every catalog mutation takes: --replace, --if-rev, --idempotency-key."""
 
     replace: bool = False
-    if_rev: int | None = Field(default=None, ge=0)
 
 
 def content_payload(

@@ -58,6 +58,8 @@ class CatalogProjection(Projection):
             changes["datasets"].remove(event.record.id)
             return
         files = head.get("files") or []
+        if type(files) is not list or not all(_is_file(file) for file in files):
+            raise ValueError("files is not a list of objects, each with a path")
         changes["datasets"].put(
             (
                 head["name"],
@@ -102,6 +104,11 @@ class CatalogProjection(Projection):
     def files(self, models: ReadModels) -> dict[str, Any]:
         """catalog.json: the datasets, their schemas, files, rows and fingerprints."""
         return {"catalog.json": manifest(models)}
+
+
+def _is_file(file: Any) -> bool:
+    """What a dataset's view reads of each of its files: the object's path in the store."""
+    return type(file) is dict and type(file.get("path")) is str
 
 
 def manifest(models: ReadModels) -> bytes:

@@ -120,7 +120,6 @@ class FloatRange(_Refusing, click.FloatRange):
 
 
 SEQ = IntRange(0, MAX_SEQ)  # a cursor or an as-of seq
-REV = IntRange(0, 2**63 - 1)
 
 
 def store_path(value: str | None) -> Path:

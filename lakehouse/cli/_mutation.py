@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from lakehouse.cli._common import REV, emit, state
+from lakehouse.cli._common import emit, state
 
 if TYPE_CHECKING:
     from lakehouse._store import Outcome, Store
@@ -24,7 +24,7 @@ def mutation_options(command: F) -> F:
     )(command)
     return click.option(
         "--if-rev",
-        type=REV,
+        type=int,  # its range is the command model's (exit 3, naming if_rev)
         metavar="N",
         help="Refuse (exit 4) unless the entity is at rev N.",
     )(command)

@@ -13,11 +13,12 @@ from typing import Any
 
 from checkpoints import Checkpoint
 from journal import LakehouseError
-from lakehouse._readmodels import META, Fold, bases, dead_letters, recorded_errors
+from lakehouse._readmodels import META, Fold, bases, dead_letters
+from lakehouse._stops import recorded_errors
 from lakehouse._store import CHECKPOINT_EVERY
 from lakehouse.doctor._context import Context
 from lakehouse.doctor._genesis import FoldFailed, advance
-from projections import Projection, ProjectionStopped
+from projections import Projection
 
 FOLD_TAIL_UPTO = 20_000  # the quick doctor folds a tail this long at most (~1-2 s)
 LAG_WARNING = CHECKPOINT_EVERY  # a lag this long makes every read slow
@@ -45,6 +46,8 @@ def check_projections(ctx: Context, *, fold_tail: bool, letters: bool = True) ->
                 "dead_letters": [] if base is None else _letters(base.meta, projection),
                 "error": None,
             }
+            if base is not None:
+                _recorded_stop(ctx, base, projection, rows[projection.name])
     if fold_tail and not ctx.journal_damaged and head - min(groups, default=head) <= FOLD_TAIL_UPTO:
         _fold_tails(ctx, groups, rows)
     for name, error in recorded_errors(ctx.root).items():
@@ -68,6 +71,33 @@ def _state(latest: Checkpoint | None, projection: Projection) -> str:
     return "current" if recorded.get("fingerprint") == projection.fingerprint else "stale"
 
 
+def _recorded_stop(
+    ctx: Context, base: Checkpoint, projection: Projection, row: dict[str, Any]
+) -> None:
+    """A stop the checkpoint a projection starts from holds: its reads fail there too."""
+    entry = base.meta.get(META, {}).get(projection.name, {})
+    stop = entry.get("stopped") if isinstance(entry, dict) else None
+    if isinstance(stop, dict):
+        fields = stop.get("fields")
+        seq = fields.get("seq") if isinstance(fields, dict) else None
+        row["error"] = str(stop.get("message"))
+        report_stop(ctx, row["error"], stop.get("hint"), seq)
+
+
+def report_stop(ctx: Context, message: str, hint: Any, seq: Any) -> None:
+    """An error for a projection stopped at a record: the reads of its tables fail (once)."""
+    said = f"reads of the projection's tables fail: {message}"
+    if any(f.code == "projection_stopped" and f.message == said for f in ctx.report.findings):
+        return
+    ctx.add(
+        "error",
+        "projection_stopped",
+        said,
+        hint=str(hint) if hint else None,
+        seq=seq if isinstance(seq, int) else None,
+    )
+
+
 def _letters(meta: dict[str, Any], projection: Projection) -> list[dict[str, Any]]:
     entry = meta.get(META, {}).get(projection.name, {})
     letters = entry.get("dead_letters", []) if isinstance(entry, dict) else []
@@ -85,15 +115,10 @@ def _fold_tails(ctx: Context, groups: dict[int, Any], rows: dict[str, dict[str, 
             advance(done, ctx.head)
             for part in done.parts:
                 rows[part.projection.name]["dead_letters"] = dead_letters(part)
-        except ProjectionStopped as stop:
-            ctx.add(
-                "error",
-                "projection_stopped",
-                f"reads of the read models fail: {stop.message}",
-                hint=stop.hint,
-                seq=stop.fields.get("seq"),
-            )
-            rows[str(stop.fields.get("projection"))]["error"] = stop.message
+                stop = part.changes.stopped
+                if stop is not None:
+                    report_stop(ctx, stop.message, stop.hint, stop.fields.get("seq"))
+                    rows[part.projection.name]["error"] = stop.message
         except FoldFailed as failed:
             report_fold_failure(ctx, failed)
         except (LakehouseError, OSError):

@@ -286,7 +286,7 @@ def _rebuild(root: Path, lock_timeout: float, damaged: bool) -> Action:
 
 
 def _clear_errors(root: Path, rebuilt: Action) -> Action:
-    from lakehouse._readmodels import status_path
+    from lakehouse._stops import status_path
 
     path = status_path(root)
 

@@ -29,11 +29,16 @@ from lakehouse.doctor._disk import (
     check_unsafe,
 )
 from lakehouse.doctor._genesis import FoldFailed, replay, scratch
-from lakehouse.doctor._lag import check_projections, report_fold_failure, report_letters
+from lakehouse.doctor._lag import (
+    check_projections,
+    report_fold_failure,
+    report_letters,
+    report_stop,
+)
 from lakehouse.doctor._quick import check_journal, check_system
 from lakehouse.doctor._report import Progress, Report, quiet
 from lakehouse.doctor._system import LOCKS, MOUNTS
-from projections import Part, Projection, ProjectionStopped, ReadModels
+from projections import Part, Projection, ReadModels
 
 _REPAIR = (
     "the journal is the truth: 'lakehouse doctor --repair' sets the checkpoint aside "
@@ -148,16 +153,11 @@ def compare(ctx: Context) -> None:
                     _against_live(ctx, based, models)
                     for part in done.parts:
                         report_letters(ctx, part.projection.name, dead_letters(part))
+                        stop = part.changes.stopped
+                        if stop is not None:
+                            report_stop(ctx, stop.message, stop.hint, stop.fields.get("seq"))
         except FoldFailed as failed:
             report_fold_failure(ctx, failed)
-        except ProjectionStopped as error:
-            ctx.add(
-                "error",
-                "projection_stopped",
-                f"the journal alone does not reproduce the state: {error.message}",
-                hint=error.hint,
-                seq=error.fields.get("seq"),
-            )
         except _errors() as error:
             _failed(ctx, "rebuild_failed", "the fold from genesis", error, hint=_STUCK)
 
@@ -176,7 +176,9 @@ def _against_checkpoint(
     try:
         theirs = _models(ctx, alone.parts, latest.seq)
         try:
-            for projection in held:
+            for projection in _comparable(
+                ctx, held, genesis, theirs, where=latest.name, seq=latest.seq
+            ):
                 for table in projection.tables:
                     diff = diff_table(genesis, theirs, genesis.tables[table.name])
                     if diff is not None:
@@ -201,7 +203,8 @@ def _against_live(ctx: Context, based: list[Projection], genesis: ReadModels) ->
         _failed(ctx, "live_unreadable", "reading the live read models", error)
         return
     try:
-        for projection in based:
+        where = "the live read models"
+        for projection in _comparable(ctx, based, genesis, live, where=where, seq=ctx.head):
             for table in projection.tables:
                 diff = diff_table(genesis, live, genesis.tables[table.name])
                 if diff is not None:
@@ -212,6 +215,38 @@ def _against_live(ctx: Context, based: list[Projection], genesis: ReadModels) ->
         live.close()
         for done in folds:
             done.close()
+
+
+def _comparable(
+    ctx: Context,
+    projections: list[Projection],
+    genesis: ReadModels,
+    theirs: ReadModels,
+    *,
+    where: str,
+    seq: int,
+) -> list[Projection]:
+    """The projections whose tables both sides hold; a stop on one side only diverges.
+
+    A stopped projection's tables answer no query: two stops at the same record agree
+    (the stop itself is reported once, as projection_stopped).
+    """
+    out = []
+    for projection in projections:
+        mine, other = genesis.stopped.get(projection.name), theirs.stopped.get(projection.name)
+        if mine is None and other is None:
+            out.append(projection)
+        elif mine != other:
+            ctx.add(
+                "error",
+                "checkpoint_diverged" if where.startswith("ckpt-") else "projection_diverged",
+                f"projection {projection.name} in {where} and the journal replayed from "
+                f"genesis to seq {seq} disagree on where it stops: {other or 'it does not'}; "
+                f"from genesis: {mine or 'it does not'}",
+                hint=_REPAIR if where.startswith("ckpt-") else _LIVE,
+                checkpoint=where if where.startswith("ckpt-") else None,
+            )
+    return out
 
 
 def _models(ctx: Context, parts: list[Part], seq: int) -> ReadModels:

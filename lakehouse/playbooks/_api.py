@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from journal import Draft
 from lakehouse._errors import NotFound
 from lakehouse._heads import Heads
-from lakehouse._input import parse
+from lakehouse._input import mutation, parse
 from lakehouse._store import Decision, Outcome, check_rev
 from lakehouse.playbooks._models import ENTITY, RECORDED, RETIRED, PlaybookBody, Retirement
 
@@ -41,9 +41,10 @@ class Playbooks:
         idempotency_key: str | None = None,
     ) -> Outcome:
         """Record a new playbook (a fresh id, rev 1)."""
+        options = mutation("playbook record", if_rev, idempotency_key)
         data = {
             "query": query,
-            "endorsed": list(endorsed),
+            "endorsed": endorsed,
             "target_count": target_count,
             "fingerprint": fingerprint,
             "kind": kind,
@@ -52,11 +53,11 @@ class Playbooks:
         pid = new_id()
 
         def decide(heads: Heads) -> Decision:
-            check_rev(ENTITY, pid, 0, if_rev, reread="show")
+            check_rev(ENTITY, pid, 0, options.if_rev, reread="show")
             return Decision([Draft(RECORDED.name, ENTITY, pid, body.fields(), 1)], ENTITY, pid, 1)
 
         request = {"verb": "playbook.record", **body.model_dump()}
-        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        return self._store.execute(decide, idempotency_key=options.idempotency_key, request=request)
 
     def retire(
         self,
@@ -67,11 +68,12 @@ class Playbooks:
         idempotency_key: str | None = None,
     ) -> Outcome:
         """Retire a playbook: it stays readable but leaves the list; twice changes nothing."""
+        options = mutation("playbook retire", if_rev, idempotency_key)
         retirement = parse(Retirement, {"reason": reason}, what="playbook retire")
 
         def decide(heads: Heads) -> Decision:
             head = _existing(heads, pid)
-            check_rev(ENTITY, pid, head["rev"], if_rev, reread="show")
+            check_rev(ENTITY, pid, head["rev"], options.if_rev, reread="show")
             if head["retired"]:
                 return Decision([], ENTITY, pid, head["rev"], noop=True)
             rev = head["rev"] + 1
@@ -79,7 +81,7 @@ class Playbooks:
             return Decision([Draft(RETIRED.name, ENTITY, pid, payload, rev)], ENTITY, pid, rev)
 
         request = {"verb": "playbook.retire", "id": pid, "reason": reason}
-        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        return self._store.execute(decide, idempotency_key=options.idempotency_key, request=request)
 
     def show(self, pid: str) -> Head:
         """The head of a playbook (retired ones too); NotFound if there is none."""

@@ -30,9 +30,7 @@ def playbook_group() -> None:
     metavar="A,B",
     help="The endorsed names, comma-separated (the option may also repeat).",
 )
-@click.option(
-    "--target-count", required=True, type=IntRange(1, 2**63 - 1), metavar="N", help="Names wanted."
-)
+@click.option("--target-count", required=True, type=int, metavar="N", help="Names wanted.")
 @click.option("--fingerprint", metavar="F", help="The roster fingerprint (needed by fill).")
 @click.option(
     "--kind",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
 from lakehouse._errors import InvalidInput
 from lakehouse._family import Kind
-from lakehouse._input import Input
+from lakehouse._input import BIGINT_MAX, Input, Names
 
 ENTITY = "playbook"
 
@@ -21,8 +21,8 @@ class PlaybookBody(Input):
     """A playbook: the query it answers, the names it endorses and how many are wanted."""
 
     query: str = Field(min_length=1, max_length=4096)
-    endorsed: list[str] = Field(min_length=1, max_length=1024)
-    target_count: int = Field(ge=1)
+    endorsed: Names = Field(min_length=1, max_length=1024)
+    target_count: Annotated[int, Field(ge=1, le=BIGINT_MAX)]  # the BIGINT of `playbooks`
     fingerprint: str | None = Field(default=None, min_length=1, max_length=256)
     kind: Literal["answer", "fill"] = "answer"
 

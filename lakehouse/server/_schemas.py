@@ -6,13 +6,44 @@ than validate what goes out; tests/server/test_openapi.py holds the two together
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 Row = dict[str, Any]
-Param = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | float | str | bool | None
+_BIGINT = (-(2**63), 2**63 - 1)
+
+
+def _exact(value: Any) -> Any:
+    """Refuse a number the query cannot take as written; the float member would round it.
+
+    The body's JSON keeps integers exact and reads 1e400 as infinity (and NaN as NaN), so
+    without this 2**64 is bound as 1.8446744073709552e19 and 1e400 as NULL.
+    """
+    if type(value) is int and not _BIGINT[0] <= value <= _BIGINT[1]:
+        raise PydanticCustomError(
+            "number_too_big",
+            "the number {number} does not fit a BIGINT (64 bits): pass it as a string and "
+            "cast it in the SQL, e.g. CAST(? AS HUGEINT)",
+            {"number": str(value)},
+        )
+    if type(value) is float and not math.isfinite(value):
+        raise PydanticCustomError(
+            "number_not_finite",
+            "the number {number} is not finite (1e400 overflows a double; JSON has no NaN): "
+            "pass it as a string and cast it in the SQL, e.g. CAST(? AS DOUBLE)",
+            {"number": str(value)},
+        )
+    return value
+
+
+Param = Annotated[
+    Annotated[int, Field(ge=_BIGINT[0], le=_BIGINT[1])] | float | str | bool | None,
+    BeforeValidator(_exact),
+]
 
 
 class ErrorDetail(BaseModel):

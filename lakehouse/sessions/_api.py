@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from journal import Draft
 from lakehouse._errors import Conflict, NotFound
 from lakehouse._heads import Heads
-from lakehouse._input import parse
+from lakehouse._input import mutation, parse
 from lakehouse._store import Decision, Outcome, check_rev
 from lakehouse.sessions._models import ENTITY, RECORDED, SessionBody
 
@@ -31,12 +31,15 @@ class Sessions:
         idempotency_key: str | None = None,
     ) -> Outcome:
         """Record a whole session (rev 1); recording the same session again changes nothing."""
+        options = mutation("session record", if_rev, idempotency_key)
         body = parse(SessionBody, session, what="session record")
         sid, content_hash = body.id, body.content_hash()
 
         def decide(heads: Heads) -> Decision:
             head = heads.get(ENTITY, sid)
-            check_rev(ENTITY, sid, 0 if head is None else head["rev"], if_rev, reread="show")
+            check_rev(
+                ENTITY, sid, 0 if head is None else head["rev"], options.if_rev, reread="show"
+            )
             if head is None:
                 return Decision(
                     [Draft(RECORDED.name, ENTITY, sid, body.fields(), 1)], ENTITY, sid, 1
@@ -52,7 +55,7 @@ class Sessions:
             return Decision([], ENTITY, sid, head["rev"], noop=True)
 
         request = {"verb": "session.record", **body.model_dump()}
-        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        return self._store.execute(decide, idempotency_key=options.idempotency_key, request=request)
 
     def show(self, sid: str) -> Head:
         """The head of a recorded session; NotFound if there is none."""

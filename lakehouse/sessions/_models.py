@@ -9,7 +9,7 @@ import orjson
 from pydantic import Field
 
 from lakehouse._family import Kind
-from lakehouse._input import Input
+from lakehouse._input import ExactFloat, Input
 
 ENTITY = "session"
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
@@ -17,7 +17,8 @@ ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 RECORDED = Kind("session.recorded")
 KINDS = {kind.name: kind for kind in (RECORDED,)}
 
-Duration = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# seconds (or ms): finite, and an int only if a double holds it exactly (never rounded)
+Duration = Annotated[ExactFloat, Field(ge=0)]
 
 
 class Attempt(Input):

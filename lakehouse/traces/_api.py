@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from journal import Draft
 from lakehouse._errors import Conflict, NotFound
 from lakehouse._heads import Heads
-from lakehouse._input import parse
+from lakehouse._input import Mutation, mutation, parse
 from lakehouse._store import Decision, Outcome, check_rev
 from lakehouse.traces._models import (
     ADDED,
@@ -77,6 +77,7 @@ class Traces:
         idempotency_key: str | None = None,
     ) -> Outcome:
         """Add a trace (rev 1); with idempotent=True, equal content replays the existing one."""
+        options = mutation("trace add", if_rev, idempotency_key)
         body = _body(text, content, tags, "trace add")
         uid = new_uid()
 
@@ -84,17 +85,17 @@ class Traces:
             if idempotent:
                 existing = _live_with_content(heads, body.content_hash())
                 if existing is not None:
-                    check_rev(ENTITY, existing["uid"], existing["rev"], if_rev)
+                    check_rev(ENTITY, existing["uid"], existing["rev"], options.if_rev)
                     payload = {"content_hash": body.content_hash()}
                     draft = Draft(REPLAYED.name, ENTITY, existing["uid"], payload, existing["rev"])
                     return Decision(
                         [draft], ENTITY, existing["uid"], existing["rev"], extra={"existing": True}
                     )
-            check_rev(ENTITY, uid, 0, if_rev)
+            check_rev(ENTITY, uid, 0, options.if_rev)
             return Decision([Draft(ADDED.name, ENTITY, uid, body.fields(), 1)], ENTITY, uid, 1)
 
         request = {"verb": "trace.add", **body.model_dump(), "idempotent": idempotent}
-        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        return self._store.execute(decide, idempotency_key=options.idempotency_key, request=request)
 
     def update(
         self,
@@ -107,10 +108,11 @@ class Traces:
         idempotency_key: str | None = None,
     ) -> Outcome:
         """Change a trace's content or tags in place: same uid, rev + 1."""
+        options = mutation("trace update", if_rev, idempotency_key)
 
         def decide(heads: Heads) -> Decision:
             head, body = _change(
-                heads, "update", uid, text=text, content=content, tags=tags, if_rev=if_rev
+                heads, "update", uid, text=text, content=content, tags=tags, options=options
             )
             rev = head["rev"] + 1
             return Decision(
@@ -118,7 +120,7 @@ class Traces:
             )
 
         request = _change_request("update", uid, text, content, tags)
-        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        return self._store.execute(decide, idempotency_key=options.idempotency_key, request=request)
 
     def revise(
         self,
@@ -131,11 +133,12 @@ class Traces:
         idempotency_key: str | None = None,
     ) -> Outcome:
         """Supersede a trace with a new one (new uid, rev 1) whose predecessor is `uid`."""
+        options = mutation("trace revise", if_rev, idempotency_key)
         new = new_uid()
 
         def decide(heads: Heads) -> Decision:
             head, body = _change(
-                heads, "revise", uid, text=text, content=content, tags=tags, if_rev=if_rev
+                heads, "revise", uid, text=text, content=content, tags=tags, options=options
             )
             drafts = [
                 Draft(REVISED.name, ENTITY, new, {**body.fields(), "predecessor": uid}, 1),
@@ -144,7 +147,7 @@ class Traces:
             return Decision(drafts, ENTITY, new, 1, extra={"predecessor": uid})
 
         request = _change_request("revise", uid, text, content, tags)
-        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        return self._store.execute(decide, idempotency_key=options.idempotency_key, request=request)
 
     def retire(
         self,
@@ -155,11 +158,12 @@ class Traces:
         idempotency_key: str | None = None,
     ) -> Outcome:
         """Retire a trace: it stays readable but leaves lists and search."""
+        options = mutation("trace retire", if_rev, idempotency_key)
         retirement = parse(Retirement, {"reason": reason}, what="trace retire")
 
         def decide(heads: Heads) -> Decision:
             head = _existing(heads, uid)
-            check_rev(ENTITY, uid, head["rev"], if_rev)
+            check_rev(ENTITY, uid, head["rev"], options.if_rev)
             if head["retired"]:
                 return Decision([], ENTITY, uid, head["rev"], noop=True)
             rev = head["rev"] + 1
@@ -167,7 +171,7 @@ class Traces:
             return Decision([Draft(RETIRED.name, ENTITY, uid, payload, rev)], ENTITY, uid, rev)
 
         request = {"verb": "trace.retire", "uid": uid, "reason": reason}
-        return self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        return self._store.execute(decide, idempotency_key=options.idempotency_key, request=request)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -218,7 +222,7 @@ class Traces:
 
 
 def _body(text: str | None, content: dict[str, Any] | None, tags: Any, what: str) -> TraceBody:
-    return parse(TraceBody, {"text": text, "content": content, "tags": list(tags)}, what=what)
+    return parse(TraceBody, {"text": text, "content": content, "tags": tags}, what=what)
 
 
 def _change(
@@ -229,19 +233,19 @@ def _change(
     text: str | None,
     content: dict[str, Any] | None,
     tags: Any,
-    if_rev: int | None,
+    options: Mutation,
 ) -> tuple[Head, TraceBody]:
     """What update and revise both check: a live trace at the expected rev, a valid body."""
     head = _mutable(heads, uid, verb)
-    check_rev(ENTITY, uid, head["rev"], if_rev)
+    check_rev(ENTITY, uid, head["rev"], options.if_rev)
     return head, _body_from(head, text, content, tags, f"trace {verb}")
 
 
 def _change_request(
     verb: str, uid: str, text: str | None, content: dict[str, Any] | None, tags: Any
 ) -> dict[str, Any]:
-    """What an idempotency key of update or revise is bound to."""
-    listed = None if tags is None else list(tags)
+    """What an idempotency key of update or revise is bound to (a tuple counts as its list)."""
+    listed = list(tags) if type(tags) is tuple else tags
     return {"verb": f"trace.{verb}", "uid": uid, "text": text, "content": content, "tags": listed}
 
 

@@ -9,7 +9,7 @@ import orjson
 from pydantic import Field, field_validator, model_validator
 
 from lakehouse._family import Kind
-from lakehouse._input import Input, exact_json
+from lakehouse._input import Input, Names, exact_json
 
 ENTITY = "trace"
 CONTENT_INDEX = "trace_content"
@@ -30,7 +30,7 @@ class TraceBody(Input):
 
     text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
     content: dict[str, Any] | None = None
-    tags: list[str] = Field(default_factory=list, max_length=64)
+    tags: Names = Field(default_factory=list, max_length=64)
 
     @field_validator("tags")
     @classmethod

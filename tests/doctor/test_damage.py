@@ -227,16 +227,23 @@ def test_the_human_report_has_a_line_and_a_hint_per_finding(built: Built) -> Non
     assert lines_[-1].startswith("DAMAGED: 1 errors, 0 warnings")
 
 
-def test_a_record_its_family_cannot_fold_is_named_not_raised(built: Built) -> None:
-    """A record written around validation: every read fails on it, the doctor reports it."""
+def test_a_record_its_family_cannot_fold_is_a_dead_letter_named_by_both_doctors(
+    built: Built,
+) -> None:
+    """A record written around validation: the projections that read it skip it, by
+    their policy, and every read goes on (tests/lakehouse/test_unfoldable.py)."""
     with Journal.open(built.root) as journal:
         bad = journal.append(kind="trace.updated", entity="trace", id="nope", payload={}, rev=2)
     for args in (["--verify-journal"], []):
         code, report, _ = doctor(built.root, *args)
-        assert code == 7 and codes(report, "error") == {"fold_failed"}
-        failed = _only(report, "fold_failed")
-        assert failed["seq"] == bad.seq
-        assert f"record seq {bad.seq} (trace.updated) cannot be folded" in str(failed["message"])
+        assert code == 0 and codes(report, "error") == set()
+        letters = [f for f in report["findings"] if f["code"] == "dead_letters"]
+        assert {f["seq"] for f in letters} == {bad.seq} and len(letters) == 2  # traces, search
+        assert all(
+            f"(trace.updated nope): CommandError: record seq {bad.seq} (trace.updated) is about "
+            "trace nope, which no earlier record created" in f["message"]
+            for f in letters
+        )
 
 
 def test_a_missing_dataset_object(built: Built) -> None:

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -24,13 +25,14 @@ from lakehouse import Store
 from lakehouse._columns import columns
 from lakehouse._errors import InvalidInput
 from lakehouse._follow import Follower
-from lakehouse._readmodels import META, dead_letters, open_read_models, status_path
+from lakehouse._readmodels import META, dead_letters, open_read_models
 from lakehouse._rebuild import rebuild
 from lakehouse._registry import projections as registry_projections
 from lakehouse._status import projection_status
+from lakehouse._stops import status_path
 from lakehouse.catalog._models import REGISTERED, content_payload
 from lakehouse.catalog._objects import ObjectInfo
-from projections import Changes, Event, Projection, ProjectionStopped, ReadModels, Table
+from projections import Changes, Event, Projection, ReadModels, Table
 from tests.projections.conftest import (
     HISTORIES,
     fresh_store,
@@ -360,24 +362,48 @@ def test_dead_letters_are_kept_in_checkpoints_and_shown_by_status() -> None:
         assert (row["dead_letters"], row["policy"]) == (2, "skip")
 
 
-def test_stop_policy_raises_naming_projection_seq_and_kind() -> None:
+def test_stop_policy_stops_that_projection_alone_naming_projection_seq_and_kind() -> None:
     with fresh_store() as store:
         _, bad = _fragile_history(store)
         head = store.journal.head_seq or 0
-        with pytest.raises(ProjectionStopped) as caught:
-            materialise(store, None, [Fragile()], upto=head)
-        fields = caught.value.fields
-        assert (fields["projection"], fields["seq"], fields["kind"]) == (
-            "fragile",
-            bad,
-            "trace.retired",
-        )
-        assert f"seq {bad} (trace.retired)" in str(caught.value)
-        assert "fragile" in str(caught.value)
-        # through open_read_models the stop is remembered for `projections status`
-        with pytest.raises(ProjectionStopped):
-            open_read_models(store, locked=False, projections=[Fragile()])
+        models = materialise(store, None, [Fragile()], upto=head)
+        try:
+            stop = models.parts["fragile"].changes.stopped
+            assert stop is not None
+            assert (stop.fields["projection"], stop.fields["seq"], stop.fields["kind"]) == (
+                "fragile",
+                bad,
+                "trace.retired",
+            )
+            assert f"projection fragile cannot apply record seq {bad} (trace.retired)" in str(stop)
+            assert models.parts["fragile"].watermark == bad - 1  # all before it, nothing after
+            # its table answers no query, whatever the query filters on, and says why
+            for query in ("SELECT * FROM fragile_rows", "SELECT count(*) FROM fragile_rows"):
+                with pytest.raises(duckdb.InvalidInputException, match=f"record seq {bad}"):
+                    models.query(query)
+            with pytest.raises(duckdb.InvalidInputException):
+                models.query("SELECT count(*) FROM fragile_rows WHERE seq = 1")
+        finally:
+            models.close()
+        # beside the other projections: they are served; the stop is remembered for
+        # `projections status`, and a checkpoint carries it without the table
+        store._projections = [*store.projections(), Fragile()]
+        models, _ = open_read_models(store, locked=False)
+        try:
+            assert models.query("SELECT count(*) FROM traces") == [(5,)]
+            assert list(models.stopped) == ["fragile"]
+        finally:
+            models.close()
         assert "fragile" in status_path(store.root).read_text()
+        kept = store.checkpoint().meta[META]["fragile"]
+        assert (kept["tables"], kept["stopped"]["fields"]["seq"]) == ([], bad)
+        models, _ = open_read_models(store, locked=False)
+        try:
+            assert models.parts["fragile"].watermark == bad - 1
+            with pytest.raises(duckdb.InvalidInputException, match=f"record seq {bad}"):
+                models.query("SELECT * FROM fragile_rows")
+        finally:
+            models.close()
 
 
 def test_a_dataset_named_like_a_read_model_is_a_dead_letter_and_gets_no_view() -> None:
