@@ -64,7 +64,11 @@ def _reached(value: Any, head: int) -> Any:
         return value
     if isinstance(value, int | float) and value > head:
         return head
-    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value) and int(value) > head:
+    if (
+        isinstance(value, str)
+        and re.fullmatch(r"[ \t\n\r]*[0-9]+[ \t\n\r]*", value)
+        and int(value) > head
+    ):
         return str(head)
     return value
 
