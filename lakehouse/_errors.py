@@ -7,6 +7,8 @@
           +-- InvalidInput (ValueError)          exit 3, HTTP 400
           +-- Conflict                           exit 4, HTTP 409
           +-- NotFound (LookupError)             exit 5, HTTP 404
+     +-- CheckpointInvalid (checkpoints/_errors.py)
+          +-- SnapshotDamaged                    exit 7, HTTP 500
 
 Every one names the thing at fault in its fields and says what to do next in its hint.
 A refused command has appended nothing.
@@ -14,6 +16,7 @@ A refused command has appended nothing.
 
 from __future__ import annotations
 
+from checkpoints import CheckpointInvalid
 from journal import LakehouseError
 
 
@@ -45,3 +48,13 @@ class NotFound(CommandError, LookupError):
     exit_code = 5
     http_status = 404
     code = "not_found"
+
+
+class SnapshotDamaged(CheckpointInvalid):
+    """A checkpoint's heads snapshot does not match its checksums: it must not be trusted.
+
+    Raised by `lakehouse._snapshot.Snapshot` when a shard it reads does not verify.
+    """
+
+    code = "snapshot_damaged"
+
