@@ -10,11 +10,16 @@
      +-- CheckpointInvalid (checkpoints/_errors.py)
           +-- SnapshotDamaged                    exit 7, HTTP 500
 
+    UserWarning
+     +-- DamageWarning                           shown by the CLI as warning: + hint:
+
 Every one names the thing at fault in its fields and says what to do next in its hint.
 A refused command has appended nothing.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from checkpoints import CheckpointInvalid
 from journal import LakehouseError
@@ -53,8 +58,18 @@ class NotFound(CommandError, LookupError):
 class SnapshotDamaged(CheckpointInvalid):
     """A checkpoint's heads snapshot does not match its checksums: it must not be trusted.
 
-    Raised by `lakehouse._snapshot.Snapshot` when a shard it reads does not verify.
+    Commands never let it out: they fold from an older checkpoint or genesis instead and
+    warn (`DamageWarning`). Only a caller of `lakehouse._snapshot.Snapshot` sees it.
     """
 
     code = "snapshot_damaged"
 
+
+class DamageWarning(UserWarning):
+    """Something derived was found damaged and worked around; the result is still right."""
+
+    def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.fields = fields
