@@ -48,6 +48,7 @@ _SET_ASIDE = frozenset(
         "file_unreadable",
         "checkpoint_diverged",
         "checkpoint_unreadable",
+        "heads_damaged",
     }
 )
 _REBUILD = _SET_ASIDE | {
