@@ -7,6 +7,7 @@
           +-- InvalidInput (ValueError)          exit 3, HTTP 400
           +-- Conflict                           exit 4, HTTP 409
           +-- NotFound (LookupError)             exit 5, HTTP 404
+          +-- ObjectWriteFailed (OSError)        exit 1, HTTP 500
      +-- CheckpointInvalid (checkpoints/_errors.py)
           +-- SnapshotDamaged                    exit 7, HTTP 500
 
@@ -53,6 +54,16 @@ class NotFound(CommandError, LookupError):
     exit_code = 5
     http_status = 404
     code = "not_found"
+
+
+class ObjectWriteFailed(CommandError, OSError):
+    """A file under objects/ could not be written (a full disk, a quota, a size limit).
+
+    Nothing is left of it and nothing was appended; the OSError is chained, its errno in
+    the fields.
+    """
+
+    code = "object_write_failed"
 
 
 class SnapshotDamaged(CheckpointInvalid):
