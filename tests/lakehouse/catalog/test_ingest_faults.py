@@ -25,6 +25,7 @@ from lakehouse import ObjectWriteFailed, Store
 from lakehouse.cli import cli
 
 BIN = Path(sys.executable).parent
+UTF8_HINT = "re-encode the file as UTF-8, e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv"
 
 
 def _journal(store: Path) -> dict[str, str]:
@@ -46,6 +47,53 @@ def _ingest(store: Path, path: Path) -> tuple[int, str, str]:
         cli, ["--store", str(store), "dataset", "ingest", "staff", str(path)]
     )
     return result.exit_code, result.stdout, result.stderr
+
+
+def _first_non_utf8(data: bytes) -> tuple[int, int]:
+    """Where Python's own decoder finds the first byte that is not UTF-8, and its line."""
+    with pytest.raises(UnicodeDecodeError) as raised:
+        data.decode()
+    at = raised.value.start
+    return at, data[:at].count(b"\n") + 1
+
+
+def _random_rows(rng: random.Random) -> bytes:
+    return b"".join(bytes(rng.randrange(256) for _ in range(60)) + b"\n" for _ in range(2000))
+
+
+def _latin1_rows(rng: random.Random) -> bytes:
+    rows = [f"{n},Kraków {rng.randrange(1000)}" for n in range(2000)]
+    rows[1500] += ",one too many"  # a ragged row holding latin-1: pyarrow cannot name it
+    return ("id,city\n" + "\n".join(rows) + "\n").encode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("make", "what", "hint"),
+    [
+        (
+            _random_rows,
+            "a binary file, not a CSV",
+            "give a CSV file: UTF-8 text, a header row, comma-separated values",
+        ),
+        (_latin1_rows, "not UTF-8 text", UTF8_HINT),
+    ],
+    ids=["binary", "latin1"],
+)
+def test_a_file_that_is_not_utf8_text_says_where(
+    tmp_path: Path, store: Path, make: Any, what: str, hint: str
+) -> None:
+    data = make(random.Random(12))
+    path = tmp_path / "rows.csv"
+    path.write_bytes(data)
+    before = _journal(store)
+    offset, line = _first_non_utf8(data)
+    assert _ingest(store, path) == (
+        3,
+        "",
+        f"error: {path} is {what}: line {line} (byte offset {offset}) is not valid UTF-8\n"
+        f"hint: {hint}\n",
+    )
+    assert _objects(store) == [] and _journal(store) == before
 
 
 def _csv(path: Path, rows: int) -> Path:
