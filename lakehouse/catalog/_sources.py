@@ -292,8 +292,11 @@ def _first_non_utf8(path: Path) -> tuple[int, int] | None:
 
 
 def _not_utf8(path: Path, offset: int, line: int) -> InvalidInput:
-    with open(path, "rb") as file:
-        binary = b"\0" in file.read(BLOCK_BYTES)
+    try:
+        with open(path, "rb") as file:
+            binary = b"\0" in file.read(BLOCK_BYTES)
+    except OSError:
+        binary = False  # it was readable a moment ago; what is known still holds
     what = "a binary file, not a CSV" if binary else "not UTF-8 text"
     return _refuse(
         path,
