@@ -201,6 +201,7 @@ def _damage(snapshot: Snapshot, relpath: str, at: int, value: bytes) -> None:
         ("heads/trace.idx", 0, struct.pack("<Q", 1 << 60), "gives shard 0 bytes 1152921504"),
         ("heads/trace.idx", 8, b"\0\0\0\0", "shard 0 does not match its CRC-32"),
     ],
+    ids=["a-byte-of-the-shard", "its-offset", "its-crc"],
 )
 def test_a_shard_is_verified_as_it_is_read(
     tmp_path: Path, relpath: str, at: int, value: bytes, what: str
