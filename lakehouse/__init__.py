@@ -5,7 +5,23 @@ the same typed errors the CLI maps to exit codes. Importing this package is chea
 CLI's mutation verbs must start fast.
 """
 
-from lakehouse._errors import CommandError, Conflict, InvalidInput, NotFound
+from lakehouse._errors import (
+    CommandError,
+    Conflict,
+    DamageWarning,
+    InvalidInput,
+    NotFound,
+    ObjectWriteFailed,
+)
 from lakehouse._store import Outcome, Store
 
-__all__ = ["CommandError", "Conflict", "InvalidInput", "NotFound", "Outcome", "Store"]
+__all__ = [
+    "CommandError",
+    "Conflict",
+    "DamageWarning",
+    "InvalidInput",
+    "NotFound",
+    "ObjectWriteFailed",
+    "Outcome",
+    "Store",
+]

@@ -7,6 +7,12 @@
           +-- InvalidInput (ValueError)          exit 3, HTTP 400
           +-- Conflict                           exit 4, HTTP 409
           +-- NotFound (LookupError)             exit 5, HTTP 404
+          +-- ObjectWriteFailed (OSError)        exit 1, HTTP 500
+     +-- CheckpointInvalid (checkpoints/_errors.py)
+          +-- SnapshotDamaged                    exit 7, HTTP 500
+
+    UserWarning
+     +-- DamageWarning                           shown by the CLI as warning: + hint:
 
 Every one names the thing at fault in its fields and says what to do next in its hint.
 A refused command has appended nothing.
@@ -14,6 +20,9 @@ A refused command has appended nothing.
 
 from __future__ import annotations
 
+from typing import Any
+
+from checkpoints import CheckpointInvalid
 from journal import LakehouseError
 
 
@@ -45,3 +54,33 @@ class NotFound(CommandError, LookupError):
     exit_code = 5
     http_status = 404
     code = "not_found"
+
+
+class ObjectWriteFailed(CommandError, OSError):
+    """A file under objects/ could not be written (a full disk, a quota, a size limit).
+
+    Nothing is left of it and nothing was appended; the OSError is chained, its errno in
+    the fields.
+    """
+
+    code = "object_write_failed"
+
+
+class SnapshotDamaged(CheckpointInvalid):
+    """A checkpoint's heads snapshot does not match its checksums: it must not be trusted.
+
+    Commands never let it out: they fold from an older checkpoint or genesis instead and
+    warn (`DamageWarning`). Only a caller of `lakehouse._snapshot.Snapshot` sees it.
+    """
+
+    code = "snapshot_damaged"
+
+
+class DamageWarning(UserWarning):
+    """Something derived was found damaged and worked around; the result is still right."""
+
+    def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.fields = fields

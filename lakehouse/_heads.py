@@ -11,32 +11,66 @@ tools/bench/projection_bench.py row C).
 Besides the entity heads, two lookups: secondary indexes of a family (``index``, e.g. a
 trace's content hash -> its uid) and the results of commands sent with an idempotency key
 (``keys``).
+
+A snapshot shard that does not verify (`SnapshotDamaged`) is never used: given a
+`fallback`, the heads start again from the older snapshot (or genesis) it gives and the
+records after that up to `seq`, so every answer is what it would be without the damage
+(tests/lakehouse/test_heads_damage.py). What the lookup was doing is then done again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from journal import Record
+from lakehouse._errors import SnapshotDamaged
 from lakehouse._family import Family, Head
 from lakehouse._snapshot import Snapshot
 
 KEYS = "keys"  # the pseudo-table of idempotency keys
 _Key = tuple[str, str]
+# given the damage and the seq the heads are at: a snapshot older than the damaged one
+# (None: genesis) and the records after it up to that seq
+Fallback = Callable[[SnapshotDamaged, int], tuple[Snapshot | None, Iterable[Record]]]
 
 
 class Heads:
     """The state commands are validated against, as of `seq`."""
 
-    def __init__(self, families: Iterable[Family], snapshot: Snapshot | None = None) -> None:
+    def __init__(
+        self,
+        families: Iterable[Family],
+        snapshot: Snapshot | None = None,
+        *,
+        fallback: Fallback | None = None,
+    ) -> None:
         self.families = {family.entity: family for family in families}
         self.snapshot = snapshot
         self.seq = snapshot.seq if snapshot else 0
+        self.fallback = fallback
+        self._rebases = 0  # how many times a damaged snapshot was replaced
         self._pending: dict[_Key, list[Record]] = {}
         self._folded: dict[_Key, Head | None] = {}
         self._index: dict[_Key, list[str]] = {}
         self._keys: dict[str, dict[str, Any]] = {}
+
+    def _rebase(self, damage: SnapshotDamaged) -> None:
+        """Start again from the fallback's older snapshot: the damaged one is never read again.
+
+        Without a fallback the damage is raised. Heads folded from shards that verified
+        were right, but they are dropped with the rest: everything is folded anew.
+        """
+        if self.fallback is None or self.snapshot is None:
+            raise damage
+        snapshot, records = self.fallback(damage, self.seq)
+        fresh = Heads(self.families.values(), snapshot, fallback=self.fallback)
+        fresh.advance(records)
+        damaged, self.snapshot = self.snapshot, snapshot
+        damaged.close()
+        self._pending, self._folded = fresh._pending, fresh._folded
+        self._index, self._keys = fresh._index, fresh._keys
+        self._rebases += 1
 
     def advance(self, records: Iterable[Record]) -> None:
         """Take in records after `seq` (in seq order): heads fold them when asked."""
@@ -59,9 +93,9 @@ class Heads:
         None for a record no family owns (a journal note). Projections are fed this way,
         one record at a time, each with the head it leaves behind.
         """
-        self.seq = record.seq
         family = self.families.get(record.entity)
         if family is None:
+            self.seq = record.seq
             return None
         payload = family.kind(record).upcast(record)
         key = (record.entity, record.id)
@@ -70,7 +104,10 @@ class Heads:
                 self._pending.pop(key, None)
                 self._folded[key] = None
             else:
-                self.get(record.entity, record.id)  # the snapshot's head and pending records
+                # the head before it, with `seq` not yet moved: a fallback then folds up to
+                # the record before this one, never this one twice
+                self.get(record.entity, record.id)
+        self.seq = record.seq
         head = self._folded[key] = family.fold(self._folded[key], record, payload)
         self._note(family, record, payload)
         return payload, head
@@ -91,7 +128,7 @@ class Heads:
         key = (entity, id)
         if key in self._folded:
             return self._folded[key]
-        head = self.snapshot.get(entity, id) if self.snapshot else None
+        head: Head | None = self._stored(entity, id)
         family = self.families[entity]
         for record in self._pending.pop(key, ()):
             head = family.fold(head, record, family.kind(record).upcast(record))
@@ -104,7 +141,7 @@ class Heads:
         An entry is never removed: the family checks the heads it names (a trace that took
         a content hash may have changed its content since).
         """
-        found: list[str] = list(self.snapshot.get(index, value) or ()) if self.snapshot else []
+        found: list[str] = list(self._stored(index, value) or ())
         for id in self._index.get((index, value), ()):
             if id in found:
                 found.remove(id)
@@ -114,15 +151,32 @@ class Heads:
     def idempotent(self, key: str) -> dict[str, Any] | None:
         """The first result of the command sent with idempotency key `key`, or None."""
         found = self._keys.get(key)
-        if found is None and self.snapshot:
-            found = self.snapshot.get(KEYS, key)
+        if found is None:
+            stored = self._stored(KEYS, key)
+            found = self._keys.get(key, stored)  # a fallback may have read it from the tail
         return found
+
+    def _stored(self, table: str, key: str) -> Any:
+        """The snapshot's value for `key` in `table` (None without a snapshot)."""
+        while self.snapshot is not None:
+            try:
+                return self.snapshot.get(table, key)
+            except SnapshotDamaged as damage:
+                self._rebase(damage)
+        return None
+
+    def _stored_items(self, table: str) -> dict[str, Any]:
+        """Every entry of a snapshot table ({} without a snapshot)."""
+        while self.snapshot is not None:
+            try:
+                return dict(self.snapshot.items(table))
+            except SnapshotDamaged as damage:
+                self._rebase(damage)
+        return {}
 
     def all(self, entity: str) -> Iterator[tuple[str, Head]]:
         """Every existing head of an entity (loads the whole snapshot of it)."""
-        ids: dict[str, None] = {}
-        if self.snapshot:
-            ids.update((id, None) for id, _ in self.snapshot.items(entity))
+        ids: dict[str, None] = dict.fromkeys(self._stored_items(entity))
         ids.update((id, None) for (kind, id) in (*self._pending, *self._folded) if kind == entity)
         for id in ids:
             head = self.get(entity, id)
@@ -135,6 +189,13 @@ class Heads:
         Every table of every family is listed, changed or not, with the keys; this is
         what a checkpoint's heads are written from (see `lakehouse._snapshot`).
         """
+        while True:  # a fallback in the middle changes what differs from which snapshot
+            rebases = self._rebases
+            out = self._changed()
+            if self._rebases == rebases:
+                return out
+
+    def _changed(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {KEYS: dict(self._keys)}
         for entity, family in self.families.items():
             out[entity] = {}
@@ -148,12 +209,15 @@ class Heads:
 
     def tables(self) -> dict[str, dict[str, Any]]:
         """Every table in full (entities, indexes, keys)."""
-        out: dict[str, dict[str, Any]] = {}
-        for table, changed in self.changed().items():
-            whole = dict(self.snapshot.items(table)) if self.snapshot else {}
-            whole.update(changed)
-            out[table] = {key: value for key, value in whole.items() if value is not None}
-        return out
+        while True:
+            rebases = self._rebases
+            out: dict[str, dict[str, Any]] = {}
+            for table, changed in self.changed().items():
+                whole = self._stored_items(table)
+                whole.update(changed)
+                out[table] = {key: value for key, value in whole.items() if value is not None}
+            if self._rebases == rebases:
+                return out
 
 
 def _key_result(record: Record, idempotency: dict[str, Any]) -> dict[str, Any]:

@@ -13,10 +13,20 @@ and copies the others' bytes as they are, which gives the same files a snapshot 
 from scratch would give (tests/lakehouse/test_heads_snapshot.py): an incremental
 checkpoint pays for what changed, not for every head (tools/bench/projection_bench.py
 row E).
+
+Each shard is checked as it is read, because the cheap check a command makes of a
+checkpoint (`Checkpoint.valid`: sizes only) cannot see a flipped byte, and hashing every
+heads file on every command would cost O(heads). The .idx file holds each shard's CRC-32
+beside its offset (``head_checks: "crc32"`` in the meta), so reading a shard verifies
+exactly the bytes it reads. A checkpoint written before that has no per-shard checksum:
+the first read of one of its tables hashes the table's files against the manifest's
+sha256, once per `Snapshot`. Either way a mismatch raises `SnapshotDamaged`, never a
+head built from damaged bytes (tests/lakehouse/test_heads_damage.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import zlib
@@ -26,10 +36,17 @@ from typing import Any
 import orjson
 
 from checkpoints import Checkpoint
+from lakehouse._errors import SnapshotDamaged
 
 SHARD_TARGET = 8
 ENTRIES = "head_entries"  # the meta key of each table's entry count
-_OFFSET = struct.Struct("<QQ")  # a shard's start and end, from heads/<table>.idx
+CHECKS = "head_checks"  # the meta key saying the .idx files hold each shard's CRC-32
+CRC32 = "crc32"
+# heads/<table>.idx, checked layout: one (offset, CRC-32) entry per shard, then the end
+# offset (CRC 0); a shard's start, checksum and end are one 20-byte read
+_ENTRY = struct.Struct("<QI")
+_SHARD = struct.Struct("<QIQ")
+_OFFSET = struct.Struct("<QQ")  # the layout before checksums: a shard's start and end
 
 
 def shard_of(key: str, shards: int) -> int:
@@ -46,16 +63,18 @@ def shard_count(entries: int) -> int:
 
 
 class Snapshot:
-    """The heads stored in one checkpoint, read a shard at a time.
+    """The heads stored in one checkpoint, read a shard at a time, each shard verified.
 
     Checkpoints written before the .idx files list every shard's (offset, length) in
-    their meta instead, and no entry counts; they are read as they are.
+    their meta instead, and no entry counts; they are read as they are (and, having no
+    per-shard checksums, verified a whole table at a time against the manifest).
     """
 
     def __init__(self, checkpoint: Checkpoint) -> None:
         self.checkpoint = checkpoint
         self.seq = checkpoint.seq
         meta = checkpoint.meta
+        self.checked = meta.get(CHECKS) == CRC32
         self.shards: dict[str, int] = {}
         self.entries: dict[str, int] = dict(meta.get(ENTRIES, {}))
         self._offsets: dict[str, list[list[int]]] = {}  # the older layout, from the meta
@@ -64,19 +83,23 @@ class Snapshot:
                 self._offsets[table] = value
             self.shards[table] = len(value) if isinstance(value, list) else int(value)
         self._loaded: dict[tuple[str, int], dict[str, Any]] = {}
+        self._hashed: set[str] = set()  # tables verified whole (no per-shard checksums)
         # every file is opened now and read through its descriptor, so a checkpoint pruned
         # or replaced by a rebuild after this point cannot fail a later lookup
         # (tests/projections/test_processes.py); FileNotFoundError here means it already was
         self._fds: dict[str, int] = {}
         try:
             for table in self.shards:
-                names = [f"{table}.json", f"{table}.idx"]
-                for name in names[:1] if table in self._offsets else names:
+                for name in self._names(table):
                     path = checkpoint.path_of(f"heads/{name}")
                     self._fds[name] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except BaseException:
             self.close()
             raise
+
+    def _names(self, table: str) -> list[str]:
+        names = [f"{table}.json", f"{table}.idx"]
+        return names[:1] if table in self._offsets else names
 
     def close(self) -> None:
         """Close the snapshot's files."""
@@ -88,18 +111,69 @@ class Snapshot:
         self.close()
 
     def shard(self, table: str, number: int) -> dict[str, Any]:
-        """One shard of a table as a dict."""
+        """One shard of a table as a dict; SnapshotDamaged if its bytes do not verify."""
         loaded = self._loaded.get((table, number))
         if loaded is None:
-            if table in self._offsets:
-                start, length = self._offsets[table][number]
+            if self.checked:
+                data = self._checked_shard(table, number)
             else:
-                found = os.pread(self._fds[f"{table}.idx"], _OFFSET.size, number * 8)
-                start, end = _OFFSET.unpack(found)
-                length = end - start
-            loaded = orjson.loads(os.pread(self._fds[f"{table}.json"], length, start))
+                self._hash_table(table)
+                start, end = self._span(table, number)
+                if not 0 <= start <= end <= self.checkpoint.files[f"heads/{table}.json"].size:
+                    raise self.damaged(f"{table}.json", f"has no bytes {start}..{end}")
+                data = os.pread(self._fds[f"{table}.json"], end - start, start)
+            try:
+                loaded = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise self.damaged(f"{table}.json", f"shard {number} is not JSON") from exc
+            if not isinstance(loaded, dict):
+                raise self.damaged(f"{table}.json", f"shard {number} is not a JSON object")
             self._loaded[table, number] = loaded
         return loaded
+
+    def _checked_shard(self, table: str, number: int) -> bytes:
+        """A shard's bytes, read at the offsets its .idx gives and checked against its CRC."""
+        entry = os.pread(self._fds[f"{table}.idx"], _SHARD.size, number * _ENTRY.size)
+        if len(entry) != _SHARD.size:
+            raise self.damaged(f"{table}.idx", f"is too short for shard {number}")
+        start, crc, end = _SHARD.unpack(entry)
+        size = self.checkpoint.files[f"heads/{table}.json"].size
+        if not start <= end <= size:  # a damaged offset must not make a huge read
+            raise self.damaged(f"{table}.idx", f"gives shard {number} bytes {start}..{end}")
+        data = os.pread(self._fds[f"{table}.json"], end - start, start)
+        if len(data) != end - start or zlib.crc32(data) != crc:
+            raise self.damaged(f"{table}.json", f"shard {number} does not match its CRC-32")
+        return data
+
+    def _span(self, table: str, number: int) -> tuple[int, int]:
+        """Where a shard starts and ends in a checkpoint without per-shard checksums."""
+        if table in self._offsets:
+            start, length = self._offsets[table][number]
+            return start, start + length
+        start, end = _OFFSET.unpack(os.pread(self._fds[f"{table}.idx"], 16, number * 8))
+        return start, end
+
+    def _hash_table(self, table: str) -> None:
+        """Verify a table's files against the manifest's sha256, once (older layouts)."""
+        if table in self._hashed:
+            return
+        for name in self._names(table):
+            listed = self.checkpoint.files[f"heads/{name}"]
+            if file_sha256(self._fds[name]) != (listed.sha256, listed.size):
+                raise self.damaged(name, "does not match the sha256 in its manifest")
+        self._hashed.add(table)
+
+    def damaged(self, name: str, what: str) -> SnapshotDamaged:
+        """The error for a heads file of this snapshot that does not verify."""
+        checkpoint = self.checkpoint.name
+        return SnapshotDamaged(
+            f"{checkpoint}/heads/{name} {what}",
+            hint="the checkpoint's heads are damaged: 'lakehouse doctor --repair' sets the "
+            "checkpoint aside and rebuilds it from the journal",
+            checkpoint=checkpoint,
+            seq=self.seq,
+            file=f"heads/{name}",
+        )
 
     def get(self, table: str, key: str) -> Any:
         """The stored value for `key` in `table`, or None."""
@@ -112,11 +186,37 @@ class Snapshot:
             yield from self.shard(table, number).items()
 
     def raw(self, table: str) -> tuple[bytes, tuple[int, ...]]:
-        """A table's shard file as it is, and its shards' offsets (newer layout only)."""
-        data_fd, index_fd = self._fds[f"{table}.json"], self._fds[f"{table}.idx"]
-        index = _read_all(index_fd)
-        offsets = struct.unpack(f"<{len(index) // 8}Q", index)
-        return _read_all(data_fd), offsets
+        """A table's shard file as it is, and its shards' offsets (.idx layouts only).
+
+        Every shard is verified, as `shard` would: the bytes are copied into the next
+        checkpoint as they are, so damage would be carried forward.
+        """
+        data = _read_all(self._fds[f"{table}.json"])
+        index = _read_all(self._fds[f"{table}.idx"])
+        if not self.checked:
+            self._hash_table(table)
+            return data, struct.unpack(f"<{len(index) // 8}Q", index)
+        count = self.shards[table]
+        if len(index) != (count + 1) * _ENTRY.size:
+            raise self.damaged(f"{table}.idx", f"does not hold {count + 1} entries")
+        entries = list(_ENTRY.iter_unpack(index))
+        offsets = tuple(offset for offset, _ in entries)
+        view = memoryview(data)
+        for number in range(count):
+            start, end = offsets[number], offsets[number + 1]
+            if not start <= end <= len(data) or zlib.crc32(view[start:end]) != entries[number][1]:
+                raise self.damaged(f"{table}.json", f"shard {number} does not match its CRC-32")
+        return data, offsets
+
+
+def file_sha256(fd: int) -> tuple[str, int]:
+    """The sha256 (hex) and size of an open file, read in 1 MiB preads."""
+    digest = hashlib.sha256()
+    at = 0
+    while block := os.pread(fd, 1 << 20, at):
+        digest.update(block)
+        at += len(block)
+    return digest.hexdigest(), at
 
 
 def _read_all(fd: int) -> bytes:
@@ -161,13 +261,21 @@ def snapshot_files(
             entries[table] = sum(value is not None for value in whole.values())
             count = shard_count(entries[table])
             blobs = _blobs(count, whole)
-        offsets = [0]
-        for blob in blobs:
-            offsets.append(offsets[-1] + len(blob))
         files[f"heads/{table}.json"] = b"".join(blobs)
-        files[f"heads/{table}.idx"] = struct.pack(f"<{len(offsets)}Q", *offsets)
+        files[f"heads/{table}.idx"] = _index(blobs)
         shards[table] = count
-    return files, {"heads": shards, ENTRIES: entries}
+    return files, {"heads": shards, ENTRIES: entries, CHECKS: CRC32}
+
+
+def _index(blobs: list[bytes | memoryview]) -> bytes:
+    """The .idx of a table's shards: each one's offset and CRC-32, then the end offset."""
+    index = bytearray()
+    offset = 0
+    for blob in blobs:
+        index += _ENTRY.pack(offset, zlib.crc32(blob))
+        offset += len(blob)
+    index += _ENTRY.pack(offset, 0)
+    return bytes(index)
 
 
 def _entries_after(base: Snapshot, table: str, touched: Mapping[str, Any]) -> int:

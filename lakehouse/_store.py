@@ -9,8 +9,10 @@ that refuses raises before anything is written.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -20,7 +22,7 @@ import orjson
 
 from checkpoints import Checkpoint, CheckpointStore
 from journal import Draft, Journal, Record
-from lakehouse._errors import Conflict, InvalidInput
+from lakehouse._errors import Conflict, DamageWarning, InvalidInput, SnapshotDamaged
 from lakehouse._family import Family
 from lakehouse._heads import Heads
 from lakehouse._snapshot import Snapshot
@@ -102,6 +104,7 @@ class Store:
         self._heads: Heads | None = None
         self._projections: list[Projection] | None = None
         self._checkpoint_seen = 0  # the newest checkpoint seq this store has seen
+        self._damaged: set[int] = set()  # checkpoints whose heads snapshot did not verify
         for name, make in interfaces().items():
             setattr(self, name, make(self))
 
@@ -129,23 +132,61 @@ class Store:
     def heads(self) -> Heads:
         """The heads as of the journal's current head (reads take no lock)."""
         heads = self._heads_base()
-        heads.advance(self.journal.read(after=heads.seq))
+        heads.advance(self.records(after=heads.seq))
         return heads
 
     def _heads_base(self) -> Heads:
         """Cached heads, or fresh ones from the latest valid checkpoint."""
+        if self._heads is None:
+            self._heads = Heads(self.families, self._snapshot(), fallback=self.fall_back)
+        return self._heads
+
+    def _snapshot(self, *, before: int | None = None) -> Snapshot | None:
+        """The heads snapshot of the latest valid checkpoint (older than `before`) not
+        known to be damaged; None: fold from genesis."""
         for _ in range(_RACES):
-            if self._heads is not None:
-                break
-            latest = self.checkpoints.latest_valid()
+            at_most = None if before is None else before - 1
+            latest = self.checkpoints.latest_valid(at_most=at_most)
+            while latest is not None and latest.seq in self._damaged:
+                latest = self.checkpoints.latest_valid(at_most=latest.seq - 1)
             try:
-                snapshot = Snapshot(latest) if latest and "heads" in latest.meta else None
+                return Snapshot(latest) if latest and "heads" in latest.meta else None
             except FileNotFoundError:
                 continue  # pruned or replaced since it was listed: pick again
-            self._heads = Heads(self.families, snapshot)
-        if self._heads is None:
-            self._heads = Heads(self.families, None)  # checkpoints keep vanishing: use genesis
-        return self._heads
+        return None  # checkpoints keep vanishing: use genesis
+
+    def fall_back(
+        self, damage: SnapshotDamaged, upto: int
+    ) -> tuple[Snapshot | None, Iterable[Record]]:
+        """An older snapshot than the damaged one, and the records after it up to `upto`.
+
+        The damaged checkpoint is not used again by this store, and a DamageWarning says
+        so; `lakehouse doctor` reports it and `doctor --repair` sets it aside.
+        """
+        seq = int(damage.fields.get("seq", upto))
+        self._damaged.add(seq)
+        snapshot = self._snapshot(before=seq)
+        since = f"checkpoint {snapshot.checkpoint.name}" if snapshot else "genesis"
+        warnings.warn(
+            DamageWarning(
+                f"{damage.message}: the heads are folded from {since} instead",
+                hint="'lakehouse doctor' reports the damage; 'lakehouse doctor --repair' "
+                "sets the checkpoint aside and writes a sound one",
+                checkpoint=damage.fields.get("checkpoint"),
+                file=damage.fields.get("file"),
+            ),
+            stacklevel=2,
+        )
+        return snapshot, self.records(after=snapshot.seq if snapshot else 0, upto=upto)
+
+    def records(self, *, after: int, upto: int | None = None) -> Iterable[Record]:
+        """The records after seq `after` (up to `upto`), from archived segments if need be."""
+        reading = self.journal.read(after=after)
+        if reading.gap:  # a checkpoint older than the archive is the base
+            reading = self.journal.read(after=after, archived=True)
+        if upto is None:
+            return reading
+        return itertools.takewhile(lambda record: record.seq <= upto, reading)
 
     def forget_heads(self) -> None:
         """Drop the cached heads: the next command starts from the newest checkpoint."""
@@ -161,7 +202,7 @@ class Store:
         with self.journal.transaction() as tx:
             heads = self._heads_base()
             if tx.head_seq > heads.seq:  # another process appended since we last looked
-                heads.advance(self.journal.read(after=heads.seq))
+                heads.advance(self.records(after=heads.seq))
             if idempotency_key is not None:
                 first = heads.idempotent(idempotency_key)
                 if first is not None:
@@ -228,8 +269,6 @@ class Store:
         except Exception as error:
             # whatever the cause (a DuckDB write error is neither a LakehouseError nor an
             # OSError), the command's records are durable: it has succeeded
-            import warnings
-
             warnings.warn(f"automatic checkpoint at seq {seq} failed: {error}", stacklevel=3)
 
     # -- read models ---------------------------------------------------------------------

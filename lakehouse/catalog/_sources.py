@@ -6,11 +6,15 @@ CLI's mutation verbs import this package and must start fast.
 
 Decisions: an empty file is refused (it names no columns); a header-only file is a dataset
 of 0 rows whose columns have Arrow type ``null`` (there is nothing to infer from). A CSV
-column holding bytes that are not UTF-8 is refused rather than ingested as ``binary``.
+column holding bytes that are not UTF-8 is refused rather than ingested as ``binary``. A
+CSV that pyarrow cannot parse and that holds bytes that are not UTF-8 is refused for
+those bytes, naming the first one's line and byte offset (and calling a file with NUL
+bytes binary, not a CSV): that is what is wrong with it, whatever pyarrow tripped on.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import re
@@ -236,6 +240,11 @@ def _translated(path: Path, source_format: str, *, streaming: bool = False) -> I
 
 
 def _translate(path: Path, source_format: str, text: str) -> InvalidInput:
+    # bytes that are not UTF-8 come first: they are what is wrong, whatever pyarrow tripped
+    # on (random bytes look like ragged rows), and pyarrow cannot decode them to say which
+    # row is ragged (its row handler raised an ignored UnicodeDecodeError with a traceback)
+    if source_format == "csv" and (bad := _first_non_utf8(path)) is not None:
+        return _not_utf8(path, *bad)
     if source_format == "csv" and (ragged := RAGGED.search(text)):
         want, got = int(ragged["want"]), int(ragged["got"])
         row = int(ragged["row"]) if ragged["row"] else _locate_ragged_row(path)
@@ -257,6 +266,46 @@ def _translate(path: Path, source_format: str, text: str) -> InvalidInput:
         path,
         f"{path} is not a readable {kind} file: {text}",
         "check the file: a CSV needs a header row and comma-separated UTF-8 rows",
+    )
+
+
+def _first_non_utf8(path: Path) -> tuple[int, int] | None:
+    """The byte offset and line of the first byte of `path` that is not UTF-8, or None."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = newlines = 0
+    try:
+        with open(path, "rb") as file:
+            while True:
+                block = file.read(BLOCK_BYTES)
+                held = len(decoder.getstate()[0])  # a sequence the last block cut in two
+                try:
+                    decoder.decode(block, final=not block)
+                except UnicodeDecodeError as error:
+                    at = offset - held + error.start
+                    return at, newlines + block[: max(0, error.start - held)].count(b"\n") + 1
+                if not block:
+                    return None
+                offset += len(block)
+                newlines += block.count(b"\n")
+    except OSError:
+        return None  # unreadable now: the error being translated says so
+
+
+def _not_utf8(path: Path, offset: int, line: int) -> InvalidInput:
+    try:
+        with open(path, "rb") as file:
+            binary = b"\0" in file.read(BLOCK_BYTES)
+    except OSError:
+        binary = False  # it was readable a moment ago; what is known still holds
+    what = "a binary file, not a CSV" if binary else "not UTF-8 text"
+    return _refuse(
+        path,
+        f"{path} is {what}: line {line} (byte offset {offset}) is not valid UTF-8",
+        "give a CSV file: UTF-8 text, a header row, comma-separated values"
+        if binary
+        else UTF8_HINT,
+        line=line,
+        offset=offset,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ import click
 import orjson
 
 from journal import MAX_SEQ, Journal, LakehouseError
+from lakehouse._errors import DamageWarning
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_STORE = "./lakehouse-store"
@@ -78,16 +80,34 @@ def report_error(error: LakehouseError, as_json: bool) -> None:
         click.echo(orjson.dumps({"ok": False, "error": error.to_dict()}).decode())
 
 
+def show_warning(message: Warning | str, *_where: Any, **_how: Any) -> None:
+    """A Python warning as `warning: ...` (and its `hint: ...`) on stderr, no source line.
+
+    It stands in for `warnings.showwarning`, whose category, file and line it ignores.
+    """
+    click.echo(f"warning: {getattr(message, 'message', message)}", err=True)
+    hint = getattr(message, "hint", None)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+
+
 class LakehouseGroup(click.Group):
-    """A click group whose commands turn a LakehouseError into its documented exit code."""
+    """A click group whose commands turn a LakehouseError into its documented exit code.
+
+    A DamageWarning (damage worked around: the result is right) is always shown, as
+    `warning:` and `hint:` lines on stderr; it never changes the exit code.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except LakehouseError as error:
-            found = ctx.find_object(State)
-            report_error(error, bool(found and found.json))
-            ctx.exit(error.exit_code)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DamageWarning)
+            warnings.showwarning = show_warning
+            try:
+                return super().invoke(ctx)
+            except LakehouseError as error:
+                found = ctx.find_object(State)
+                report_error(error, bool(found and found.json))
+                ctx.exit(error.exit_code)
 
 
 class InvalidValue(click.BadParameter):

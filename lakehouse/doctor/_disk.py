@@ -1,7 +1,8 @@
 """Files beside the journal: checkpoints, leftovers of interrupted work, dataset objects.
 
 A checkpoint gets the cheap check (its manifest parses and every listed file has its
-listed size) or, under --verify-journal, the full one (every file hashed). Leftovers are
+listed size) plus its heads files hashed or, under --verify-journal, the full one (every
+file hashed). Leftovers are
 reported with the path `doctor --repair` would sweep: temp files of an interrupted
 meta.json or cache write, the temp, pruned and replaced directories of interrupted
 checkpoint writes, checkpoints set aside as invalid, a killed rebuild's resume points
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from checkpoints import Checkpoint, CheckpointFinding
 from journal import LakehouseError, unsafe_entries
+from lakehouse._snapshot import CHECKS, CRC32, file_sha256
 from lakehouse.doctor._context import Context
 
 SEGMENT = re.compile(r"\d{20}\.jsonl")
@@ -39,6 +41,8 @@ def check_checkpoints(ctx: Context, *, full: bool) -> None:
             _add_checkpoint_finding(ctx, finding)
             if finding.severity == "error":
                 ctx.bad_checkpoints.add(checkpoint.name)
+        if not full and checkpoint.name not in ctx.bad_checkpoints:
+            check_heads(ctx, checkpoint)
     sound = [c for c in checkpoints if c.name not in ctx.bad_checkpoints]
     ctx.report.count("checkpoints", len(checkpoints))
     ctx.report.count("checkpoints_invalid", len(checkpoints) - len(sound))
@@ -47,11 +51,62 @@ def check_checkpoints(ctx: Context, *, full: bool) -> None:
         "info",
         "checkpoints",
         f"{_plural(len(checkpoints), 'checkpoint')} "
-        f"({'every file hashed' if full else 'sizes checked'}), "
+        f"({'every file hashed' if full else 'sizes checked, heads hashed'}), "
         f"{len(checkpoints) - len(sound)} with errors{latest}",
     )
     for path in _entries(ctx.root / "checkpoints"):
         _checkpoint_entry(ctx, path)
+
+
+def check_heads(ctx: Context, checkpoint: Checkpoint) -> None:
+    """Hash a checkpoint's heads files against its manifest (the full check does all files).
+
+    Commands trust nothing they have not verified, but each verifies only the shards it
+    reads; this finds damage anywhere in the heads before a command trips on it. It costs
+    a read of the heads files, which are small beside the tables and the journal.
+    """
+    if "heads" in checkpoint.meta and checkpoint.meta.get(CHECKS) != CRC32:
+        ctx.add(
+            "info",
+            "heads_without_checksums",
+            f"checkpoints/{checkpoint.name} predates per-shard checksums: a command that "
+            "starts from it hashes each heads table it reads, in proportion to the heads",
+            hint="'lakehouse checkpoint create' writes a checkpoint whose heads carry them",
+            checkpoint=checkpoint.name,
+        )
+    for relpath in checkpoint.files:
+        what = _heads_problem(checkpoint, relpath) if relpath.startswith("heads/") else None
+        if what is None:
+            continue
+        ctx.bad_checkpoints.add(checkpoint.name)
+        ctx.add(
+            "error",
+            "heads_damaged",
+            f"checkpoints/{checkpoint.name}/{relpath} {what}: commands that read a damaged "
+            "shard fold from an older checkpoint or genesis instead (and warn)",
+            hint="derived data: 'lakehouse doctor --repair' sets the checkpoint aside and "
+            "rebuilds the projections from the journal",
+            checkpoint=checkpoint.name,
+            path=f"checkpoints/{checkpoint.name}/{relpath}",
+        )
+
+
+def _heads_problem(checkpoint: Checkpoint, relpath: str) -> str | None:
+    """What is wrong with one heads file of a checkpoint, or None."""
+    listed = checkpoint.files[relpath]
+    try:
+        fd = os.open(checkpoint.path_of(relpath), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            found = file_sha256(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    return (
+        None
+        if found == (listed.sha256, listed.size)
+        else "does not match the sha256 in its manifest"
+    )
 
 
 def cheap(checkpoint: Checkpoint) -> list[CheckpointFinding]:

@@ -5,9 +5,10 @@ What it looks at, in order: who holds the store lock (the kernel's lock table, s
 meta.json against the journal's tail; every record of every segment, archived ones too
 (`Journal.scan`, ~300,000 records/s: the only way to count adjudicated fragments against
 unexplained damage); each checkpoint's cheap check (manifest parses, every file has its
-listed size); stray temp files and directories; each projection's watermark and lag,
-recorded errors and dead letters (the tail after the checkpoint is folded only when it
-is short); each live dataset's objects by size.
+listed size) and its heads files hashed (what commands are validated against); stray
+temp files and directories; each projection's watermark and lag, recorded errors and
+dead letters (the tail after the checkpoint is folded only when it is short); each live
+dataset's objects by size.
 """
 
 from __future__ import annotations

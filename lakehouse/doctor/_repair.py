@@ -50,6 +50,7 @@ _SET_ASIDE = frozenset(
         "unsafe_file",  # only as a checkpoint's finding: it names the checkpoint
         "checkpoint_diverged",
         "checkpoint_unreadable",
+        "heads_damaged",
     }
 )
 _REBUILD = _SET_ASIDE | {

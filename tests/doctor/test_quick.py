@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,9 +12,10 @@ import orjson
 import pytest
 
 import journal._lock
+from lakehouse import Store
 from lakehouse.doctor import diagnose, verify
 from lakehouse.doctor._system import mount_of
-from tests.doctor._util import Built, doctor
+from tests.doctor._util import Built, doctor, rewrite_listed
 from tests.faults.conftest import APPENDER
 
 BIN = Path(sys.executable).parent
@@ -187,3 +189,18 @@ def test_strays_of_every_kind(built: Built) -> None:
         ("stray_temp_file", "warning", "projections/cache/.status.json.tmp-99"),
     ]
     assert report.healthy and report.counts["stray_temp"] == 4
+
+
+def test_a_checkpoint_without_per_shard_checksums_is_named(built: Built) -> None:
+    ckpt = built.root / "checkpoints" / built.checkpoint
+    for index in sorted((ckpt / "heads").glob("*.idx")):  # as checkpoints were written before
+        offsets = [offset for offset, _ in struct.iter_unpack("<QI", index.read_bytes())]
+        rewrite_listed(ckpt, f"heads/{index.name}", struct.pack(f"<{len(offsets)}Q", *offsets))
+    manifest = orjson.loads((ckpt / "manifest.json").read_bytes())
+    del manifest["meta"]["head_checks"]
+    (ckpt / "manifest.json").write_bytes(orjson.dumps(manifest))
+    report = diagnose(built.root)
+    named = [f.checkpoint for f in report.findings if f.code == "heads_without_checksums"]
+    assert report.healthy and named == [built.checkpoint]
+    with Store.open(built.root, checkpoint_every=0) as lake:  # still read, and trusted
+        assert lake.traces.update(built.uids[5], text="x", if_rev=1).rev == 2

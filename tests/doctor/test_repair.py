@@ -13,8 +13,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from journal import Journal
+from lakehouse import Store
 from lakehouse.doctor import STALE_AFTER, diagnose, plan, repair, verify
-from tests.doctor._util import Built, codes, doctor, flip_in, human, rewrite_listed, segments
+from tests.doctor._util import (
+    Built,
+    codes,
+    doctor,
+    errors,
+    flip_in,
+    human,
+    rewrite_listed,
+    segments,
+)
 
 OLD = time.time() - 2 * STALE_AFTER
 
@@ -145,3 +155,24 @@ def test_a_torn_tail_is_adjudicated_by_the_writer_not_cut(built: Built) -> None:
     assert orjson.loads((built.root / "journal" / "meta.json").read_bytes())["next_seq"] == (
         built.head + 2
     )
+
+
+def test_a_damaged_heads_snapshot_is_reported_then_set_aside(built: Built) -> None:
+    heads = built.root / "checkpoints" / built.checkpoint / "heads" / "trace.json"
+    flip_in(heads, b'1,"successor"', bit=1)  # "rev":1 -> "rev":3, the size unchanged
+    code, report, _ = doctor(built.root)  # the quick check
+    assert (code, report["status"]) == (7, "damaged")
+    assert [(f["code"], f["checkpoint"], f["path"]) for f in errors(report)] == [
+        ("heads_damaged", built.checkpoint, f"checkpoints/{built.checkpoint}/heads/trace.json")
+    ]
+    assert "does not match the sha256 in its manifest" in errors(report)[0]["message"]
+
+    code, report, _ = doctor(built.root, "--repair")
+    assert code == 0 and report["healthy"]
+    assert [(a["action"], a["done"]) for a in report["actions"]] == [
+        ("set_aside_checkpoint", True),
+        ("rebuild_projections", True),
+    ]
+    assert not (built.root / "checkpoints" / built.checkpoint).exists()
+    with Store.open(built.root, checkpoint_every=0) as lake:  # and no DamageWarning now
+        assert all(lake.traces.update(uid, text="x", if_rev=1).rev == 2 for uid in built.uids[3:])

@@ -1,13 +1,14 @@
 """The heads snapshot in a checkpoint: every lookup right, and one lookup's reads bounded.
 
-A head is found with two small reads (its shard's offsets, then the shard) whatever the
-number of heads, and checkpoints written before the offsets moved out of the manifest
+A head is found with two small reads (its shard's offsets and checksum, then the shard)
+whatever the number of heads, and checkpoints written before the offsets moved out of the manifest
 (every shard's (offset, length) in the meta) are still read.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checkpoints import Checkpoint, CheckpointStore
+from lakehouse import _snapshot
+from lakehouse._errors import SnapshotDamaged
 from lakehouse._snapshot import SHARD_TARGET, Snapshot, shard_count, shard_of, snapshot_files
 
 
@@ -89,7 +92,7 @@ def test_one_lookup_reads_two_small_regions_whatever_the_count(
             },
             option=orjson.OPT_SORT_KEYS,
         )
-        assert reads == [16, len(shard)]
+        assert reads == [20, len(shard)]  # the shard's offsets and CRC-32, then the shard
         # a shard holds about SHARD_TARGET heads, so what one lookup reads stays bounded
         assert len(shard) < 4 * SHARD_TARGET * 100
     finally:
@@ -182,3 +185,74 @@ def test_an_incremental_checkpoint_writes_the_heads_a_rebuild_from_genesis_write
         assert report.checkpoint is not None and report.checkpoint.seq == incremental.seq
         assert heads_of(report.checkpoint) == patched
         assert patched[1]["head_entries"]["trace"] == 62
+
+
+def _damage(snapshot: Snapshot, relpath: str, at: int, value: bytes) -> None:
+    path = snapshot.checkpoint.path / relpath
+    data = bytearray(path.read_bytes())
+    data[at : at + len(value)] = value
+    path.write_bytes(bytes(data))  # same size: the cheap check passes
+
+
+@pytest.mark.parametrize(
+    ("relpath", "at", "value", "what"),
+    [
+        ("heads/trace.json", 40, b"#", "shard 0 does not match its CRC-32"),
+        ("heads/trace.idx", 0, struct.pack("<Q", 1 << 60), "gives shard 0 bytes 1152921504"),
+        ("heads/trace.idx", 8, b"\0\0\0\0", "shard 0 does not match its CRC-32"),
+    ],
+    ids=["a-byte-of-the-shard", "its-offset", "its-crc"],
+)
+def test_a_shard_is_verified_as_it_is_read(
+    tmp_path: Path, relpath: str, at: int, value: bytes, what: str
+) -> None:
+    files, meta = snapshot_files(None, _tables(10))
+    snapshot = _checkpoint(tmp_path, files, meta)
+    try:
+        assert snapshot.shards["trace"] == 2 and snapshot.checkpoint.valid
+        _damage(snapshot, relpath, at, value)
+        with pytest.raises(SnapshotDamaged, match=what) as raised:
+            snapshot.get("trace", next(k for k in _tables(10)["trace"] if shard_of(k, 2) == 0))
+        assert raised.value.fields["checkpoint"] == snapshot.checkpoint.name
+        with pytest.raises(SnapshotDamaged):  # nor are its bytes copied into a new checkpoint
+            snapshot_files(snapshot, {"trace": {"trc_new": 1}, "keys": {}})
+        other = next(k for k in _tables(10)["trace"] if shard_of(k, 2) == 1)
+        assert snapshot.get("trace", other) == _tables(10)["trace"][other]  # shard 1 is sound
+    finally:
+        snapshot.close()
+
+
+def _without_checksums(files: dict[str, bytes], meta: dict[str, Any]) -> dict[str, Any]:
+    """Files and meta as checkpoints wrote them before the .idx held CRC-32s."""
+    for name in [name for name in files if name.endswith(".idx")]:
+        entries = struct.iter_unpack("<QI", files[name])
+        offsets = [offset for offset, _ in entries]
+        files[name] = struct.pack(f"<{len(offsets)}Q", *offsets)
+    return {key: value for key, value in meta.items() if key != "head_checks"}
+
+
+def test_a_checkpoint_without_checksums_is_hashed_whole_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = _tables(3000)
+    files, meta = snapshot_files(None, tables)
+    snapshot = _checkpoint(tmp_path, files, _without_checksums(files, meta))
+    hashed: list[int] = []
+    real = _snapshot.file_sha256
+    monkeypatch.setattr(_snapshot, "file_sha256", lambda fd: hashed.append(fd) or real(fd))
+    try:
+        for key, head in list(tables["trace"].items())[:50]:
+            assert snapshot.get("trace", key) == head
+        assert len(hashed) == 2  # trace.json and trace.idx, once
+        assert dict(snapshot.items("trace")) == tables["trace"] and len(hashed) == 2
+    finally:
+        snapshot.close()
+    files, meta = snapshot_files(None, tables)
+    (tmp_path / "damaged").mkdir()
+    snapshot = _checkpoint(tmp_path / "damaged", files, _without_checksums(files, meta))
+    try:
+        _damage(snapshot, "heads/trace.json", len(files["heads/trace.json"]) // 2, b"#")
+        with pytest.raises(SnapshotDamaged, match=r"trace\.json does not match the sha256"):
+            snapshot.get("trace", "trc_000001")
+    finally:
+        snapshot.close()
