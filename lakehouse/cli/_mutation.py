@@ -80,11 +80,9 @@ def print_rows(rows: list[dict[str, Any]], columns: list[str], *, empty: str) ->
     widths = [
         max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)
     ]
-    click.echo(
-        "  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True))
-    )
-    for line in cells:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    for line in [columns, *cells]:  # no padding after the last column
+        padded = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        click.echo("  ".join(padded).rstrip())
 
 
 def _cell(value: Any) -> str:

@@ -59,9 +59,7 @@ def test_sql_prints_each_format(lake: Store, store: Path) -> None:
     lake.traces.add(text="b")
     code, out, err = run(store, "sql", SEQ_KIND)
     assert (code, err) == (0, "")
-    assert out == (
-        "seq  kind           \n1    journal.created\n2    trace.added    \n3    trace.added    \n"
-    )
+    assert out == ("seq  kind\n1    journal.created\n2    trace.added\n3    trace.added\n")
     assert run(store, "sql", SEQ_KIND, "--format", "table") == (0, out, "")
     code, out, err = run(store, "sql", SEQ_KIND, "--format", "json")
     assert (code, err, len(out.splitlines())) == (0, "", 1)
