@@ -57,12 +57,22 @@ def writer(seeded: Seeded) -> Iterator[Writer]:
     child.close()
 
 
+def test_read_your_writes_from_another_process(
+    live_server: Callable[..., LiveServer], writer: Writer
+) -> None:
+    check_reads_of_writes(live_server(), writer, 60)
+
+
+@pytest.mark.soak
 def test_read_your_writes_from_another_process_200_times(
     live_server: Callable[..., LiveServer], writer: Writer
 ) -> None:
-    server = live_server()
+    check_reads_of_writes(live_server(), writer, 200)
+
+
+def check_reads_of_writes(server: LiveServer, writer: Writer, times: int) -> None:
     with httpx.Client(base_url=server.url, timeout=10) as http:
-        for i in range(200):
+        for i in range(times):
             seq, uid = writer.ask(f"add note {i}")
             if i % 2:
                 body = envelope(http.get(f"/v1/traces/{uid}", params={"min_seq": seq}))
