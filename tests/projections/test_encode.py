@@ -21,8 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections import Encoding, QueryResult, ValueUnsupported, connect, render, run
-from projections._values import _civil
-from projections._values import date_text as date_text_of
+from projections._times import _civil
+from projections._times import date_text as date_text_of
 from tests.projections._all_types import (
     NAMES,
     QUERY,
