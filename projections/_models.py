@@ -111,6 +111,7 @@ class ReadModels:
         self.touched: dict[str, str] = {}
         self.tables: dict[str, Table] = {}
         self.views: dict[str, str] = {}
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {INTERNAL}")  # see _load
         for part in self.parts.values():
             for table in part.projection.tables:
                 if part.changes.stopped is None:
@@ -180,7 +181,6 @@ class ReadModels:
         refuses a name qualified by any schema but information_schema, so no query reads
         them but through the views.
         """
-        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {INTERNAL}")
         qualified = f"{INTERNAL}.{quote(name)}"
         self.con.register("_arrow", data)
         try:
