@@ -58,6 +58,7 @@ def sql(
 ) -> None:
     """Run one read-only SELECT over the read models; anything else is refused (exit 3).
 
+    \b
     Tables: traces, trace_revisions, trace_search, sessions, session_attempts, playbooks,
     playbook_search, datasets, journal, and a view per dataset under its own name
     ('lakehouse tables' lists them with their columns). Files, URLs, ATTACH, COPY,
