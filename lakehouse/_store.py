@@ -25,6 +25,7 @@ from journal import Draft, Journal, Record
 from lakehouse._errors import Conflict, DamageWarning, InvalidInput, SnapshotDamaged
 from lakehouse._family import Family
 from lakehouse._heads import Heads
+from lakehouse._query import sql as query_sql
 from lakehouse._snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -286,6 +287,8 @@ class Store:
         from lakehouse._readmodels import open_read_models
 
         return open_read_models(self, as_of=as_of)[0]
+
+    sql = query_sql  # store.sql(query, params=, as_of=, format=): see lakehouse/_query.py
 
     # -- lifetime ------------------------------------------------------------------------
 

@@ -4,8 +4,10 @@ A `Projection` turns records into `Table` rows; `ReadModels` serves them as view
 in-memory DuckDB that merges a checkpoint's immutable Parquet with the records after it.
 `embedder`, `VectorIndex` and `search_merged` give similarity search (an HNSW index per
 checkpoint, the tail searched exactly); `connect`, `check_select` and `run` give locked
-down, read-only SQL. This package knows no family by name. The heavy parts (numpy,
-hnswlib, duckdb) load on first use, so importing it costs a mutation verb nothing.
+down, read-only SQL; `Encoding` and `render` write a result as JSON, NDJSON, CSV or a
+table, by one set of rules for every type (projections/_values.py). This package knows
+no family by name. The heavy parts (numpy, hnswlib, duckdb, pyarrow) load on first use,
+so importing it costs a mutation verb nothing.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from projections._errors import (
     QueryRefused,
     ReadModelsTooLarge,
     ResultTooLarge,
+    ValueUnsupported,
 )
 from projections._models import Part, ReadModels, literal, pin, pinned_directory, quote
 from projections._projection import Changes, DeadLetter, Event, Policy, Projection
 from projections._table import Column, Row, Table, TableChanges
+from projections._text import bare, cell_text, csv_line, table_text, unique_names
 
 if TYPE_CHECKING:
     from projections._embed import Embedder, HashingEmbedder, MiniLMEmbedder, embedder
+    from projections._encode import Encoding, render
     from projections._guard import check_select
     from projections._sql import QueryResult, connect, run
     from projections._vectors import VectorIndex, search_merged
@@ -37,6 +42,8 @@ _LAZY = {
     "HashingEmbedder": "projections._embed",
     "MiniLMEmbedder": "projections._embed",
     "embedder": "projections._embed",
+    "Encoding": "projections._encode",
+    "render": "projections._encode",
     "QueryResult": "projections._sql",
     "check_select": "projections._guard",
     "connect": "projections._sql",
@@ -59,6 +66,7 @@ __all__ = [
     "DeadLetter",
     "Embedder",
     "EmbedderUnavailable",
+    "Encoding",
     "Event",
     "HashingEmbedder",
     "MiniLMEmbedder",
@@ -76,14 +84,21 @@ __all__ = [
     "Row",
     "Table",
     "TableChanges",
+    "ValueUnsupported",
     "VectorIndex",
+    "bare",
+    "cell_text",
     "check_select",
     "connect",
+    "csv_line",
     "embedder",
     "literal",
     "pin",
     "pinned_directory",
     "quote",
+    "render",
     "run",
     "search_merged",
+    "table_text",
+    "unique_names",
 ]

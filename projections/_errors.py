@@ -7,6 +7,7 @@
           +-- QueryRefused (ValueError)           exit 3, HTTP 400
           +-- QueryFailed                         exit 3, HTTP 400
           +-- ResultTooLarge (ValueError)         exit 3, HTTP 422
+          +-- ValueUnsupported (ValueError)       exit 3, HTTP 406
           +-- EmbedderUnavailable (LookupError)   exit 3, HTTP 400
           +-- ProjectionStopped                   exit 1, HTTP 500
           +-- ReadModelsTooLarge (MemoryError)    exit 1, HTTP 503
@@ -48,6 +49,14 @@ class ResultTooLarge(ProjectionError, ValueError):
     exit_code = 3
     http_status = 422
     code = "result_too_large"
+
+
+class ValueUnsupported(ProjectionError, ValueError):
+    """A result holds a value of a type that cannot be written in the format asked for."""
+
+    exit_code = 3
+    http_status = 406
+    code = "value_unsupported"
 
 
 class EmbedderUnavailable(ProjectionError, LookupError):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import duckdb
 
 _PROC_FD = "/proc/self/fd"
+INTERNAL = "_lakehouse"  # the schema of the tables behind the views (tails, touched keys)
 _ROW_GROUP = 8192  # rows per Parquet row group: a point query reads (and decompresses) one
 
 
@@ -110,6 +111,7 @@ class ReadModels:
         self.touched: dict[str, str] = {}
         self.tables: dict[str, Table] = {}
         self.views: dict[str, str] = {}
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {INTERNAL}")  # see _load
         for part in self.parts.values():
             for table in part.projection.tables:
                 if part.changes.stopped is None:
@@ -172,13 +174,20 @@ class ReadModels:
         }
 
     def _load(self, name: str, data: Any) -> str:
-        """Copy an Arrow table into a DuckDB table (seen by every cursor); its quoted name."""
+        """Copy an Arrow table into a DuckDB table (seen by every cursor); its quoted name.
+
+        The table goes in a schema of its own, INTERNAL: `SHOW TABLES` lists the main
+        schema's only, so the tails behind the views stay out of sight, and the SQL guard
+        refuses a name qualified by any schema but information_schema, so no query reads
+        them but through the views.
+        """
+        qualified = f"{INTERNAL}.{quote(name)}"
         self.con.register("_arrow", data)
         try:
-            self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _arrow")
+            self.con.execute(f"CREATE OR REPLACE TABLE {qualified} AS SELECT * FROM _arrow")
         finally:
             self.con.unregister("_arrow")
-        return quote(name)
+        return qualified
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection of its own to these read models, for one thread's queries."""

@@ -58,13 +58,32 @@ _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
+# DuckDB types that Arrow cannot hold as they are: DuckDB hands a UHUGEINT over as a
+# decimal(38) (2**128 - 1 arrives as -1), a TIME WITH TIME ZONE without its offset, a BIT
+# and a VARINT as their internal bytes. A column of one (at any depth) is fetched as
+# DuckDB's own text of it; its type in `columns` stays DuckDB's.
+_AS_TEXT = frozenset({"uhugeint", "time with time zone", "bit", "bignum", "varint"})
+
+
 @dataclass(frozen=True, slots=True)
 class QueryResult:
-    """The rows of one query: (name, DuckDB type) per column, the Arrow table, and a flag."""
+    """The rows of one query: (name, DuckDB type) per column, the Arrow table, and a flag.
+
+    `rows()` gives them as tuples of JSON values, as `lakehouse sql --format json` prints
+    them (the rules are in projections/_values.py); `watermark` is the seq of the read
+    models they were read from, when the caller knows it.
+    """
 
     columns: list[tuple[str, str]]
     table: pa.Table
     truncated: bool
+    watermark: int | None = None
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The rows as tuples of JSON values, in column order (repeated names kept)."""
+        from projections._encode import Encoding
+
+        return [tuple(row) for row in Encoding(self.columns, self.table).rows(self.table)]
 
 
 def connect(
@@ -176,11 +195,15 @@ def run(
     with _Watchdog(con, timeout) as watchdog:
         try:
             relation = con.sql(text, params=list(params))
+            relation_names = list(relation.columns)
             columns = [
                 (name, str(kind))
                 for name, kind in zip(relation.columns, relation.types, strict=True)
             ]
+            relation = _arrow_safe(relation)
             table, truncated = _fetch(relation, max_rows, max_bytes, charge)
+            if table.column_names != relation_names:  # a projection renames repeats
+                table = table.rename_columns(relation_names)
         # a stream reader reports DuckDB's errors (an interrupt too) as OSError
         except (duckdb.Error, pa.ArrowException, OSError) as exc:
             raise _failed(exc, timeout if watchdog.fired else None) from exc
@@ -228,6 +251,50 @@ def _fetch(
     if max_rows is not None and seen > max_rows:
         return table.slice(0, max_rows), True
     return table, cut
+
+
+def _arrow_safe(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """The relation with every column Arrow cannot hold cast to text (see _AS_TEXT).
+
+    Columns are named by position (`#2`), so repeated names stay as they were.
+    """
+    casts = [_text_type(kind) for kind in relation.types]
+    if all(cast is None for cast in casts):
+        return relation
+    exprs = [
+        f"#{i}" if cast is None else f"CAST(#{i} AS {cast}) AS {_quote(name)}"
+        for i, (name, cast) in enumerate(zip(relation.columns, casts, strict=True), 1)
+    ]
+    return relation.project(", ".join(exprs))
+
+
+def _text_type(kind: Any) -> str | None:  # noqa: PLR0911 - a return per kind of type
+    """The type to cast a column of `kind` to so Arrow holds it (None: as it is)."""
+    if kind.id in _AS_TEXT:
+        return "VARCHAR"
+    if kind.id in ("list", "array"):
+        inner = _text_type(kind.children[0][1])
+        if inner is None:
+            return None
+        return f"{inner}[]" if kind.id == "list" else f"{inner}[{kind.children[1][1]}]"
+    if kind.id not in ("struct", "map", "union"):
+        return None
+    casts = [(name, _text_type(child), child) for name, child in kind.children]
+    if all(cast is None for _, cast, _ in casts):
+        return None
+    if kind.id == "union":
+        return "VARCHAR"  # a member cannot be cast alone
+    types = [cast or str(child) for _, cast, child in casts]
+    if kind.id == "map":
+        return f"MAP({types[0]}, {types[1]})"
+    fields = ", ".join(
+        f"{_quote(name)} {cast}" for (name, _, _), cast in zip(casts, types, strict=True)
+    )
+    return f"STRUCT({fields})"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _capped_batch_rows(relation: duckdb.DuckDBPyRelation, max_bytes: int) -> int:

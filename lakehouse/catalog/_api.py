@@ -40,6 +40,8 @@ from lakehouse.catalog._objects import ObjectInfo
 from lakehouse.catalog._sources import detect_format
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from lakehouse._store import Store
 
 Head = dict[str, Any]
@@ -138,6 +140,12 @@ class Datasets:
         if head is None:
             raise _not_found(name)
         return head
+
+    def read(self, name: str) -> pa.Table:
+        """Dataset `name`'s rows as a pyarrow Table (NotFound if there is none, or dropped)."""
+        from lakehouse.catalog._read import read
+
+        return read(self._store, name)
 
     # -- the shared command --------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lakehouse.cli._common import examples, json_option
+from lakehouse.cli._common import IntRange, emit, examples, json_option
 from lakehouse.cli._mutation import (
     mutation_options,
     open_store,
@@ -18,6 +18,7 @@ from lakehouse.cli._mutation import (
     print_outcome,
     print_rows,
 )
+from lakehouse.cli._output import chosen_format, format_option, print_result
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -97,6 +98,7 @@ def drop(*, name: str, if_rev: int | None, idempotency_key: str | None) -> None:
 
 
 @dataset_group.command("list")
+@format_option()
 @json_option
 @examples("""
 lakehouse dataset list
@@ -140,3 +142,52 @@ def _progress(file: str) -> Callable[[int, int], None] | None:
         click.echo(f"\ringesting {file}: {percent}%", err=True, nl=done >= total)
 
     return report
+
+
+# -- head and export (reads: pyarrow and duckdb are imported by the functions they call) --
+
+
+@dataset_group.command("head")
+@click.argument("name")
+@click.option(
+    "-n", "rows", type=IntRange(min=0), default=10, show_default=True, help="Rows to show."
+)
+@format_option(json_means="json")
+@json_option
+@examples("""
+lakehouse dataset head staff
+lakehouse dataset head staff -n 3 --format csv
+""")
+def head(name: str, rows: int) -> None:
+    """Print the first rows of dataset NAME, as 'lakehouse sql' prints a query's."""
+    from lakehouse.catalog._read import live_head
+    from projections import quote
+
+    with open_store() as store:
+        live_head(store, name)  # NotFound (exit 5) if there is none, or it was dropped
+        result = store.sql(f"SELECT * FROM {quote(name)} LIMIT {rows}")
+    print_result(result, watermark=result.watermark or 0, fmt=chosen_format(json_means="json"))
+
+
+@dataset_group.command("export")
+@click.argument("name")
+@click.option("--to", "to", required=True, metavar="FILE", help="FILE.parquet or FILE.csv.")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists (else exit 3).")
+@json_option
+@examples("""
+lakehouse dataset export staff --to staff.parquet
+lakehouse dataset export staff --to /tmp/staff.csv --force
+""")
+def export(name: str, to: str, force: bool) -> None:
+    """Write dataset NAME to a Parquet or CSV file outside the store, atomically."""
+    from lakehouse.catalog._read import export as export_dataset
+
+    with open_store() as store:
+        done = export_dataset(store, name, to, force=force)
+    emit(
+        {"ok": True, **done},
+        lambda: click.echo(
+            f"dataset {name} rev {done['rev']}: {done['rows']:,} rows written to {to} "
+            f"({done['format']})"
+        ),
+    )

@@ -26,6 +26,7 @@ from lakehouse.cli._projections import projections_group
 from lakehouse.cli._segments import segments_group
 from lakehouse.cli._serve import serve
 from lakehouse.cli._sql import sql
+from lakehouse.cli._tables import tables
 from lakehouse.playbooks._cli import playbook_group
 from lakehouse.sessions._cli import session_group
 from lakehouse.traces._cli import trace_group
@@ -64,6 +65,7 @@ for command in (
     session_group,
     playbook_group,
     sql,
+    tables,
     projections_group,
     checkpoint_group,
     journal_group,

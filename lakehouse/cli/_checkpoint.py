@@ -6,6 +6,7 @@ import click
 
 from lakehouse.cli._common import emit, examples, json_option, progress, state
 from lakehouse.cli._mutation import open_store, print_rows
+from lakehouse.cli._output import format_option
 
 
 @click.group("checkpoint", context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,6 +36,7 @@ def create() -> None:
 
 
 @checkpoint_group.command("list")
+@format_option()
 @json_option
 @examples("""
 lakehouse checkpoint list

@@ -30,6 +30,7 @@ class State:
     json: bool = False
     lock_timeout: float = 10.0
     explicit_store: bool = False  # --store was given (the demo then uses it)
+    format: str | None = None  # --format of a verb that prints rows (cli/_output.py)
 
     def journal(self, **options: Any) -> Journal:
         """Open the store's journal (StoreNotFound, exit 5, if there is none)."""

@@ -9,6 +9,8 @@ import orjson
 
 from journal import Finding, Journal, Reading, Record
 from lakehouse.cli._common import SEQ, IntRange, emit, examples, json_option, progress, state
+from lakehouse.cli._output import chosen_format, format_option
+from projections import bare, csv_line
 
 
 @click.group("journal", context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,6 +54,7 @@ def _print_stats(info: dict[str, Any]) -> None:
 @click.option("--after", type=SEQ, metavar="SEQ", help="Print records after this seq.")
 @click.option("--limit", type=IntRange(min=1), metavar="N", help="At most N records.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing records as they are appended.")
+@format_option()
 @json_option
 @examples("""
 lakehouse journal tail                 # the last 10 records
@@ -60,18 +63,42 @@ lakehouse journal tail --follow --json # NDJSON, one record per line
 """)
 def tail(after: int | None, limit: int | None, follow: bool) -> None:
     """Print records after a seq (default: the last 10, or the last N), optionally following."""
+    fmt = chosen_format()
+    if fmt == "json" and follow:
+        raise click.UsageError("--format json is one object, so it cannot --follow; use nl")
     with state().journal() as journal:
         if after is None:  # the last `limit` records (seqs are dense but for rare skips)
             after = max(0, (journal.head_seq or 0) - (limit or 10))
-        cursor = _print_reading(journal.read(after=after, limit=limit, on_damage="report"))
+        reading = journal.read(after=after, limit=limit, on_damage="report")
+        if fmt == "json":
+            records = [record.to_dict() for record in reading]
+            click.echo(orjson.dumps({"rows": records, "row_count": len(records)}).decode())
+            _warn(reading)
+            return
+        if fmt == "csv":
+            click.echo(csv_line(RECORD_COLUMNS, [True] * len(RECORD_COLUMNS)))
+        cursor = _print_reading(reading, fmt)
         if follow:
-            _follow(journal, cursor)
+            _follow(journal, cursor, fmt)
 
 
-def _print_reading(reading: Reading) -> int:
-    as_json = state().json
+RECORD_COLUMNS = ["seq", "ts", "writer", "kind", "entity", "id", "rev", "payload"]
+
+
+def _print_reading(reading: Reading, fmt: str) -> int:
     for record in reading:
-        click.echo(orjson.dumps(record.to_dict()).decode() if as_json else _line(record))
+        if fmt == "nl":
+            click.echo(orjson.dumps(record.to_dict()).decode())
+        elif fmt == "csv":
+            values = [getattr(record, column) for column in RECORD_COLUMNS]
+            click.echo(csv_line(values, [not bare(value) for value in values]))
+        else:
+            click.echo(_line(record))
+    return _warn(reading)
+
+
+def _warn(reading: Reading) -> int:
+    """The findings and a gap of a reading, on stderr; its last seq."""
     for finding in reading.findings:
         click.echo(f"warning: {finding.message}", err=True)
     if reading.gap:
@@ -89,7 +116,7 @@ def _line(record: Record) -> str:
     )
 
 
-def _follow(journal: Journal, cursor: int) -> None:
+def _follow(journal: Journal, cursor: int, fmt: str) -> None:
     """Wait for the segments folder to change (watchfiles), then print what is new."""
     import watchfiles  # only --follow needs it
 
@@ -98,7 +125,7 @@ def _follow(journal: Journal, cursor: int) -> None:
         for _ in watchfiles.watch(
             journal.segments_dir, yield_on_timeout=True, rust_timeout=2000, debounce=50
         ):
-            cursor = _print_reading(journal.read(after=cursor, on_damage="report"))
+            cursor = _print_reading(journal.read(after=cursor, on_damage="report"), fmt)
     except KeyboardInterrupt:
         return
 

@@ -8,6 +8,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from lakehouse.cli._common import emit, state
+from lakehouse.cli._output import print_rows
+
+# print_rows lives in cli/_output.py; the family CLIs import it from here
+__all__ = [
+    "describe",
+    "mutation_options",
+    "open_store",
+    "print_head",
+    "print_outcome",
+    "print_rows",
+]
 
 if TYPE_CHECKING:
     from lakehouse._store import Outcome, Store
@@ -63,30 +74,3 @@ def print_head(head: dict[str, Any], render: dict[str, Callable[[Any], str]] | N
             click.echo(f"{key:<16}{text}")
 
     emit(head, human)
-
-
-def print_rows(rows: list[dict[str, Any]], columns: list[str], *, empty: str) -> None:
-    """Rows as an aligned table for people, or NDJSON under --json."""
-    if state().json:
-        import orjson
-
-        for row in rows:
-            click.echo(orjson.dumps(row).decode())
-        return
-    if not rows:
-        click.echo(empty)
-        return
-    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
-    widths = [
-        max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)
-    ]
-    for line in [columns, *cells]:  # no padding after the last column
-        padded = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-        click.echo("  ".join(padded).rstrip())
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    text = "" if value is None else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."

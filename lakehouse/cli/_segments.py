@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from lakehouse.cli._common import emit, examples, json_option, state
+from lakehouse.cli._output import format_option, print_rows
 
 
 @click.group("segments", context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,6 +14,7 @@ def segments_group() -> None:
 
 
 @segments_group.command("list")
+@format_option()
 @json_option
 @examples("""
 lakehouse segments list
@@ -52,7 +54,13 @@ def list_segments() -> None:
                 f"{row['name']:<28}{row['first_seq']:>12}{row['bytes']:>14,}  {row['state']}"
             )
 
-    emit({"segments": rows}, human)
+    fmt = state().format
+    if fmt is None:
+        emit({"segments": rows}, human)
+    elif fmt == "table":
+        human()
+    else:
+        print_rows(rows, ["name", "first_seq", "bytes", "state"], empty="no segments")
 
 
 @segments_group.command("archive")

@@ -14,6 +14,7 @@ from lakehouse.cli._mutation import (
     print_outcome,
     print_rows,
 )
+from lakehouse.cli._output import format_option
 
 
 @click.group("playbook", context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,6 +107,7 @@ def show(pid: str) -> None:
 @click.argument("query")
 @click.option("-k", "k", type=IntRange(1, 1000), default=10, show_default=True, help="Hits.")
 @click.option("--as-of-seq", type=SEQ, metavar="N", help="Search as the playbooks were at seq N.")
+@format_option()
 @json_option
 @examples("""
 lakehouse playbook search "night roster" -k 3
@@ -119,6 +121,7 @@ def search(query: str, k: int, as_of_seq: int | None) -> None:
 
 @playbook_group.command("list")
 @click.option("--include-retired", is_flag=True, help="Retired playbooks too.")
+@format_option()
 @json_option
 @examples("""
 lakehouse playbook list

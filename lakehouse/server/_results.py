@@ -30,6 +30,8 @@ from projections import QueryResult, ResultTooLarge
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
+    from projections import Encoding
+
 ARROW = "application/vnd.apache.arrow.stream"
 SLICE_BYTES = 1024 * 1024  # Arrow bytes encoded at a time: their Python objects are transient
 LIGHT_BYTES = 1024 * 1024  # an answer up to this size (or max_bytes / 8) takes as it grows
@@ -131,9 +133,16 @@ class Body(Response):
 
 
 def encode(result: QueryResult, fmt: str, watermark: int, cap: int, lease: Lease) -> Body:
-    """The result as a JSON envelope, Arrow IPC or CSV, cut at `cap` encoded bytes."""
+    """The result as a JSON envelope, Arrow IPC or CSV, cut at `cap` encoded bytes.
+
+    JSON and CSV values are written by `projections.Encoding`, the conversion the CLI and
+    the Python API use: decided once for the whole result, so slices never disagree.
+    """
+    from projections import Encoding
+
+    encoding = Encoding(result.columns, result.table)
     if fmt == "json":
-        return _json(result, watermark, cap, lease)
+        return _json(result, encoding, watermark, cap, lease)
     chunks: list[bytes] = []
     try:
         if fmt == "arrow":
@@ -141,11 +150,15 @@ def encode(result: QueryResult, fmt: str, watermark: int, cap: int, lease: Lease
             rows, cut = result.table.num_rows, False
             _arrow(result.table, chunks, lease)
         else:
-            rows, cut = _rows(result.table, _csv, cap, 0, chunks=chunks, lease=lease)
+
+            def csv(rows: pa.Table, first: bool) -> bytes:
+                return encoding.csv(rows, header=first).encode()
+
+            rows, cut = _rows(result.table, csv, cap, 0, chunks=chunks, lease=lease)
     except pa.ArrowException as exc:
         raise FormatUnsupported(
             f"the result cannot be written as {fmt}: {exc}",
-            hint="CSV holds no nested values: cast them to VARCHAR, or ask for JSON or Arrow",
+            hint="cast the column to VARCHAR in the query, or ask for JSON",
             format=fmt,
         ) from exc
     headers = {
@@ -156,35 +169,24 @@ def encode(result: QueryResult, fmt: str, watermark: int, cap: int, lease: Lease
     return Body(chunks, lease, media, headers)
 
 
-def _json(result: QueryResult, watermark: int, cap: int, lease: Lease) -> Body:
+def _json(result: QueryResult, encoding: Encoding, watermark: int, cap: int, lease: Lease) -> Body:
     """The success envelope, written around the rows so they are never held as one."""
-    columns = [{"name": name, "type": kind} for name, kind in result.columns]
     head = b'{"ok":true,"status":200,"watermark":%d,"data":{"columns":%s,"rows":[' % (
         watermark,
-        dumps(columns),
+        dumps(encoding.columns()),
     )
     chunks = [head]
     lease.take(len(head))
-    rows, cut = _rows(result.table, _json_rows, cap, len(head), chunks=chunks, lease=lease)
+
+    def rows_json(rows: pa.Table, first: bool) -> bytes:
+        """Rows as JSON lists, comma-separated (a leading comma unless they come first)."""
+        text = dumps(encoding.rows(rows))[1:-1]
+        return text if first else b"," + text
+
+    rows, cut = _rows(result.table, rows_json, cap, len(head), chunks=chunks, lease=lease)
     truncated = b"true" if result.truncated or cut else b"false"
     chunks.append(b'],"row_count":%d,"truncated":%s}}' % (rows, truncated))
     return Body(chunks, lease, "application/json", {})
-
-
-def _json_rows(rows: pa.Table, first: bool) -> bytes:
-    """Rows as JSON lists, comma-separated (a leading comma unless they come first)."""
-    values = [column.to_pylist() for column in rows.columns]
-    text = dumps([list(row) for row in zip(*values, strict=True)])[1:-1]
-    return text if first else b"," + text
-
-
-def _csv(rows: pa.Table, first: bool) -> bytes:
-    """Rows as CSV, the header line before the first."""
-    import pyarrow.csv
-
-    sink = pa.BufferOutputStream()
-    pyarrow.csv.write_csv(rows, sink, pyarrow.csv.WriteOptions(include_header=first))
-    return bytes(sink.getvalue().to_pybytes())
 
 
 def _rows(

@@ -98,7 +98,7 @@ class SqlRequest(BaseModel):
 
 
 class Column(BaseModel):
-    """A result column: its name and its DuckDB type."""
+    """A result column: its name and DuckDB type (`... as text`: its numbers are strings)."""
 
     name: str
     type: str

@@ -7,7 +7,8 @@ answers in flight share the server's result memory (see _results.py); and at mos
 `max_queries` run at once (429 beyond, at once: a queue would only hold the slow ones
 longer). JSON by default;
 `Accept: application/vnd.apache.arrow.stream` gives Arrow IPC and `text/csv` gives CSV,
-with the watermark, the row count and the truncation in headers.
+with the watermark, the row count and the truncation in headers. Values are written by
+`projections.Encoding`, as `lakehouse sql` writes them (README, "What a value looks like").
 """
 
 from __future__ import annotations

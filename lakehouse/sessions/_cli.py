@@ -9,6 +9,7 @@ import click
 from lakehouse._input import parse_json
 from lakehouse.cli._common import emit, examples, json_option
 from lakehouse.cli._mutation import mutation_options, open_store, print_outcome, print_rows
+from lakehouse.cli._output import format_option
 
 
 @click.group("session", context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,6 +55,7 @@ def show(sid: str) -> None:
 
 
 @session_group.command("list")
+@format_option()
 @json_option
 @examples("""
 lakehouse session list

@@ -15,6 +15,7 @@ from lakehouse.cli._mutation import (
     print_outcome,
     print_rows,
 )
+from lakehouse.cli._output import format_option
 
 
 @click.group("trace", context_settings={"help_option_names": ["-h", "--help"]})
@@ -195,6 +196,7 @@ def history(uid: str) -> None:
 @click.option("--tag", metavar="T", help="Only traces with this tag.")
 @click.option("--include-retired", is_flag=True, help="Retired traces too.")
 @click.option("--as-of-seq", type=SEQ, metavar="N", help="Search the traces as they were at seq N.")
+@format_option()
 @json_option
 @examples("""
 lakehouse trace search "fill the night roster" -k 5
@@ -214,6 +216,7 @@ def search(
 @trace_group.command("list")
 @click.option("--tag", metavar="T", help="Only traces with this tag.")
 @click.option("--include-retired", is_flag=True, help="Retired traces too.")
+@format_option()
 @json_option
 @examples("""
 lakehouse trace list --tag etl
