@@ -83,7 +83,10 @@ def update(
     if_rev: int | None,
     idempotency_key: str | None,
 ) -> None:
-    """Change a trace in place (same uid, rev + 1); what is not given is kept."""
+    """Change a trace in place (same uid, rev + 1); what is not given is kept.
+
+    Nothing to change (the same text or content, the same tags) appends nothing.
+    """
     _change(
         "update", uid, text=text, content=content, tags=tags, if_rev=if_rev, key=idempotency_key
     )
@@ -106,7 +109,10 @@ def revise(
     if_rev: int | None,
     idempotency_key: str | None,
 ) -> None:
-    """Supersede a trace with a new one (new uid) whose predecessor it is."""
+    """Supersede a trace with a new one (new uid) whose predecessor it is.
+
+    Nothing to change appends nothing: the trace already is that revision.
+    """
     _change(
         "revise", uid, text=text, content=content, tags=tags, if_rev=if_rev, key=idempotency_key
     )
