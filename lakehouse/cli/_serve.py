@@ -54,12 +54,17 @@ SIZE = Size()
     show_default=True,
     help="Port to listen on; 0 picks a free one (printed on stderr).",
 )
-@click.option("--token-env", metavar="NAME", help="Require this env variable's bearer token.")
+@click.option(
+    "--token-env",
+    metavar="NAME",
+    help="Require the bearer token in this env variable (or either of two, space-separated).",
+)
 @click.option(
     "--token-file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     metavar="PATH",
-    help="Require the bearer token in this file (mode 0600).",
+    help="Require the bearer token in this file: a regular file, mode 0600, at most 4 KiB; "
+    "a second line holds a second token accepted too (to rotate one out).",
 )
 @click.option(
     "--get",
@@ -166,7 +171,7 @@ def serve(
 
     if token_env and token_file:
         raise click.UsageError("pass --token-env or --token-file, not both")
-    token = None
+    token: tuple[bytes, ...] | None = None
     if token_env:
         token = token_from_env(token_env)
     elif token_file:
@@ -216,11 +221,17 @@ def _run(config: ServerConfig, host: str, port: int) -> None:
     fewer = f", fewer than --max-connections {config.max_connections}: see ulimit -n"
     click.echo(
         f"serving {config.root} on http://{where}:{sock.getsockname()[1]} "
-        f"(watermark {app.state.live.watermark}; token {'required' if config.token else 'off'}; "
+        f"(watermark {app.state.live.watermark}; {_token_note(config.tokens)}; "
         f"at most {limit} connections{fewer if limit < config.max_connections else ''})",
         err=True,
     )
     server.run(sockets=[sock])
+
+
+def _token_note(tokens: tuple[bytes, ...]) -> str:
+    if not tokens:
+        return "token off"
+    return "token required" if len(tokens) == 1 else f"token required, any of {len(tokens)}"
 
 
 def _listen(host: str, port: int) -> socket.socket:

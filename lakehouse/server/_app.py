@@ -67,7 +67,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     # added innermost first: the watermark header wraps everything, even a 401
     app.add_middleware(CatchAll, watermark=watermark)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, watermark=watermark)
-    if config.token is not None:
-        app.add_middleware(BearerAuth, token=config.token, watermark=watermark)
+    if config.tokens:
+        app.add_middleware(BearerAuth, tokens=config.tokens, watermark=watermark)
     app.add_middleware(WatermarkHeader, watermark=watermark)
     return app

@@ -56,13 +56,15 @@ class WatermarkHeader:
 class BearerAuth:
     """Refuse (401) every request but /health without `Authorization: Bearer <token>`.
 
-    The token is compared with `hmac.compare_digest` on bytes; it is never logged, and a
-    header longer than any token is refused without a comparison.
+    Any of `tokens` will do (two while one is rotated out). Each is compared with
+    `hmac.compare_digest` on bytes, all of them every time, so the time taken does not
+    say which matched; no token is ever logged, and a header longer than any token is
+    refused without a comparison.
     """
 
-    def __init__(self, app: ASGIApp, token: bytes, watermark: Watermark) -> None:
+    def __init__(self, app: ASGIApp, tokens: tuple[bytes, ...], watermark: Watermark) -> None:
         self.app = app
-        self.token = token
+        self.tokens = tokens
         self.watermark = watermark
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,7 +84,9 @@ class BearerAuth:
         scheme, _, given = values[0].partition(b" ")
         if scheme.lower() != b"bearer":
             return False
-        return hmac.compare_digest(given.strip(), self.token)
+        given = given.strip()
+        matches = [hmac.compare_digest(given, token) for token in self.tokens]
+        return any(matches)
 
 
 class BodyLimit:
