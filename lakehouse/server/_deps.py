@@ -45,7 +45,8 @@ DESCRIPTIONS = {
     400: "The query or a parameter was refused or failed.",
     401: "The bearer token is missing or wrong.",
     404: "No such entity.",
-    406: "The result cannot be given in the format asked for.",
+    406: "The Accept header takes none of the formats the route gives, or the result "
+    "cannot be given in the format asked for.",
     413: "The request body is too large.",
     422: "A parameter or the body does not match this route, or a result row is over the cap.",
     429: "Every query slot is busy, or the answers in flight hold the result memory.",
@@ -54,8 +55,8 @@ DESCRIPTIONS = {
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the error statuses a route can give (401 and 422: all)."""
-    wanted = sorted({401, 422, 503, *statuses})
+    """OpenAPI `responses` for the error statuses a route can give (401, 406, 422, 503: all)."""
+    wanted = sorted({401, 406, 422, 503, *statuses})
     return {
         status: {"model": ErrorEnvelope, "description": DESCRIPTIONS[status]} for status in wanted
     }

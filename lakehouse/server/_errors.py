@@ -68,7 +68,8 @@ class MethodNotAllowed(ServerError):
 
 
 class FormatUnsupported(ServerError, ValueError):
-    """The result cannot be given in the format the Accept header asks for."""
+    """The Accept header takes no format the route gives, or the result cannot be given in
+    the format it asks for."""
 
     exit_code = 3
     http_status = 406

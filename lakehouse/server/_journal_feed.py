@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from lakehouse.server._accept import EVENT_STREAM, JSON, accepts
 from lakehouse.server._deps import Flag, Models, Seq, Whole, errors, live_of
 from lakehouse.server._envelope import dumps, success
 from lakehouse.server._schemas import Envelope, JournalPage
@@ -67,7 +68,12 @@ def covering_checkpoint(store: Store, upto: int) -> dict[str, Any] | None:
     return {"seq": found.seq, "name": found.name, "created_at": found.created_at}
 
 
-@router.get("/v1/journal", response_model=Envelope[JournalPage], responses=errors())
+@router.get(
+    "/v1/journal",
+    response_model=Envelope[JournalPage],
+    responses=errors(),
+    dependencies=[Depends(accepts(JSON))],
+)
 def journal(
     request: Request,
     models: Models,
@@ -101,7 +107,12 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/v1/journal/stream", response_class=StreamingResponse, responses=STREAM_RESPONSES)
+@router.get(
+    "/v1/journal/stream",
+    response_class=StreamingResponse,
+    responses=STREAM_RESPONSES,
+    dependencies=[Depends(accepts(EVENT_STREAM))],
+)
 async def journal_stream(
     request: Request,
     models: Models,

@@ -9,19 +9,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
 from lakehouse._errors import NotFound
 from lakehouse._search import search_rows
+from lakehouse.server._accept import JSON, accepts
 from lakehouse.server._deps import Flag, Models, Whole, errors, live_of
 from lakehouse.server._envelope import scrub, success
 from lakehouse.server._schemas import DatasetList, Envelope, Health, Row, SearchHits, TraceHistory
 from lakehouse.traces import predecessors
 from projections import ReadModels
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(accepts(JSON))])  # JSON only: else 406
 # columns that hold JSON text in the read models, decoded for the response
 JSON_COLUMNS = frozenset({"content", "schema", "files", "source", "timings"})
 Name = Annotated[str, Path(min_length=1, max_length=256)]

@@ -1,0 +1,96 @@
+"""The endpoint as HTTP clients expect it: Retry-After on every 429 and 503, 406 for an
+Accept no route can give, Last-Event-ID resuming the event stream, as_of reads, and one
+access-log line per request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+
+from tests.server.conftest import Seeded, TestClient, envelope
+
+ROUTES = [  # every route, as (method, path, body)
+    ("GET", "/health", None),
+    ("GET", "/v1/datasets", None),
+    ("GET", "/v1/datasets/staff", None),
+    ("GET", "/v1/traces/search?q=refund", None),
+    ("GET", "/v1/traces/{first}", None),
+    ("GET", "/v1/traces/{revised}/history", None),
+    ("GET", "/v1/playbooks/search?q=refunds", None),
+    ("GET", "/v1/sessions/s-1", None),
+    ("GET", "/v1/journal", None),
+    ("POST", "/v1/sql", {"sql": "SELECT 1 AS one"}),
+]
+
+
+def _path(path: str, seeded: Seeded) -> str:
+    return path.format(first=seeded.first, revised=seeded.revised)
+
+
+def test_every_429_and_503_says_when_to_retry(
+    make_app: Callable[..., FastAPI], seeded: Seeded
+) -> None:
+    app = make_app(max_queries=1, min_seq_wait=0.05)
+    with TestClient(app) as client:
+        app.state.slots.take()  # a query is running
+        busy = client.post("/v1/sql", json={"sql": "SELECT 1"})
+        assert envelope(busy, 429)["error"]["code"] == "too_many_queries"
+        app.state.slots.give()
+        results = app.state.results
+        assert results.take(results.size)  # answers in flight hold the result memory
+        wide = client.post("/v1/sql", json={"sql": "SELECT 42 AS n"})
+        assert envelope(wide, 429)["error"]["code"] == "result_memory_busy"
+        results.give(results.size)
+        for method, path, body in ROUTES:  # min_seq never reached: every route's 503
+            joiner = "&" if "?" in path else "?"
+            late = f"{_path(path, seeded)}{joiner}min_seq={seeded.head + 1}"
+            response = client.request(method, late, json=body)
+            assert envelope(response, 503)["error"]["code"] == "not_caught_up"
+        for response in (busy, wide, response):
+            assert response.headers["retry-after"] == "1"
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["text/html", "application/xml, text/plain;q=0.5", "application/json;q=0, */*;q=0", "image/*"],
+)
+def test_an_accept_no_route_can_give_is_a_406(
+    client: TestClient, shared: Seeded, accept: str
+) -> None:
+    for method, path, body in [*ROUTES, ("GET", "/v1/journal/stream?limit=1", None)]:
+        response = client.request(
+            method, _path(path, shared), json=body, headers={"Accept": accept}
+        )
+        error = envelope(response, 406)["error"]
+        assert error["code"] == "format_unsupported"
+        assert error["accept"] == accept
+        assert error["hint"].startswith(f"send Accept: {error['offered'][0]} (or */*)")
+
+
+@pytest.mark.parametrize(
+    ("accept", "given"),
+    [
+        ("", "application/json"),
+        ("*/*", "application/json"),
+        ("application/*", "application/json"),
+        ("text/html, application/json;q=0.1", "application/json"),
+        ("text/csv, application/json", "text/csv"),  # the first named, at equal q
+        ("application/json;q=0.5, text/csv", "text/csv"),  # the higher q
+        ("text/*", "text/csv"),
+        ("application/vnd.apache.arrow.stream", "application/vnd.apache.arrow.stream"),
+        ("application/*, application/json;q=0", "application/vnd.apache.arrow.stream"),
+    ],
+)
+def test_an_accept_the_server_can_give_is_honoured(
+    client: TestClient, accept: str, given: str
+) -> None:
+    headers = {"Accept": accept} if accept else {}
+    sql = client.post("/v1/sql", json={"sql": "SELECT 1 AS one"}, headers=headers)
+    assert sql.status_code == 200
+    assert sql.headers["content-type"].split(";")[0] == given
+    if given == "application/json":
+        assert envelope(client.get("/v1/datasets", headers=headers))
+    stream = client.get("/v1/journal/stream?limit=1", headers={"Accept": "text/event-stream"})
+    assert stream.headers["content-type"].startswith("text/event-stream")
