@@ -3,7 +3,9 @@
 Both stop at the watermark of the read models, so a record is never announced before the
 server's reads reflect it: a client that sees seq N in the feed can query seq N's state.
 A cursor older than the oldest segment present gets `gap: true` and the checkpoint to
-start from instead (or pass `archived=true` to read the archived segments too).
+start from instead (or pass `archived=true` to read the archived segments too). Each event's
+id is its record's seq, so a client that reconnects with `Last-Event-ID` (as every
+EventSource does) resumes after the last record it saw, neither missing nor repeating one.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
@@ -116,6 +118,7 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def journal_stream(
     request: Request,
     models: Models,
+    *,
     after: After = 0,
     limit: Annotated[
         Annotated[int, Field(ge=1, le=10**9)] | None,
@@ -123,8 +126,19 @@ async def journal_stream(
         Query(description="End after N records."),
     ] = None,
     archived: Archived = False,
+    last_event_id: Annotated[
+        Seq | None,
+        Whole,
+        Header(
+            alias="Last-Event-ID",
+            description="The id of the last event seen (a seq): the stream resumes after it, "
+            "whatever `after` says (what an EventSource sends when it reconnects).",
+        ),
+    ] = None,
 ) -> StreamingResponse:
-    """Records after `after` as server-sent events, live as the journal grows."""
+    """Records after `after` (or the Last-Event-ID header) as server-sent events, live."""
+    if last_event_id is not None:
+        after = last_event_id
     events = _events(live_of(request), after, limit, archived)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)

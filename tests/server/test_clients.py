@@ -94,3 +94,26 @@ def test_an_accept_the_server_can_give_is_honoured(
         assert envelope(client.get("/v1/datasets", headers=headers))
     stream = client.get("/v1/journal/stream?limit=1", headers={"Accept": "text/event-stream"})
     assert stream.headers["content-type"].startswith("text/event-stream")
+
+
+def _ids(text: str) -> list[int]:
+    return [int(line[4:]) for line in text.splitlines() if line.startswith("id: ")]
+
+
+def test_last_event_id_resumes_the_stream_after_it(client: TestClient, shared: Seeded) -> None:
+    whole = client.get("/v1/journal/stream", params={"limit": shared.head})
+    seqs = _ids(whole.text)
+    assert seqs == list(range(1, shared.head + 1))
+    seen = seqs[len(seqs) // 2]  # the client saw up to here, then the connection dropped
+    rest = seqs[seqs.index(seen) + 1 :]
+    resumed = client.get(
+        "/v1/journal/stream",
+        params={"after": 0, "limit": len(rest)},  # the URL it first opened, as EventSource
+        headers={"Last-Event-ID": str(seen)},
+    )
+    assert resumed.status_code == 200
+    assert _ids(resumed.text) == rest
+    for bad in ("abc", "-1", "1.5"):
+        response = client.get("/v1/journal/stream", headers={"Last-Event-ID": bad})
+        error = envelope(response, 422)["error"]
+        assert error["errors"][0]["loc"] == ["header", "Last-Event-ID"]
