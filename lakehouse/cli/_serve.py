@@ -67,6 +67,13 @@ SIZE = Size()
     "a second line holds a second token accepted too (to rotate one out).",
 )
 @click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="One line per request on stderr: time, method, path (no query string), status, "
+    "milliseconds, watermark; never a header, so never the token.",
+)
+@click.option(
     "--get",
     "target",
     metavar="PATH",
@@ -158,6 +165,7 @@ def serve(
     port: int,
     token_env: str | None,
     token_file: Path | None,
+    access_log: bool,
     target: str | None,
     **limits: Any,
 ) -> None:
@@ -190,6 +198,8 @@ def serve(
     if target is not None:
         _answer_once(config, target)
     else:
+        if access_log:
+            _log_access()
         _run(config, host, port)
 
 
@@ -226,6 +236,18 @@ def _run(config: ServerConfig, host: str, port: int) -> None:
         err=True,
     )
     server.run(sockets=[sock])
+
+
+def _log_access() -> None:
+    """Send the access log (lakehouse.server.access, see _middleware) to stderr."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger = logging.getLogger("lakehouse.server.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _token_note(tokens: tuple[bytes, ...]) -> str:

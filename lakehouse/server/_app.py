@@ -18,7 +18,13 @@ from lakehouse.server import _journal_feed, _reads, _sql_route
 from lakehouse.server._config import ServerConfig
 from lakehouse.server._envelope import install_handlers
 from lakehouse.server._live import LiveModels
-from lakehouse.server._middleware import BearerAuth, BodyLimit, CatchAll, WatermarkHeader
+from lakehouse.server._middleware import (
+    AccessLog,
+    BearerAuth,
+    BodyLimit,
+    CatchAll,
+    WatermarkHeader,
+)
 from lakehouse.server._results import ResultMemory
 from lakehouse.server._sql_route import Slots
 
@@ -70,4 +76,5 @@ def create_app(config: ServerConfig) -> FastAPI:
     if config.tokens:
         app.add_middleware(BearerAuth, tokens=config.tokens, watermark=watermark)
     app.add_middleware(WatermarkHeader, watermark=watermark)
+    app.add_middleware(AccessLog)  # outermost: it sees every answer, 401s and 500s too
     return app

@@ -4,11 +4,14 @@ access-log line per request."""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 
 import pytest
 from fastapi import FastAPI
 
+from lakehouse.server import get
 from tests.server.conftest import Seeded, TestClient, envelope
 
 ROUTES = [  # every route, as (method, path, body)
@@ -46,9 +49,9 @@ def test_every_429_and_503_says_when_to_retry(
         for method, path, body in ROUTES:  # min_seq never reached: every route's 503
             joiner = "&" if "?" in path else "?"
             late = f"{_path(path, seeded)}{joiner}min_seq={seeded.head + 1}"
-            response = client.request(method, late, json=body)
-            assert envelope(response, 503)["error"]["code"] == "not_caught_up"
-        for response in (busy, wide, response):
+            late_answer = client.request(method, late, json=body)
+            assert envelope(late_answer, 503)["error"]["code"] == "not_caught_up"
+        for response in (busy, wide, late_answer):
             assert response.headers["retry-after"] == "1"
 
 
@@ -117,3 +120,38 @@ def test_last_event_id_resumes_the_stream_after_it(client: TestClient, shared: S
         response = client.get("/v1/journal/stream", headers={"Last-Event-ID": bad})
         error = envelope(response, 422)["error"]
         assert error["errors"][0]["loc"] == ["header", "Last-Event-ID"]
+
+
+ACCESS = re.compile(r"(\S+) (\S+) (\d{3}) (\d+\.\d)ms watermark=(\d+)")
+
+
+def test_one_access_log_line_per_request_without_the_token(
+    make_app: Callable[..., FastAPI], seeded: Seeded, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "access-log-token-0123456789abcdef"
+    auth = {"Authorization": f"Bearer {token}"}
+    asked = [  # (method, path as requested, body, headers, status)
+        ("GET", "/health", None, {}, 200),
+        ("GET", f"/v1/traces/{seeded.first}?min_seq=1", None, auth, 200),
+        ("POST", "/v1/sql", {"sql": f"SELECT '{token}'"}, auth, 200),
+        ("GET", "/v1/datasets", None, {"Authorization": "Bearer wrong-0123456789abcdef"}, 401),
+        ("GET", "/v1/nothing%0Aforged%20200", None, auth, 404),
+    ]
+    with (
+        TestClient(make_app(token=token.encode())) as client,
+        caplog.at_level(logging.INFO, logger="lakehouse.server.access"),
+    ):
+        for method, path, body, headers, status in asked:
+            assert client.request(method, path, json=body, headers=headers).status_code == status
+        status, _, _ = get(client.app, "/v1/a\nb c")  # in-process: bytes no socket takes
+        assert status == 401
+    lines = [r.getMessage() for r in caplog.records if r.name == "lakehouse.server.access"]
+    assert lines.pop().startswith("GET /v1/a\\x0ab\\x20c 401 ")  # escaped: still one line
+    assert len(lines) == len(asked), lines
+    for line, (method, path, _, _, status) in zip(lines, asked, strict=True):
+        found = ACCESS.fullmatch(line)
+        assert found, line
+        assert found.group(1, 3, 5) == (method, str(status), str(seeded.head))
+        assert found.group(2) == path.split("?")[0]  # as sent, percent-encoded
+    assert lines[-1].startswith("GET /v1/nothing%0Aforged%20200 404 ")  # one line
+    assert token not in caplog.text
