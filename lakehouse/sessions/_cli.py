@@ -6,7 +6,7 @@ import click
 
 from lakehouse._input import parse_json
 from lakehouse._userfile import STDIN, decode_utf8, read_user_file
-from lakehouse.cli._common import emit, examples, json_option
+from lakehouse.cli._common import SEQ, emit, examples, json_option
 from lakehouse.cli._mutation import mutation_options, open_store, print_outcome, print_rows
 
 MAX_SESSION_FILE = 1 << 20  # 4x the journal's record cap: room for any indentation
@@ -45,14 +45,22 @@ def record(*, file: str, if_rev: int | None, idempotency_key: str | None) -> Non
 
 @session_group.command("show")
 @click.argument("sid")
+@click.option(
+    "--as-of-seq",
+    type=SEQ,
+    metavar="N",
+    help="As it was at seq N (the nearest checkpoint at or before N plus the records up to "
+    "N, archived ones too); N beyond the journal's head is invalid input (exit 3).",
+)
 @json_option
 @examples("""
 lakehouse session show s-2024-05-01-0001
+lakehouse session show s-2024-05-01-0001 --as-of-seq 40 --json
 """)
-def show(sid: str) -> None:
-    """Print a recorded session."""
+def show(sid: str, as_of_seq: int | None) -> None:
+    """Print a recorded session (or what was recorded as of a seq)."""
     with open_store() as store:
-        head = store.sessions.show(sid)
+        head = store.sessions.show(sid, as_of=as_of_seq)
 
     def human() -> None:
         for key, value in head.items():

@@ -183,14 +183,17 @@ class Traces:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def get(self, uid: str) -> Head:
-        """The current head of a trace (retired ones too); NotFound if there is none."""
-        return _existing(self._store.heads(), uid)
+    def get(self, uid: str, *, as_of: int | None = None) -> Head:
+        """The current head of a trace (retired ones too), or its head as of seq `as_of`;
+        NotFound if there is none."""
+        return _existing(self._store.heads(as_of=as_of), uid, as_of)
 
-    def history(self, uid: str) -> dict[str, Any]:
-        """The chain of predecessors from `uid` back to the first trace, with any problems."""
-        heads = self._store.heads()
-        chain, problems = predecessors(_existing(heads, uid), lambda id: heads.get(ENTITY, id))
+    def history(self, uid: str, *, as_of: int | None = None) -> dict[str, Any]:
+        """The chain of predecessors from `uid` back to the first trace, with any problems
+        (as the traces were at seq `as_of`, if given)."""
+        heads = self._store.heads(as_of=as_of)
+        start = _existing(heads, uid, as_of)
+        chain, problems = predecessors(start, lambda id: heads.get(ENTITY, id))
         return {"uid": uid, "chain": chain, "problems": problems}
 
     def search(
@@ -272,9 +275,17 @@ def _unchanged(head: Head, body: TraceBody) -> bool:
     return head.get("content_hash") == body.content_hash() and head["tags"] == body.tags
 
 
-def _existing(heads: Heads, uid: str) -> Head:
+def _existing(heads: Heads, uid: str, as_of: int | None = None) -> Head:
     head = heads.get(ENTITY, uid)
     if head is None:
+        if as_of is not None:
+            raise NotFound(
+                f"no trace {uid!r} as of seq {as_of}",
+                hint="it may have been added later: drop --as-of-seq to read it as it is now",
+                entity=ENTITY,
+                id=uid,
+                as_of_seq=as_of,
+            )
         raise NotFound(
             f"no trace {uid!r}",
             hint="list traces with 'lakehouse trace list --include-retired'",
