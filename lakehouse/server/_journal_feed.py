@@ -20,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from lakehouse.server._accept import EVENT_STREAM, JSON, accepts
-from lakehouse.server._deps import Flag, Models, Seq, Whole, errors, live_of
+from lakehouse.server._asof import check_as_of
+from lakehouse.server._deps import Current, Flag, Seq, Whole, errors, live_of
 from lakehouse.server._envelope import dumps, success
 from lakehouse.server._schemas import Envelope, JournalPage
 
@@ -31,6 +32,14 @@ if TYPE_CHECKING:
 router = APIRouter()
 After = Annotated[Seq, Whole, Query(description="Records with a seq above this one.")]
 Archived = Annotated[bool, Flag, Query(description="Read the archived segments too (no gap).")]
+AsOf = Annotated[
+    Seq | None,
+    Whole,
+    Query(
+        description="Records up to this seq at most, the journal as of it (the page's "
+        "watermark then); 400 beyond the journal's head."
+    ),
+]
 PAGE = 1000  # records per read of the event stream
 KEEPALIVE = 15.0  # seconds between comments on an idle event stream
 
@@ -73,30 +82,36 @@ def covering_checkpoint(store: Store, upto: int) -> dict[str, Any] | None:
 @router.get(
     "/v1/journal",
     response_model=Envelope[JournalPage],
-    responses=errors(),
+    responses=errors(400),
     dependencies=[Depends(accepts(JSON))],
 )
 def journal(
     request: Request,
-    models: Models,
+    models: Current,
+    *,
     after: After = 0,
     limit: Annotated[
         Annotated[int, Field(ge=1, le=10_000)], Whole, Query(description="Records at most.")
     ] = 500,
     archived: Archived = False,
+    as_of: AsOf = None,
 ) -> Response:
-    """Records after the cursor `after`, up to the watermark, and the cursor to pass next."""
-    store = live_of(request).store
-    page = read_page(store, after=after, upto=models.seq, limit=limit, archived=archived)
+    """Records after the cursor `after`, up to the watermark (or `as_of`), and the cursor to
+    pass next."""
+    live = live_of(request)
+    upto = models.seq if as_of is None else min(check_as_of(live, as_of), models.seq)
+    request.state.watermark = upto
+    archived = archived or as_of is not None  # the past: archived segments hold it
+    page = read_page(live.store, after=after, upto=upto, limit=limit, archived=archived)
     data = {
         "records": page.records,
         "next": page.next,
         "gap": page.gap,
         "first_seq": page.first_seq,
-        "checkpoint": covering_checkpoint(store, models.seq) if page.gap else None,
+        "checkpoint": covering_checkpoint(live.store, upto) if page.gap else None,
         "findings": page.findings,
     }
-    return success(models.seq, data)
+    return success(upto, data)
 
 
 STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -105,7 +120,7 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "`gap` once if the cursor fell into archived records; comments as keep-alives.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
-    **errors(),
+    **errors(400),
 }
 
 
@@ -117,7 +132,7 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def journal_stream(
     request: Request,
-    models: Models,
+    models: Current,
     *,
     after: After = 0,
     limit: Annotated[
@@ -135,21 +150,36 @@ async def journal_stream(
             "whatever `after` says (what an EventSource sends when it reconnects).",
         ),
     ] = None,
+    as_of: Annotated[
+        Seq | None,
+        Whole,
+        Query(
+            description="End once every record up to this seq is sent (archived ones "
+            "too); 400 beyond the journal's head."
+        ),
+    ] = None,
 ) -> StreamingResponse:
-    """Records after `after` (or the Last-Event-ID header) as server-sent events, live."""
+    """Records after `after` (or the Last-Event-ID header) as server-sent events, live
+    (or up to `as_of`, then the stream ends)."""
+    live = live_of(request)
     if last_event_id is not None:
         after = last_event_id
-    events = _events(live_of(request), after, limit, archived)
+    if as_of is not None:
+        request.state.watermark = min(check_as_of(live, as_of), models.seq)
+        archived = True  # the past: archived segments hold it
+    events = _events(live, after, limit=limit, archived=archived, end=as_of)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
 async def _events(
-    live: LiveModels, after: int, limit: int | None, archived: bool
+    live: LiveModels, after: int, *, limit: int | None, archived: bool, end: int | None
 ) -> AsyncIterator[bytes]:
     cursor, sent, first = after, 0, True
     while not live.closing:
-        watermark = live.watermark
+        if end is not None and cursor >= end and not first:
+            return  # every record up to `end` is sent
+        watermark = live.watermark if end is None else min(live.watermark, end)
         if watermark <= cursor and not first:
             await live.changed(watermark, KEEPALIVE)
             if live.watermark == watermark:

@@ -1,6 +1,6 @@
 """The endpoint as HTTP clients expect it: Retry-After on every 429 and 503, 406 for an
-Accept no route can give, Last-Event-ID resuming the event stream, as_of reads, and one
-access-log line per request."""
+Accept no route can give, Last-Event-ID resuming the event stream, and one access-log line
+per request (as_of reads: test_as_of.py)."""
 
 from __future__ import annotations
 
