@@ -271,11 +271,13 @@ def open_read_models(
     projections: list[Projection] | None = None,
     progress: Progress | None = None,
     verify: bool = False,
+    **limits: Any,
 ) -> tuple[ReadModels, list[Fold]]:
     """The read models at the head (or at `as_of`), merged from checkpoints and the tail.
 
     `locked` gives a DuckDB connection fit for user SQL (no file access outside the store's
     checkpoints and objects, configuration locked); unlocked is for writing checkpoints.
+    `limits` go to the connection (see `connect_models`).
     """
     upto = target_seq(store, as_of)
     chosen = projections if projections is not None else store.projections()
@@ -287,7 +289,7 @@ def open_read_models(
             if attempt == _RACES - 1:
                 raise  # checkpoints keep vanishing under us: say so rather than loop
     try:
-        models = build_models(store.root, folds, upto, locked=locked)
+        models = build_models(store.root, folds, upto, locked=locked, **limits)
     except BaseException:
         _close(folds)
         raise

@@ -130,11 +130,23 @@ class Store:
 
     # -- heads ---------------------------------------------------------------------------
 
-    def heads(self) -> Heads:
-        """The heads as of the journal's current head (reads take no lock)."""
-        heads = self._heads_base()
-        heads.advance(self.records(after=heads.seq))
-        return heads
+    def heads(self, *, as_of: int | None = None) -> Heads:
+        """The heads as of the journal's current head, or as of seq `as_of` (no lock taken).
+
+        As of a seq: the newest checkpoint at or before it whose heads verify, plus the
+        records after that up to `as_of`, from the archived segments when the checkpoint
+        is older than the live ones; InvalidInput (exit 3) for a seq beyond the head.
+        """
+        if as_of is None:
+            heads = self._heads_base()
+            heads.advance(self.records(after=heads.seq))
+            return heads
+        from lakehouse._readmodels import target_seq
+
+        upto = target_seq(self, as_of)
+        past = Heads(self.families, self._snapshot(before=upto + 1), fallback=self.fall_back)
+        past.advance(self.records(after=past.seq, upto=upto))
+        return past
 
     def _heads_base(self) -> Heads:
         """Cached heads, or fresh ones from the latest valid checkpoint."""

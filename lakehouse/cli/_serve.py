@@ -54,12 +54,24 @@ SIZE = Size()
     show_default=True,
     help="Port to listen on; 0 picks a free one (printed on stderr).",
 )
-@click.option("--token-env", metavar="NAME", help="Require this env variable's bearer token.")
+@click.option(
+    "--token-env",
+    metavar="NAME",
+    help="Require the bearer token in this env variable (or either of two, space-separated).",
+)
 @click.option(
     "--token-file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     metavar="PATH",
-    help="Require the bearer token in this file (mode 0600).",
+    help="Require the bearer token in this file: a regular file, mode 0600, at most 4 KiB; "
+    "a second line holds a second token accepted too (to rotate one out).",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="One line per request on stderr: time, method, path (no query string), status, "
+    "milliseconds, watermark; never a header, so never the token.",
 )
 @click.option(
     "--get",
@@ -153,6 +165,7 @@ def serve(
     port: int,
     token_env: str | None,
     token_file: Path | None,
+    access_log: bool,
     target: str | None,
     **limits: Any,
 ) -> None:
@@ -166,7 +179,7 @@ def serve(
 
     if token_env and token_file:
         raise click.UsageError("pass --token-env or --token-file, not both")
-    token = None
+    token: tuple[bytes, ...] | None = None
     if token_env:
         token = token_from_env(token_env)
     elif token_file:
@@ -185,6 +198,8 @@ def serve(
     if target is not None:
         _answer_once(config, target)
     else:
+        if access_log:
+            _log_access()
         _run(config, host, port)
 
 
@@ -216,11 +231,29 @@ def _run(config: ServerConfig, host: str, port: int) -> None:
     fewer = f", fewer than --max-connections {config.max_connections}: see ulimit -n"
     click.echo(
         f"serving {config.root} on http://{where}:{sock.getsockname()[1]} "
-        f"(watermark {app.state.live.watermark}; token {'required' if config.token else 'off'}; "
+        f"(watermark {app.state.live.watermark}; {_token_note(config.tokens)}; "
         f"at most {limit} connections{fewer if limit < config.max_connections else ''})",
         err=True,
     )
     server.run(sockets=[sock])
+
+
+def _log_access() -> None:
+    """Send the access log (lakehouse.server.access, see _middleware) to stderr."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger = logging.getLogger("lakehouse.server.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _token_note(tokens: tuple[bytes, ...]) -> str:
+    if not tokens:
+        return "token off"
+    return "token required" if len(tokens) == 1 else f"token required, any of {len(tokens)}"
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -3,8 +3,9 @@
 `create_app(ServerConfig(root, ...))` gives the ASGI application (FastAPI); the CLI runs
 it on uvicorn. Importing this package loads the web stack, so the CLI imports it only
 inside `serve`. Modules: `_config` (limits, token, bind check), `_live` (the followed
-read models), `_envelope` and `_middleware` (the one envelope, the watermark header, the
-token, the body cap), `_reads`, `_sql_route` and `_journal_feed` (the routes), `_results`
+read models), `_asof` (reads as of a past seq), `_accept` (content negotiation),
+`_envelope` and `_middleware` (the one envelope, the watermark header, the token, the body
+cap, the access log), `_reads`, `_sql_route` and `_journal_feed` (the routes), `_results`
 (the byte caps and result memory of SQL answers), `_oneshot` (`--get`), `_serving` and
 `_connections` (uvicorn with bounded connections: `make_server`).
 """
@@ -19,6 +20,7 @@ from lakehouse.server._config import (
 )
 from lakehouse.server._envelope import WATERMARK_HEADER
 from lakehouse.server._errors import (
+    AsOfBeyondHead,
     BodyTooLarge,
     FormatUnsupported,
     InternalError,
@@ -38,6 +40,7 @@ from lakehouse.server._serving import GuardedServer, make_server
 
 __all__ = [
     "WATERMARK_HEADER",
+    "AsOfBeyondHead",
     "BodyTooLarge",
     "FormatUnsupported",
     "GuardedServer",

@@ -15,10 +15,17 @@ from fastapi import FastAPI
 
 from lakehouse import Store
 from lakehouse.server import _journal_feed, _reads, _sql_route
+from lakehouse.server._asof import AsOfReads
 from lakehouse.server._config import ServerConfig
 from lakehouse.server._envelope import install_handlers
 from lakehouse.server._live import LiveModels
-from lakehouse.server._middleware import BearerAuth, BodyLimit, CatchAll, WatermarkHeader
+from lakehouse.server._middleware import (
+    AccessLog,
+    BearerAuth,
+    BodyLimit,
+    CatchAll,
+    WatermarkHeader,
+)
 from lakehouse.server._results import ResultMemory
 from lakehouse.server._sql_route import Slots
 
@@ -26,7 +33,8 @@ DESCRIPTION = """Read-only queries over a lakehouse-journal store.
 
 Every response is one JSON envelope (`ok`, `status`, `watermark`, then `data` or
 `error`) and carries the `X-Lakehouse-Watermark` header: the journal seq its data
-reflects. Pass `min_seq=N` to any route to wait (bounded) until the server reflects seq N.
+reflects. Pass `min_seq=N` to any route to wait (bounded) until the server reflects seq N,
+and `as_of=N` to any data route to read the state as it was at seq N.
 When the server has a token, every route but /health needs `Authorization: Bearer <token>`.
 """
 
@@ -56,6 +64,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.config = config
     app.state.live = live
     app.state.slots = Slots(config.max_queries)
+    app.state.as_of = AsOfReads(live, config.max_queries)
     app.state.results = ResultMemory(config.result_memory)
     for module in (_reads, _sql_route, _journal_feed):
         app.include_router(module.router)
@@ -67,7 +76,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     # added innermost first: the watermark header wraps everything, even a 401
     app.add_middleware(CatchAll, watermark=watermark)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, watermark=watermark)
-    if config.token is not None:
-        app.add_middleware(BearerAuth, token=config.token, watermark=watermark)
+    if config.tokens:
+        app.add_middleware(BearerAuth, tokens=config.tokens, watermark=watermark)
     app.add_middleware(WatermarkHeader, watermark=watermark)
+    app.add_middleware(AccessLog)  # outermost: it sees every answer, 401s and 500s too
     return app

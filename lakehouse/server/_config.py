@@ -12,9 +12,15 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse._errors import InvalidInput
+from lakehouse._userfile import read_user_file
 from lakehouse.server._errors import ServerRefused
 
 MAX_TOKEN_BYTES = 1024  # a longer Authorization header is refused without comparing
+MAX_TOKENS = 2  # accepted at once: the new one and, while rotating, the old one
+MAX_TOKEN_FILE = 4096  # bytes a token file holds at most: two tokens and their newlines
+FITS = "a token file holds one or two tokens of at most 1,024 characters, one a line"
+Tokens = tuple[bytes, ...]
 
 
 @dataclass(frozen=True)
@@ -22,7 +28,8 @@ class ServerConfig:
     """A server's store, token and limits (every limit bounds one way to exhaust it)."""
 
     root: Path
-    token: bytes | None = None  # None: no authentication (loopback only)
+    # None: no authentication (loopback only); several: any of them (rotation)
+    token: bytes | Tokens | None = None
     sql_timeout: float = 10.0  # seconds a query may run before the watchdog stops it
     max_rows: int = 10_000  # rows a query returns at most (truncated beyond)
     max_bytes: int = 32 * 1024 * 1024  # bytes an answer holds at most (truncated beyond)
@@ -51,9 +58,17 @@ class ServerConfig:
                 "(--result-memory, --max-bytes), so that one answer at the cap always fits"
             )
 
+    @property
+    def tokens(self) -> Tokens:
+        """The bearer tokens accepted (none: no authentication)."""
+        if self.token is None:
+            return ()
+        return (self.token,) if isinstance(self.token, bytes) else tuple(self.token)
 
-def token_from_env(name: str) -> bytes:
-    """The bearer token held in environment variable `name`."""
+
+def token_from_env(name: str) -> Tokens:
+    """The bearer tokens held in environment variable `name`: one, or two (old and new,
+    while rotating) separated by whitespace."""
     value = os.environ.get(name, "").strip()
     if not value:
         raise ServerRefused(
@@ -61,43 +76,53 @@ def token_from_env(name: str) -> bytes:
             hint=f"export {name}=<a long random string>, e.g. from `openssl rand -hex 32`",
             variable=name,
         )
-    return _checked(value.encode(), f"${name}")
+    return _tokens(value.encode(), f"${name}")
 
 
-def token_from_file(path: Path) -> bytes:
-    """The bearer token in `path`, which only its owner may read (mode 0600 or 0400)."""
+def token_from_file(path: Path) -> Tokens:
+    """The bearer tokens in `path`, which only its owner may read (mode 0600 or 0400): one
+    line, or two (old and new, while rotating). A regular file of at most 4 KiB."""
+
+    def private(path: Path, info: os.stat_result) -> None:
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            mode = f"{stat.S_IMODE(info.st_mode):04o}"
+            raise ServerRefused(
+                f"the token file {path} is open to others (mode {mode})",
+                hint=f"chmod 600 {path}",
+                path=str(path),
+                mode=mode,
+            )
+
     try:
-        info = path.stat()
-        data = path.read_bytes().strip()
-    except OSError as exc:
-        raise ServerRefused(
-            f"cannot read the token file {path}: {exc.strerror}",
-            hint="pass a readable file holding only the token",
-            path=str(path),
-        ) from exc
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ServerRefused(
-            f"the token file {path} is open to others (mode {stat.S_IMODE(info.st_mode):04o})",
-            hint=f"chmod 600 {path}",
-            path=str(path),
-            mode=f"{stat.S_IMODE(info.st_mode):04o}",
+        data = read_user_file(
+            path, limit=MAX_TOKEN_FILE, field="--token-file", fits=FITS, stdin=False, check=private
         )
-    if not data:
+    except InvalidInput as error:  # the server refuses to start: one error for all of it
+        raise ServerRefused(error.message, hint=error.hint, **error.fields) from error
+    if not data.strip():
         raise ServerRefused(
             f"the token file {path} is empty",
             hint="write a long random string into it, e.g. `openssl rand -hex 32`",
             path=str(path),
         )
-    return _checked(data, str(path))
+    return _tokens(data, str(path))
 
 
-def _checked(token: bytes, where: str) -> bytes:
-    if len(token) < 16 or len(token) > MAX_TOKEN_BYTES or any(b < 33 or b > 126 for b in token):
+def _tokens(data: bytes, where: str) -> Tokens:
+    """One or two tokens, split on whitespace (a token holds none), each checked."""
+    tokens = tuple(dict.fromkeys(data.split()))
+    if len(tokens) > MAX_TOKENS:
         raise ServerRefused(
-            f"the token in {where} must be 16 to {MAX_TOKEN_BYTES} printable ASCII characters",
-            hint="use a long random string, e.g. `openssl rand -hex 32`",
+            f"{where} holds {len(tokens)} tokens; at most {MAX_TOKENS} are accepted at once",
+            hint="keep the new token and, while clients move to it, the old one: one a line",
         )
-    return token
+    for token in tokens:
+        if len(token) < 16 or len(token) > MAX_TOKEN_BYTES or any(b < 33 or b > 126 for b in token):
+            raise ServerRefused(
+                f"the token in {where} must be 16 to {MAX_TOKEN_BYTES} printable ASCII characters",
+                hint="use a long random string, e.g. `openssl rand -hex 32`",
+            )
+    return tokens
 
 
 def is_loopback(host: str) -> bool:
@@ -110,9 +135,9 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-def check_bind(host: str, token: bytes | None) -> None:
+def check_bind(host: str, token: bytes | Tokens | None) -> None:
     """Refuse to listen beyond loopback without a token."""
-    if token is None and not is_loopback(host):
+    if not token and not is_loopback(host):
         raise ServerRefused(
             f"refusing to serve on {host} without a bearer token: anyone who can reach it "
             "could read the whole store",

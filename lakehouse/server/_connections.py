@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from lakehouse.server._envelope import WATERMARK_HEADER, dumps
+from lakehouse.server._envelope import RETRY_AFTER, WATERMARK_HEADER, dumps
 from lakehouse.server._errors import TooManyConnections
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ class ConnectionGuard:
         head = (
             f"HTTP/1.1 {status} Service Unavailable\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\n{WATERMARK_HEADER.lower()}: {watermark}\r\n"
-            "connection: close\r\nretry-after: 1\r\n\r\n"
+            f"connection: close\r\nretry-after: {RETRY_AFTER}\r\n\r\n"
         )
         return head.encode() + body
 

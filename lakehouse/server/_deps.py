@@ -1,13 +1,16 @@
-"""What routes share: the read models a request holds (after its `min_seq` wait)."""
+"""What routes share: the read models a request holds (after its `min_seq` wait, and as
+of its `as_of` seq), the parameter types, and the error statuses for the OpenAPI."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from pydantic import BeforeValidator, Field
 
+from lakehouse.server._asof import AsOfReads
 from lakehouse.server._config import ServerConfig
 from lakehouse.server._live import LiveModels
 from lakehouse.server._schemas import ErrorEnvelope
@@ -37,28 +40,39 @@ def _flag(value: Any) -> Any:
 Whole = BeforeValidator(_whole)
 Flag = BeforeValidator(_flag)
 Seq = Annotated[int, Field(ge=0, le=2**62)]
+AS_OF = Query(
+    description="Read the state as it was when the journal ended at this seq (the answer's "
+    "watermark is then this seq); 400 beyond the journal's head.",
+)
 MIN_SEQ = Query(
     description="Wait (bounded) until the server reflects this seq, e.g. the seq a mutation "
     "verb printed; 503 with the current watermark if it does not in time.",
 )
 DESCRIPTIONS = {
-    400: "The query or a parameter was refused or failed.",
+    400: "The query or a parameter was refused or failed, or as_of is beyond the head.",
     401: "The bearer token is missing or wrong.",
     404: "No such entity.",
-    406: "The result cannot be given in the format asked for.",
+    406: "The Accept header takes none of the formats the route gives, or the result "
+    "cannot be given in the format asked for.",
     413: "The request body is too large.",
     422: "A parameter or the body does not match this route, or a result row is over the cap.",
-    429: "Every query slot is busy, or the answers in flight hold the result memory.",
+    429: "Every query slot (or as_of read) is busy, or the answers in flight hold the "
+    "result memory.",
     503: "The server did not reach min_seq in time.",
 }
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the error statuses a route can give (401 and 422: all)."""
-    wanted = sorted({401, 422, 503, *statuses})
+    """OpenAPI `responses` for the error statuses a route can give (401, 406, 422, 503: all)."""
+    wanted = sorted({401, 406, 422, 503, *statuses})
     return {
         status: {"model": ErrorEnvelope, "description": DESCRIPTIONS[status]} for status in wanted
     }
+
+
+def read_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`errors` for a route reading `Models`: as_of adds 400 (beyond the head) and 429."""
+    return errors(400, 429, *statuses)
 
 
 def live_of(request: Request) -> LiveModels:
@@ -73,10 +87,10 @@ def config_of(request: Request) -> ServerConfig:
     return config
 
 
-def read_models(
+def current_models(
     request: Request, min_seq: Annotated[Seq | None, Whole, MIN_SEQ] = None
 ) -> ReadModels:
-    """The read models this request holds throughout, once they reflect `min_seq`."""
+    """The read models served now, once they reflect `min_seq`: held throughout a request."""
     live = live_of(request)
     if min_seq is None:
         models = live.models
@@ -86,4 +100,22 @@ def read_models(
     return models
 
 
+def read_models(
+    request: Request,
+    min_seq: Annotated[Seq | None, Whole, MIN_SEQ] = None,
+    as_of: Annotated[Seq | None, Whole, AS_OF] = None,
+) -> Iterator[ReadModels]:
+    """The read models a data route reads: the current ones (after `min_seq`), or those as
+    of seq `as_of`, whose watermark the answer then carries (see _asof.py)."""
+    models = current_models(request, min_seq)
+    if as_of is None:
+        yield models
+        return
+    reads: AsOfReads = request.app.state.as_of
+    with reads.at(as_of, models) as past:
+        request.state.watermark = past.seq
+        yield past
+
+
 Models = Annotated[ReadModels, Depends(read_models)]
+Current = Annotated[ReadModels, Depends(current_models)]  # no as_of: /health, the journal

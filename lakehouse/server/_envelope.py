@@ -3,7 +3,8 @@
 Success: ``{"ok": true, "status": 200, "watermark": N, "data": ...}``.
 Error:   ``{"ok": false, "status": S, "watermark": N, "error": {"code", "message", "hint",
 ...fields}}``, S taken from the error class. FastAPI's own validation errors (422) and the
-404 and 405 of unknown routes and methods come out the same way.
+404 and 405 of unknown routes and methods come out the same way. Every 429 and 503 also
+carries `Retry-After` (seconds).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lakehouse.server")
 WATERMARK_HEADER = "X-Lakehouse-Watermark"
+RETRY_STATUSES = frozenset({429, 503})  # every such answer carries Retry-After
+RETRY_AFTER = 1  # seconds: slots, result memory and connections free up that fast
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -93,6 +96,9 @@ def failure(
     status = error.http_status
     detail = error.to_dict() if root is None else scrub(error.to_dict(), root)
     body = {"ok": False, "status": status, "watermark": watermark, "error": detail}
+    if status in RETRY_STATUSES:  # busy or not there yet: say when to come back
+        after = str(getattr(error, "retry_after", RETRY_AFTER))
+        headers = {"Retry-After": after, **(headers or {})}
     return JSONBody(body, status_code=status, headers=headers)
 
 

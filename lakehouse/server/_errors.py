@@ -8,6 +8,7 @@
           +-- Unauthorized (PermissionError)        exit 1, HTTP 401
           +-- RouteNotFound (LookupError)           exit 5, HTTP 404
           +-- MethodNotAllowed                      exit 2, HTTP 405
+          +-- AsOfBeyondHead (ValueError)           exit 3, HTTP 400
           +-- FormatUnsupported (ValueError)        exit 3, HTTP 406
           +-- BodyTooLarge (ValueError)             exit 3, HTTP 413
           +-- RequestInvalid (ValueError)           exit 3, HTTP 422
@@ -67,8 +68,17 @@ class MethodNotAllowed(ServerError):
     code = "method_not_allowed"
 
 
+class AsOfBeyondHead(ServerError, ValueError):
+    """`as_of` names a seq the journal has not reached: that state has no answer yet."""
+
+    exit_code = 3
+    http_status = 400
+    code = "as_of_beyond_head"
+
+
 class FormatUnsupported(ServerError, ValueError):
-    """The result cannot be given in the format the Accept header asks for."""
+    """The Accept header takes no format the route gives, or the result cannot be given in
+    the format it asks for."""
 
     exit_code = 3
     http_status = 406

@@ -3,7 +3,9 @@
 Both stop at the watermark of the read models, so a record is never announced before the
 server's reads reflect it: a client that sees seq N in the feed can query seq N's state.
 A cursor older than the oldest segment present gets `gap: true` and the checkpoint to
-start from instead (or pass `archived=true` to read the archived segments too).
+start from instead (or pass `archived=true` to read the archived segments too). Each event's
+id is its record's seq, so a client that reconnects with `Last-Event-ID` (as every
+EventSource does) resumes after the last record it saw, neither missing nor repeating one.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from lakehouse.server._deps import Flag, Models, Seq, Whole, errors, live_of
+from lakehouse.server._accept import EVENT_STREAM, JSON, accepts
+from lakehouse.server._asof import check_as_of
+from lakehouse.server._deps import Current, Flag, Seq, Whole, errors, live_of
 from lakehouse.server._envelope import dumps, success
 from lakehouse.server._schemas import Envelope, JournalPage
 
@@ -28,6 +32,14 @@ if TYPE_CHECKING:
 router = APIRouter()
 After = Annotated[Seq, Whole, Query(description="Records with a seq above this one.")]
 Archived = Annotated[bool, Flag, Query(description="Read the archived segments too (no gap).")]
+AsOf = Annotated[
+    Seq | None,
+    Whole,
+    Query(
+        description="Records up to this seq at most, the journal as of it (the page's "
+        "watermark then); 400 beyond the journal's head."
+    ),
+]
 PAGE = 1000  # records per read of the event stream
 KEEPALIVE = 15.0  # seconds between comments on an idle event stream
 
@@ -67,28 +79,39 @@ def covering_checkpoint(store: Store, upto: int) -> dict[str, Any] | None:
     return {"seq": found.seq, "name": found.name, "created_at": found.created_at}
 
 
-@router.get("/v1/journal", response_model=Envelope[JournalPage], responses=errors())
+@router.get(
+    "/v1/journal",
+    response_model=Envelope[JournalPage],
+    responses=errors(400),
+    dependencies=[Depends(accepts(JSON))],
+)
 def journal(
     request: Request,
-    models: Models,
+    models: Current,
+    *,
     after: After = 0,
     limit: Annotated[
         Annotated[int, Field(ge=1, le=10_000)], Whole, Query(description="Records at most.")
     ] = 500,
     archived: Archived = False,
+    as_of: AsOf = None,
 ) -> Response:
-    """Records after the cursor `after`, up to the watermark, and the cursor to pass next."""
-    store = live_of(request).store
-    page = read_page(store, after=after, upto=models.seq, limit=limit, archived=archived)
+    """Records after the cursor `after`, up to the watermark (or `as_of`), and the cursor to
+    pass next."""
+    live = live_of(request)
+    upto = models.seq if as_of is None else min(check_as_of(live, as_of), models.seq)
+    request.state.watermark = upto
+    archived = archived or as_of is not None  # the past: archived segments hold it
+    page = read_page(live.store, after=after, upto=upto, limit=limit, archived=archived)
     data = {
         "records": page.records,
         "next": page.next,
         "gap": page.gap,
         "first_seq": page.first_seq,
-        "checkpoint": covering_checkpoint(store, models.seq) if page.gap else None,
+        "checkpoint": covering_checkpoint(live.store, upto) if page.gap else None,
         "findings": page.findings,
     }
-    return success(models.seq, data)
+    return success(upto, data)
 
 
 STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -97,14 +120,20 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "`gap` once if the cursor fell into archived records; comments as keep-alives.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
-    **errors(),
+    **errors(400),
 }
 
 
-@router.get("/v1/journal/stream", response_class=StreamingResponse, responses=STREAM_RESPONSES)
+@router.get(
+    "/v1/journal/stream",
+    response_class=StreamingResponse,
+    responses=STREAM_RESPONSES,
+    dependencies=[Depends(accepts(EVENT_STREAM))],
+)
 async def journal_stream(
     request: Request,
-    models: Models,
+    models: Current,
+    *,
     after: After = 0,
     limit: Annotated[
         Annotated[int, Field(ge=1, le=10**9)] | None,
@@ -112,19 +141,45 @@ async def journal_stream(
         Query(description="End after N records."),
     ] = None,
     archived: Archived = False,
+    last_event_id: Annotated[
+        Seq | None,
+        Whole,
+        Header(
+            alias="Last-Event-ID",
+            description="The id of the last event seen (a seq): the stream resumes after it, "
+            "whatever `after` says (what an EventSource sends when it reconnects).",
+        ),
+    ] = None,
+    as_of: Annotated[
+        Seq | None,
+        Whole,
+        Query(
+            description="End once every record up to this seq is sent (archived ones "
+            "too); 400 beyond the journal's head."
+        ),
+    ] = None,
 ) -> StreamingResponse:
-    """Records after `after` as server-sent events, live as the journal grows."""
-    events = _events(live_of(request), after, limit, archived)
+    """Records after `after` (or the Last-Event-ID header) as server-sent events, live
+    (or up to `as_of`, then the stream ends)."""
+    live = live_of(request)
+    if last_event_id is not None:
+        after = last_event_id
+    if as_of is not None:
+        request.state.watermark = min(check_as_of(live, as_of), models.seq)
+        archived = True  # the past: archived segments hold it
+    events = _events(live, after, limit=limit, archived=archived, end=as_of)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
 async def _events(
-    live: LiveModels, after: int, limit: int | None, archived: bool
+    live: LiveModels, after: int, *, limit: int | None, archived: bool, end: int | None
 ) -> AsyncIterator[bytes]:
     cursor, sent, first = after, 0, True
     while not live.closing:
-        watermark = live.watermark
+        if end is not None and cursor >= end and not first:
+            return  # every record up to `end` is sent
+        watermark = live.watermark if end is None else min(live.watermark, end)
         if watermark <= cursor and not first:
             await live.changed(watermark, KEEPALIVE)
             if live.watermark == watermark:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakehouse._follow import Follower
 from lakehouse.server._errors import NotCaughtUp
@@ -37,12 +37,13 @@ class LiveModels:
 
     def __init__(self, store: Store, config: ServerConfig) -> None:
         self.store = store
-        limits = {
+        limits: dict[str, Any] = {
             "memory_limit": config.memory_limit,
             "threads": config.threads,
             # a backstop behind run()'s watchdog, loose enough for our own queries
             "max_execution_time": 2 * config.sql_timeout + 1,
         }
+        self.limits = limits  # every connection's: the followed ones and as_of ones
         self.follower = Follower(store, locked=True, limits=limits)
         self.closing = False
         self.last_error: str | None = None

@@ -1,5 +1,6 @@
-"""Plain ASGI middleware, outermost first: the watermark header, the bearer token, the
-body cap, and the last resort that turns an unexpected exception into a 500 envelope.
+"""Plain ASGI middleware, outermost first: the access log, the watermark header, the bearer
+token, the body cap, and the last resort that turns an unexpected exception into a 500
+envelope.
 
 They are plain ASGI (not Starlette's BaseHTTPMiddleware) so event streams pass through
 unbuffered, and so a refused request is answered before its body is read.
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +23,58 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("lakehouse.server")
+access_log = logging.getLogger("lakehouse.server.access")
 Watermark = Callable[[], int]
 OPEN_PATHS = frozenset({"/health"})
+MAX_LOGGED_PATH = 512  # characters of a path an access-log line holds
+_UNPRINTABLE = re.compile(r"[\x00-\x20\x7f-\x9f]")  # and space: a line splits on it
+
+
+class AccessLog:
+    """One line per request on `lakehouse.server.access` (INFO), once its answer is sent:
+    method, path, status, milliseconds and the watermark it carried.
+
+    The path goes as sent (percent-encoded), without its query string, any space or
+    control character escaped (a line cannot be forged); no header is logged, so neither
+    is the token.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: Any = "-"
+        watermark = "-"
+
+        async def noting(message: Message) -> None:
+            nonlocal status, watermark
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for key, value in message.get("headers", []):
+                    if key == b"x-lakehouse-watermark":
+                        watermark = value.decode("latin-1")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            raw = scope.get("raw_path")  # as sent, percent-encoded: no space, no newline
+            path = raw.decode("latin-1") if isinstance(raw, bytes) else scope.get("path", "")
+            method, path = _printable(scope.get("method", "")), _printable(path.split("?")[0])
+            access_log.info(
+                "%s %s %s %.1fms watermark=%s", method, path, status, elapsed, watermark
+            )
+
+
+def _printable(text: str) -> str:
+    if len(text) > MAX_LOGGED_PATH:
+        text = text[:MAX_LOGGED_PATH] + "..."
+    return _UNPRINTABLE.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 class WatermarkHeader:
@@ -56,13 +109,15 @@ class WatermarkHeader:
 class BearerAuth:
     """Refuse (401) every request but /health without `Authorization: Bearer <token>`.
 
-    The token is compared with `hmac.compare_digest` on bytes; it is never logged, and a
-    header longer than any token is refused without a comparison.
+    Any of `tokens` will do (two while one is rotated out). Each is compared with
+    `hmac.compare_digest` on bytes, all of them every time, so the time taken does not
+    say which matched; no token is ever logged, and a header longer than any token is
+    refused without a comparison.
     """
 
-    def __init__(self, app: ASGIApp, token: bytes, watermark: Watermark) -> None:
+    def __init__(self, app: ASGIApp, tokens: tuple[bytes, ...], watermark: Watermark) -> None:
         self.app = app
-        self.token = token
+        self.tokens = tokens
         self.watermark = watermark
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,7 +137,9 @@ class BearerAuth:
         scheme, _, given = values[0].partition(b" ")
         if scheme.lower() != b"bearer":
             return False
-        return hmac.compare_digest(given.strip(), self.token)
+        given = given.strip()
+        matches = [hmac.compare_digest(given, token) for token in self.tokens]
+        return any(matches)
 
 
 class BodyLimit:

@@ -9,19 +9,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
 from lakehouse._errors import NotFound
 from lakehouse._search import search_rows
-from lakehouse.server._deps import Flag, Models, Whole, errors, live_of
+from lakehouse.server._accept import JSON, accepts
+from lakehouse.server._deps import Current, Flag, Models, Whole, errors, live_of, read_errors
 from lakehouse.server._envelope import scrub, success
 from lakehouse.server._schemas import DatasetList, Envelope, Health, Row, SearchHits, TraceHistory
 from lakehouse.traces import predecessors
 from projections import ReadModels
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(accepts(JSON))])  # JSON only: else 406
 # columns that hold JSON text in the read models, decoded for the response
 JSON_COLUMNS = frozenset({"content", "schema", "files", "source", "timings"})
 Name = Annotated[str, Path(min_length=1, max_length=256)]
@@ -34,7 +35,7 @@ K = Annotated[
 
 
 @router.get("/health", response_model=Envelope[Health], responses=errors())
-def health(request: Request, models: Models) -> Response:
+def health(request: Request, models: Current) -> Response:
     """Liveness, open without a token: the journal's head, the served watermark, the lag."""
     live = live_of(request)
     head = max(live.store.journal.head_seq or 0, models.seq)
@@ -49,14 +50,14 @@ def health(request: Request, models: Models) -> Response:
     return success(models.seq, data)
 
 
-@router.get("/v1/datasets", response_model=Envelope[DatasetList], responses=errors())
+@router.get("/v1/datasets", response_model=Envelope[DatasetList], responses=read_errors())
 def datasets(models: Models) -> Response:
     """The datasets not dropped, by name, with their schema and files."""
     rows = _rows(models, "SELECT * FROM datasets WHERE NOT dropped ORDER BY name")
     return success(models.seq, {"datasets": rows})
 
 
-@router.get("/v1/datasets/{name}", response_model=Envelope[Row], responses=errors(404))
+@router.get("/v1/datasets/{name}", response_model=Envelope[Row], responses=read_errors(404))
 def dataset(models: Models, name: Name) -> Response:
     """One dataset (a dropped one too, with dropped true)."""
     found = _rows(models, "SELECT * FROM datasets WHERE name = ?", [name])
@@ -70,7 +71,7 @@ def dataset(models: Models, name: Name) -> Response:
     return success(models.seq, found[0])
 
 
-@router.get("/v1/traces/search", response_model=Envelope[SearchHits], responses=errors(400))
+@router.get("/v1/traces/search", response_model=Envelope[SearchHits], responses=read_errors(400))
 def search_traces(
     models: Models,
     q: SearchText,
@@ -85,14 +86,14 @@ def search_traces(
     return success(models.seq, {"hits": hits})
 
 
-@router.get("/v1/traces/{uid}", response_model=Envelope[Row], responses=errors(404))
+@router.get("/v1/traces/{uid}", response_model=Envelope[Row], responses=read_errors(404))
 def trace(models: Models, uid: Name) -> Response:
     """A trace's current head (a retired one too)."""
     return success(models.seq, _trace(models, uid))
 
 
 @router.get(
-    "/v1/traces/{uid}/history", response_model=Envelope[TraceHistory], responses=errors(404)
+    "/v1/traces/{uid}/history", response_model=Envelope[TraceHistory], responses=read_errors(404)
 )
 def trace_history(models: Models, uid: Name) -> Response:
     """The chain of predecessors from `uid` back to the first trace, with any problems."""
@@ -105,13 +106,13 @@ def trace_history(models: Models, uid: Name) -> Response:
     return success(models.seq, {"uid": uid, "chain": chain, "problems": problems})
 
 
-@router.get("/v1/playbooks/search", response_model=Envelope[SearchHits], responses=errors(400))
+@router.get("/v1/playbooks/search", response_model=Envelope[SearchHits], responses=read_errors(400))
 def search_playbooks(models: Models, q: SearchText, k: K = 10) -> Response:
     """The playbooks whose query is most like `q` (retired ones left out)."""
     return success(models.seq, {"hits": _search(models, "playbook_search", "playbooks", q, k)})
 
 
-@router.get("/v1/sessions/{id}", response_model=Envelope[Row], responses=errors(404))
+@router.get("/v1/sessions/{id}", response_model=Envelope[Row], responses=read_errors(404))
 def session(models: Models, id: Name) -> Response:
     """A recorded session with its attempts, numbered from 1."""
     found = _rows(models, "SELECT * FROM sessions WHERE id = ?", [id])

@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from lakehouse.server._accept import JSON, choose
 from lakehouse.server._deps import Models, config_of, errors
 from lakehouse.server._errors import TooManyQueries
 from lakehouse.server._results import ARROW, Lease, encode
@@ -28,6 +29,7 @@ from projections import QueryFailed, run
 
 router = APIRouter()
 CSV = "text/csv"
+FORMATS = {JSON: "json", ARROW: "arrow", CSV: "csv"}  # by media type, the default first
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The rows: the JSON envelope, Arrow IPC or CSV, as the Accept header asks.",
@@ -97,13 +99,5 @@ def sql(request: Request, body: SqlRequest, models: Models) -> Response:
 
 
 def negotiate(accept: str) -> str:
-    """json, arrow or csv: the first of them the Accept header names (JSON by default)."""
-    for item in accept.split(","):
-        media = item.split(";")[0].strip().lower()
-        if media == ARROW:
-            return "arrow"
-        if media == CSV:
-            return "csv"
-        if media in ("application/json", "application/*", "*/*"):
-            return "json"
-    return "json"
+    """json, arrow or csv, as the Accept header asks (JSON by default); 406 if it takes none."""
+    return FORMATS[choose(accept, list(FORMATS))]

@@ -57,10 +57,18 @@ class Sessions:
         request = {"verb": "session.record", **body.model_dump()}
         return self._store.execute(decide, idempotency_key=options.idempotency_key, request=request)
 
-    def show(self, sid: str) -> Head:
-        """The head of a recorded session; NotFound if there is none."""
-        head = self._store.heads().get(ENTITY, sid)
+    def show(self, sid: str, *, as_of: int | None = None) -> Head:
+        """The head of a recorded session (as of seq `as_of`, if given); NotFound if none."""
+        head = self._store.heads(as_of=as_of).get(ENTITY, sid)
         if head is None:
+            if as_of is not None:
+                raise NotFound(
+                    f"no session {sid!r} as of seq {as_of}",
+                    hint="it may have been recorded later: drop --as-of-seq to read it now",
+                    entity=ENTITY,
+                    id=sid,
+                    as_of_seq=as_of,
+                )
             raise NotFound(
                 f"no session {sid!r}",
                 hint="list sessions with 'lakehouse session list'",

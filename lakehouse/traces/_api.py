@@ -107,13 +107,15 @@ class Traces:
         if_rev: int | None = None,
         idempotency_key: str | None = None,
     ) -> Outcome:
-        """Change a trace's content or tags in place: same uid, rev + 1."""
+        """Change a trace's content or tags in place: same uid, rev + 1 (no change: a no-op)."""
         options = mutation("trace update", if_rev, idempotency_key)
 
         def decide(heads: Heads) -> Decision:
             head, body = _change(
                 heads, "update", uid, text=text, content=content, tags=tags, options=options
             )
+            if _unchanged(head, body):
+                return Decision([], ENTITY, uid, head["rev"], noop=True)
             rev = head["rev"] + 1
             return Decision(
                 [Draft(UPDATED.name, ENTITY, uid, body.fields(), rev)], ENTITY, uid, rev
@@ -132,7 +134,11 @@ class Traces:
         if_rev: int | None = None,
         idempotency_key: str | None = None,
     ) -> Outcome:
-        """Supersede a trace with a new one (new uid, rev 1) whose predecessor is `uid`."""
+        """Supersede a trace with a new one (new uid, rev 1) whose predecessor is `uid`.
+
+        A body equal to the trace's (text or content, and tags) is a no-op: nothing is
+        appended and the outcome names `uid` itself, at its rev.
+        """
         options = mutation("trace revise", if_rev, idempotency_key)
         new = new_uid()
 
@@ -140,6 +146,8 @@ class Traces:
             head, body = _change(
                 heads, "revise", uid, text=text, content=content, tags=tags, options=options
             )
+            if _unchanged(head, body):  # the trace already holds it: no new one to link
+                return Decision([], ENTITY, uid, head["rev"], noop=True)
             drafts = [
                 Draft(REVISED.name, ENTITY, new, {**body.fields(), "predecessor": uid}, 1),
                 Draft(SUPERSEDED.name, ENTITY, uid, {"successor": new}, head["rev"] + 1),
@@ -175,14 +183,17 @@ class Traces:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def get(self, uid: str) -> Head:
-        """The current head of a trace (retired ones too); NotFound if there is none."""
-        return _existing(self._store.heads(), uid)
+    def get(self, uid: str, *, as_of: int | None = None) -> Head:
+        """The current head of a trace (retired ones too), or its head as of seq `as_of`;
+        NotFound if there is none."""
+        return _existing(self._store.heads(as_of=as_of), uid, as_of)
 
-    def history(self, uid: str) -> dict[str, Any]:
-        """The chain of predecessors from `uid` back to the first trace, with any problems."""
-        heads = self._store.heads()
-        chain, problems = predecessors(_existing(heads, uid), lambda id: heads.get(ENTITY, id))
+    def history(self, uid: str, *, as_of: int | None = None) -> dict[str, Any]:
+        """The chain of predecessors from `uid` back to the first trace, with any problems
+        (as the traces were at seq `as_of`, if given)."""
+        heads = self._store.heads(as_of=as_of)
+        start = _existing(heads, uid, as_of)
+        chain, problems = predecessors(start, lambda id: heads.get(ENTITY, id))
         return {"uid": uid, "chain": chain, "problems": problems}
 
     def search(
@@ -258,9 +269,23 @@ def _body_from(
     return _body(text, content, head["tags"] if tags is None else tags, what)
 
 
-def _existing(heads: Heads, uid: str) -> Head:
+def _unchanged(head: Head, body: TraceBody) -> bool:
+    """True if `body` is what the trace holds already: the same text or content (by its
+    hash, so 1 and true differ as JSON does) and the same tags. Nothing is appended then."""
+    return head.get("content_hash") == body.content_hash() and head["tags"] == body.tags
+
+
+def _existing(heads: Heads, uid: str, as_of: int | None = None) -> Head:
     head = heads.get(ENTITY, uid)
     if head is None:
+        if as_of is not None:
+            raise NotFound(
+                f"no trace {uid!r} as of seq {as_of}",
+                hint="it may have been added later: drop --as-of-seq to read it as it is now",
+                entity=ENTITY,
+                id=uid,
+                as_of_seq=as_of,
+            )
         raise NotFound(
             f"no trace {uid!r}",
             hint="list traces with 'lakehouse trace list --include-retired'",

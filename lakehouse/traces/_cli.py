@@ -84,7 +84,10 @@ def update(
     if_rev: int | None,
     idempotency_key: str | None,
 ) -> None:
-    """Change a trace in place (same uid, rev + 1); what is not given is kept."""
+    """Change a trace in place (same uid, rev + 1); what is not given is kept.
+
+    Nothing to change (the same text or content, the same tags) appends nothing.
+    """
     _change(
         "update", uid, text=text, content=content, tags=tags, if_rev=if_rev, key=idempotency_key
     )
@@ -107,7 +110,10 @@ def revise(
     if_rev: int | None,
     idempotency_key: str | None,
 ) -> None:
-    """Supersede a trace with a new one (new uid) whose predecessor it is."""
+    """Supersede a trace with a new one (new uid) whose predecessor it is.
+
+    Nothing to change appends nothing: the trace already is that revision.
+    """
     _change(
         "revise", uid, text=text, content=content, tags=tags, if_rev=if_rev, key=idempotency_key
     )
@@ -155,29 +161,42 @@ def retire(
     print_outcome(outcome)
 
 
+AS_OF = click.option(
+    "--as-of-seq",
+    type=SEQ,
+    metavar="N",
+    help="As it was at seq N (the nearest checkpoint at or before N plus the records up to "
+    "N, archived ones too); N beyond the journal's head is invalid input (exit 3).",
+)
+
+
 @trace_group.command("get")
 @click.argument("uid")
+@AS_OF
 @json_option
 @examples("""
 lakehouse trace get trc_0123
+lakehouse trace get trc_0123 --as-of-seq 40 --json
 """)
-def get(uid: str) -> None:
-    """Print a trace's current head."""
+def get(uid: str, as_of_seq: int | None) -> None:
+    """Print a trace's current head (or its head as of a seq)."""
     with open_store() as store:
-        head = store.traces.get(uid)
+        head = store.traces.get(uid, as_of=as_of_seq)
     print_head(head)
 
 
 @trace_group.command("history")
 @click.argument("uid")
+@AS_OF
 @json_option
 @examples("""
 lakehouse trace history trc_0123
+lakehouse trace history trc_0123 --as-of-seq 40
 """)
-def history(uid: str) -> None:
+def history(uid: str, as_of_seq: int | None) -> None:
     """Walk a trace's predecessors back to the first; report cycles and missing links."""
     with open_store() as store:
-        found = store.traces.history(uid)
+        found = store.traces.history(uid, as_of=as_of_seq)
 
     def human() -> None:
         for depth, head in enumerate(found["chain"]):

@@ -427,6 +427,9 @@ class StoreMachine(RuleBasedStateMachine):
                 return Expect(errors=errors)
             head = self.traces[uid]
             new_text, new_content, new_tags = self._body_after(head, text, content, tags)
+            same = ("text", new_text) if new_text is not None else ("content", _json(new_content))
+            if same == head["body"] and new_tags == head["tags"]:
+                return Expect(id=uid, rev=head["rev"])  # nothing to change: nothing appended
             if not revise:
 
                 def update(outcome: Outcome) -> None:

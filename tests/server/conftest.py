@@ -165,6 +165,10 @@ def envelope(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     assert body["ok"] is (status == 200)
     assert isinstance(body["watermark"], int)
     assert response.headers["x-lakehouse-watermark"] == str(body["watermark"])
+    if status in (429, 503):  # busy, or not there yet: when to come back
+        assert response.headers["retry-after"].isdigit()
+    else:
+        assert "retry-after" not in response.headers
     if status == 200:
         assert set(body) == {"ok", "status", "watermark", "data"}
     else:

@@ -88,7 +88,7 @@ def test_the_token_is_never_logged(
 
 def test_token_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LH_TOKEN", f"  {TOKEN}\n")
-    assert token_from_env("LH_TOKEN") == TOKEN.encode()
+    assert token_from_env("LH_TOKEN") == (TOKEN.encode(),)
     monkeypatch.setenv("LH_TOKEN", "")
     with pytest.raises(ServerRefused, match="holds no token") as caught:
         token_from_env("LH_TOKEN")
@@ -102,9 +102,9 @@ def test_a_token_file_must_be_private(tmp_path: Path) -> None:
     path = tmp_path / "token"
     path.write_text(TOKEN + "\n")
     path.chmod(0o600)
-    assert token_from_file(path) == TOKEN.encode()
+    assert token_from_file(path) == (TOKEN.encode(),)
     path.chmod(0o400)
-    assert token_from_file(path) == TOKEN.encode()
+    assert token_from_file(path) == (TOKEN.encode(),)
     for mode in (0o640, 0o604, 0o644):
         path.chmod(mode)
         with pytest.raises(ServerRefused, match="open to others") as caught:
@@ -112,6 +112,37 @@ def test_a_token_file_must_be_private(tmp_path: Path) -> None:
         assert caught.value.hint == f"chmod 600 {path}"
     with pytest.raises(ServerRefused, match="cannot read"):
         token_from_file(tmp_path / "missing")
+
+
+OLD = "old-token-0123456789abcdef"
+
+
+def test_a_token_file_of_two_lines_gives_two_tokens_for_a_rotation(
+    make_app: Callable[..., FastAPI], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "token"
+    path.write_text(f"\n  {TOKEN}\n{OLD}  \n\n")
+    path.chmod(0o600)
+    tokens = token_from_file(path)
+    assert tokens == (TOKEN.encode(), OLD.encode())
+    monkeypatch.setenv("LH_TOKEN", f"{TOKEN} {OLD}")
+    assert token_from_env("LH_TOKEN") == tokens
+    with TestClient(make_app(token=tokens)) as client:
+        for token in (TOKEN, OLD):
+            auth = {"Authorization": f"Bearer {token}"}
+            assert envelope(client.get("/v1/datasets", headers=auth))
+        wrong = {"Authorization": f"Bearer {TOKEN} {OLD}"}  # both at once: neither
+        assert envelope(client.get("/v1/datasets", headers=wrong), 401)
+    path.write_text(f"{TOKEN}\n{OLD}\nthird-token-0123456789abcdef\n")
+    with pytest.raises(ServerRefused, match="holds 3 tokens; at most 2") as caught:
+        token_from_file(path)
+    assert caught.value.exit_code == 3
+    path.write_text(f"{TOKEN}\nshort\n")
+    with pytest.raises(ServerRefused, match="16 to 1024"):
+        token_from_file(path)
+    path.write_text(TOKEN + " " * 4096)  # over the 4 KiB a token file may hold
+    with pytest.raises(ServerRefused, match=r"larger than 4 KiB \(4,096 bytes\)"):
+        token_from_file(path)
 
 
 @pytest.mark.parametrize(

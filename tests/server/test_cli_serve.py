@@ -60,6 +60,9 @@ def test_serve_listens_answers_and_stops_on_sigterm(seeded: Seeded) -> None:
             # uvicorn shuts down, then re-raises the signal: the usual exit of a server
             assert child.wait(timeout=10) in (0, -signal.SIGTERM)
         assert time.monotonic() - started < 3
+        logged = child.stderr.read().splitlines()  # the child is gone: all of it
+        assert re.fullmatch(r"\S+ \S+ GET /health 200 \d+\.\dms watermark=\d+", logged[0])
+        assert re.fullmatch(r"\S+ \S+ GET /v1/journal/stream 200 .*", logged[1])
     finally:
         child.kill()
         child.wait()

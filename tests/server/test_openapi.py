@@ -43,10 +43,12 @@ def test_every_operation_conforms_and_never_answers_5xx(
             suppress_health_check=list(HealthCheck),
         )
         def check(case: Any) -> None:
-            if case.query and "min_seq" in case.query:
-                # a seq the journal has not reached is answered 503 after a wait, by design
-                # (tests/server/test_routes.py pins it): keep the run to seqs that exist
-                case.query["min_seq"] = _reached(case.query["min_seq"], shared.head)
+            for name in ("min_seq", "as_of"):
+                if case.query and name in case.query:
+                    # a seq the journal has not reached is answered 503 after a wait (min_seq)
+                    # or 400 (as_of), by design (test_routes.py, test_as_of.py pin them):
+                    # keep the run to seqs that exist
+                    case.query[name] = _reached(case.query[name], shared.head)
             # any text is a schema-valid `sql`, but only a SELECT runs: a 400 for the rest is right
             skip = [positive_data_acceptance] if case.operation.path == "/v1/sql" else []
             response = case.call_and_validate(excluded_checks=skip)
@@ -73,7 +75,9 @@ def _reached(value: Any, head: int) -> Any:
     return value
 
 
-def test_the_description_lists_every_route_and_min_seq_everywhere(client: TestClient) -> None:
+def test_the_description_lists_every_route_and_min_seq_and_as_of_everywhere(
+    client: TestClient,
+) -> None:
     described = client.get("/openapi.json").json()
     routes = {
         (method.upper(), path) for path, item in described["paths"].items() for method in item
@@ -95,4 +99,5 @@ def test_the_description_lists_every_route_and_min_seq_everywhere(client: TestCl
         for operation in item.values():
             names = {parameter["name"] for parameter in operation.get("parameters", [])}
             assert "min_seq" in names, path
-            assert {"200", "401", "422", "503"} <= set(operation["responses"]), path
+            assert ("as_of" in names) is (path != "/health"), path  # every read takes it
+            assert {"200", "401", "406", "422", "503"} <= set(operation["responses"]), path
