@@ -32,6 +32,9 @@ class Source:
     batches: Iterator[pa.RecordBatch]
     consumed: Callable[[], int]  # bytes read so far, for progress (an estimate)
     close: Callable[[], None]
+    # read it on a thread ahead of the writer: pyarrow's Parquet reader runs on the
+    # caller's thread; DuckDB parses on its own threads already, into its buffer
+    ahead: bool = False
 
     def __enter__(self) -> Source:
         return self

@@ -20,7 +20,7 @@ import errno
 import functools
 import os
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -161,10 +161,9 @@ def _write(
         given, options, whole=whole, progress=progress is not None, parquet_only=parquet_only
     ) as source:
         report = None if progress is None else _reporter(source, progress)
-        with (
-            _writing(store_root, name),
-            closing(prefetch(row_groups(source.batches, source.schema))) as groups,
-        ):
+        regrouped = row_groups(source.batches, source.schema)
+        ahead = closing(prefetch(regrouped)) if source.ahead else nullcontext(regrouped)
+        with _writing(store_root, name), ahead as groups:
             return write_groups(store_root, name, source.schema, groups, after_group=report)
 
 

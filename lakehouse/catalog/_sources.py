@@ -90,7 +90,9 @@ def _open_parquet(given: Input) -> Source:
         return size * done[0] // max(rows, 1)
 
     schema = file.schema_arrow
-    return Source(given.shown, "parquet", schema, size, rows, batches(), consumed, file.close)
+    source = Source(given.shown, "parquet", schema, size, rows, batches(), consumed, file.close)
+    source.ahead = True
+    return source
 
 
 @contextmanager
