@@ -48,7 +48,7 @@ from lakehouse.catalog._models import (
     content_payload,
     dataset_id,
 )
-from lakehouse.catalog._names import validate_dataset_name
+from lakehouse.catalog._names import check_identifier, validate_dataset_name
 
 if TYPE_CHECKING:
     from lakehouse._store import Store
@@ -226,7 +226,10 @@ def _options(name: str, what: str, *given: Any) -> Options:
             "--mode append adds rows of the same schema: pass one of them",
             field="mode",
         )
-    validate_dataset_name(name)
+    if what == "dataset drop":
+        check_identifier(name)  # a name taken since it was made may still be dropped
+    else:
+        validate_dataset_name(name)
     return options
 
 
