@@ -15,8 +15,9 @@ the bytes deterministic. Where this reader departs from a plain ``read_csv(file)
   ingested as one garbage column;
 - a HUGEINT column is stored as DECIMAL(38,0) (Parquet has no 128-bit integer; DuckDB's
   own COPY would write a DOUBLE and round it), a value that needs more digits is
-  refused, and so is a BIGNUM column (beyond HUGEINT) and a float that overflowed to
-  infinity from text that was a number (``1e400``): no value is stored that differs
+  refused, and so is a BIGNUM column (beyond HUGEINT), a float that overflowed to
+  infinity from text that was a number (``1e400``) and an integer a DOUBLE column
+  cannot hold exactly (lakehouse/catalog/_numbers.py): no value is stored that differs
   from its text without a word. ``--column NAME=VARCHAR`` keeps such a column as text.
 
 The connection reads that one file and nothing else (``allowed_paths``), loads no
@@ -27,12 +28,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lakehouse._errors import InvalidInput
 from lakehouse.catalog._batches import Source
-from lakehouse.catalog._csv_errors import header_delimiter, located_ragged, translated
+from lakehouse.catalog._csv_errors import (
+    MAX_ROW_BYTES,
+    header_delimiter,
+    located_ragged,
+    refuse_long_lines,
+    translated,
+)
 from lakehouse.catalog._inputs import Input, refuse
+from lakehouse.catalog._numbers import NumberCheck
 from projections import literal, quote
 
 if TYPE_CHECKING:
@@ -123,6 +131,7 @@ def open_csv(given: Input, options: CsvOptions, *, whole: bool, progress: bool) 
     `whole` infers types from every row (after a `Widened`); `progress` makes `consumed`
     follow DuckDB's own progress through the file.
     """
+    refuse_long_lines(given)
     con = _connect(given.path, progress=progress)
     try:
         with translated(given, options, whole=whole):
@@ -131,7 +140,10 @@ def open_csv(given: Input, options: CsvOptions, *, whole: bool, progress: bool) 
     except BaseException:
         con.close()
         raise
-    checker = _OverflowCheck(con, given, options, floats)
+    untyped = CsvOptions(options.delimiter, options.null_values)
+    text_sql = read_csv_sql(given, untyped, extra=("all_varchar = true",))
+    typed = {name for name, _ in options.columns}
+    checker = NumberCheck(con, given, text_sql, floats, typed)
     batches = _stream(reader, given, options, whole, checker)
     consumed = _progress(con, given.size) if progress else (lambda: 0)
     return Source(given.shown, "csv", reader.schema, given.size, None, batches, consumed, con.close)
@@ -186,6 +198,7 @@ def read_csv_sql(
 ) -> str:
     """The ``read_csv(...)`` call for `given` (`delimiter` overrides the options' one)."""
     args = [literal(given.path), "header = true", "skip = 0", "compression = 'none'"]
+    args.append(f"max_line_size = {MAX_ROW_BYTES}")
     if delim := delimiter or options.delimiter:
         args.append(f"delim = {literal(delim)}")
     if options.null_values is not None:
@@ -270,54 +283,12 @@ def _stream(
     given: Input,
     options: CsvOptions,
     whole: bool,
-    checker: _OverflowCheck,
+    checker: NumberCheck,
 ) -> Iterator[pa.RecordBatch]:
     with translated(given, options, whole=whole, streaming=True):
         for batch in reader:
             checker.check(batch)
             yield batch
-
-
-class _OverflowCheck:
-    """Refuses a float column where a number's text overflowed to infinity (``1e400``).
-
-    Infinity in a batch is rare, so the cheap test runs on every batch and the costly
-    one (the file's text of that column, read again) only when it finds some: an
-    explicit ``inf`` or ``-Infinity`` is kept, as DuckDB reads it.
-    """
-
-    def __init__(self, con: Any, given: Input, options: CsvOptions, floats: dict[str, str]) -> None:
-        self.con, self.given, self.options, self.floats = con, given, options, dict(floats)
-
-    def check(self, batch: pa.RecordBatch) -> None:
-        import pyarrow.compute as pc
-
-        for name, kind in list(self.floats.items()):
-            if pc.any(pc.is_inf(batch.column(name))).as_py():
-                self._text_of_infinity(name, kind)
-                del self.floats[name]  # the whole file's column is checked now
-
-    def _text_of_infinity(self, name: str, kind: str) -> None:
-        untyped = CsvOptions(self.options.delimiter, self.options.null_values)
-        source = read_csv_sql(self.given, untyped, extra=("all_varchar = true",))
-        column = quote(name)
-        sql = (
-            f"SELECT {column} FROM {source} "
-            f"WHERE isinf(TRY_CAST({column} AS {kind})) "
-            f"AND NOT regexp_full_match(trim({column}), '(?i)[+-]?inf(inity)?') LIMIT 1"
-        )
-        with self.con.cursor() as cursor:
-            found = cursor.execute(sql).fetchone()
-        if found is None:
-            return
-        raise refuse(
-            self.given.shown,
-            f"{self.given.shown}: column {name!r} holds {found[0]!r}, beyond what a {kind} "
-            "holds (it would be stored as infinity)",
-            COLUMN_HINT.format(name=name),
-            column=name,
-            value=found[0],
-        )
 
 
 def _progress(con: duckdb.DuckDBPyConnection, total: int) -> Callable[[], int]:

@@ -25,6 +25,7 @@ from lakehouse.catalog import (
     ObjectInfo,
     _objects,
     columns_fingerprint,
+    csv_options,
     detect_format,
     ingest_file,
     inspect_parquet,
@@ -271,17 +272,106 @@ def test_the_object_depends_on_the_data_not_on_the_path_it_took(
     assert registered.sha256 == streamed.sha256
 
 
-def test_a_type_that_widens_after_the_first_block_matches_read_table(
+def test_a_type_that_widens_after_the_sample_matches_read_csv_of_every_row(
     tmp_path: Path, store: Path, small_blocks: int
 ) -> None:
-    ints = "".join(f"{i},{i}\n" for i in range(20_000))
-    csv = write(tmp_path / "widen.csv", "id,amount\n" + ints + "20000,2.5\n20001,unknown\n")
-    assert csv.stat().st_size > 2 * small_blocks
+    import duckdb
+
+    ints = "".join(f"{i},{i}\n" for i in range(SAMPLE_ROWS + 500))
+    csv = write(tmp_path / "widen.csv", "id,amount\n" + ints + "1,2.5\n2,unknown\n")
+    # DuckDB's read_csv sniffs BIGINT from its sample and then fails on 'unknown' ...
+    with pytest.raises(duckdb.ConversionException):
+        duckdb.sql(f"SELECT * FROM read_csv('{csv}')").fetchall()
+    # ... so ingest reads the file again with every row sniffed, as sample_size=-1 does
     info = ingest_file(store, "widen", csv)
+    want = duckdb.sql(f"SELECT * FROM read_csv('{csv}', sample_size=-1)").to_arrow_table()
     table, _ = read_table(csv)
     assert [c["type"] for c in info.schema] == ["int64", "string"]
-    assert schema_fingerprint(table.schema) == info.fingerprint
+    assert schema_fingerprint(table.schema) == info.fingerprint == schema_fingerprint(want.schema)
     assert pq.read_table(store / info.path).equals(table)
+    assert table.to_pylist() == want.to_pylist()
+    # a HUGEINT column (stored as DECIMAL(38,0)) widens to text the same way
+    huge = "".join(f"{i},{2**70 + i}\n" for i in range(SAMPLE_ROWS + 500))
+    csv = write(tmp_path / "huge.csv", "id,x\n" + huge + "1,abc\n")
+    assert [c["type"] for c in ingest_file(store, "huge", csv).schema] == ["int64", "string"]
+
+
+# --- numbers: never a value that differs from its text without a word ---------------------
+
+
+def test_an_int_beyond_bigint_is_kept_exactly_as_decimal(tmp_path: Path, store: Path) -> None:
+    import duckdb
+
+    big = [2**63, 2**64, -(2**100), 10**38 - 1]
+    csv = write(tmp_path / "big.csv", "n,big\n" + "".join(f"{i},{v}\n" for i, v in enumerate(big)))
+    sniffed = duckdb.sql(f"SELECT * FROM read_csv('{csv}')")
+    assert [str(kind) for kind in sniffed.types] == ["BIGINT", "HUGEINT"]  # what DuckDB makes
+    info = ingest_file(store, "big", csv)
+    assert info.schema[1] == {"name": "big", "type": "decimal128(38, 0)"}
+    assert [int(v) for v in pq.read_table(store / info.path).column("big").to_pylist()] == big
+
+
+@pytest.mark.parametrize(
+    ("value", "other", "what"),
+    [
+        (str(10**38), "4", "more than the 38 digits a Parquet DECIMAL(38,0) holds"),
+        (str(10**40), "4", "holds integers beyond HUGEINT (DuckDB's BIGNUM)"),
+        ("1e400", "4.5", "beyond what a DOUBLE holds (it would be stored as infinity)"),
+        (str(2**70 + 1), "4.5", "an integer a DOUBLE cannot hold exactly (it would be 1.1805"),
+    ],
+    ids=["hugeint-39-digits", "bignum", "double-overflow", "double-inexact"],
+)
+def test_a_number_that_cannot_be_stored_as_written_is_refused(
+    tmp_path: Path, store: Path, value: str, other: str, what: str
+) -> None:
+    csv = write(tmp_path / "n.csv", f"id,x\n1,2\n2,{value}\n3,{other}\n")
+    error = refusal(store, csv)
+    assert what in error.message and "'x'" in error.message
+    assert error.fields["column"] == "x"
+    assert error.hint is not None and "--column x=VARCHAR" in error.hint
+    kept = ingest_file(store, "kept", csv, options=csv_options(None, None, {"x": "VARCHAR"}))
+    assert pq.read_table(store / kept.path).column("x").to_pylist() == ["2", value, other]
+
+
+def test_a_double_that_holds_its_integers_exactly_is_kept(tmp_path: Path, store: Path) -> None:
+    csv = write(tmp_path / "n.csv", f"id,x\n1,{2**60}\n2,1e300\n3,4.5\n")
+    info = ingest_file(store, "n", csv)
+    assert pq.read_table(store / info.path).column("x").to_pylist() == [2.0**60, 1e300, 4.5]
+
+
+def test_an_infinity_written_as_such_is_kept(tmp_path: Path, store: Path) -> None:
+    csv = write(tmp_path / "inf.csv", "id,x\n1,1.5\n2,inf\n3,-Infinity\n4,NaN\n")
+    info = ingest_file(store, "inf", csv)
+    values = pq.read_table(store / info.path).column("x").to_pylist()
+    assert values[:3] == [1.5, float("inf"), float("-inf")] and values[3] != values[3]
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"id": "NOPE"}, "--column id=NOPE: 'NOPE' is not a DuckDB type"),
+        ({"id": "INTERVAL"}, "--column id=INTERVAL: a dataset column cannot be INTERVAL"),
+        ({"id": "INTEGER[]"}, "--column id=INTEGER[]: a dataset column cannot be INTEGER[]"),
+    ],
+)
+def test_a_column_type_must_be_one_a_dataset_holds(columns: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        csv_options(None, None, columns)
+    assert caught.value.message.startswith(message)
+    assert caught.value.fields["field"] == "columns"
+
+
+def test_a_value_that_is_not_its_given_type_is_refused_naming_it(
+    tmp_path: Path, store: Path
+) -> None:
+    csv = write(tmp_path / "t.csv", "id,x\n1,2\n2,two\n")
+    with pytest.raises(InvalidInput) as caught:
+        ingest_file(store, "t", csv, options=csv_options(None, None, {"x": "INT"}))
+    assert caught.value.message == (
+        f"{csv}: line 3: column 'x' holds 'two', which is not a INTEGER"
+    )
+    assert (caught.value.fields["line"], caught.value.fields["column"]) == (3, "x")
+    assert left_under_objects(store) == []
 
 
 def test_a_damaged_object_is_replaced_by_a_good_copy(tmp_path: Path, store: Path) -> None:
