@@ -94,9 +94,9 @@ def ingest(
 ) -> None:
     """Ingest a CSV (also gzip, TSV...) or Parquet file as dataset NAME; '-' reads stdin.
 
-    Prints what happened (created, replaced, appended, or unchanged), the rev and seq.
-    A CSV is read as DuckDB's read_csv reads it: delimiter and types sniffed, the empty
-    field NULL.
+    Prints what happened (created, replaced, appended or unchanged), its rev and seq.
+
+    A CSV is read as DuckDB's read_csv reads it: delimiter, types sniffed; empty field NULL.
     """
     from lakehouse.catalog._inputs import MAX_INPUT_BYTES
 
