@@ -63,9 +63,28 @@ TOUR: dict[str, list[Step]] = {
         Step(f"printf '{STAFF}' > staff.csv"),
         Step("lakehouse dataset ingest staff staff.csv"),
         Step("lakehouse dataset ingest staff staff.csv"),
+        Step(
+            "printf 'id,name,role,city,hourly_rate\\n4,Ken Thompson,sre,Berkeley,90.00\\n'"
+            " > more_staff.csv"
+        ),
+        Step("lakehouse dataset ingest staff more_staff.csv"),
+        Step("lakehouse dataset ingest staff more_staff.csv --mode append"),
         Step("printf 'id,name,team\\n1,Ada Lovelace,platform\\n' > teams.csv", hidden=True),
         Step("lakehouse dataset ingest staff teams.csv", note="columns id, name, team"),
         Step("lakehouse dataset show staff", {"fingerprint": r"fingerprint +([0-9a-f]{12})"}),
+    ],
+    "csv": [
+        Step(
+            "printf 'zip\\tcode\\tjoined\\tactive\\n00123\\tNA\\t2012/01/01\\tYes\\n"
+            "07001\\t\\t2013/06/30\\tNo\\n' | gzip > zips.tsv.gz"
+        ),
+        Step("lakehouse dataset ingest zips zips.tsv.gz"),
+        Step('lakehouse sql "SELECT * FROM zips"'),
+        Step(
+            "zcat zips.tsv.gz | lakehouse dataset ingest zips - --mode replace"
+            " --null-value NA --null-value '' --column zip=VARCHAR"
+        ),
+        Step('lakehouse sql "SELECT * FROM zips"'),
     ],
     "traces": [
         Step("lakehouse trace add --text 'plan the ingest' --tag etl", {"plan": r"(trc_\w+)"}),

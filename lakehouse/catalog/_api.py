@@ -3,41 +3,52 @@
 The object is written to objects/ first, outside the store lock (it is content-addressed,
 so a command refused afterwards leaves at most an unreferenced object, never a record
 naming a missing file); the name is validated before anything is written. The command
-then decides under the lock:
+then decides under the lock, for a dataset that exists and is not dropped:
 
-- same fingerprint and same object (sha256): an idempotent no-op, nothing appended;
-- same fingerprint, other data: a new revision whose files are the new object (the
-  schema contract holds, so a refresh needs no ``--replace``);
-- another fingerprint: Conflict naming both fingerprints, unless ``replace=True``;
-- a dropped dataset takes any new data as its next revision (rev continues).
+- the same data (its only object is this one; with ``mode="append"``, this object is
+  one of its objects already): an idempotent no-op, nothing appended;
+- other data of the same schema: ``mode="replace"`` makes this object its only one (a
+  new revision), ``mode="append"`` adds it to the objects its view reads; no mode is a
+  Conflict (exit 4) whose hint names --mode: nothing is replaced by accident;
+- another schema: Conflict naming both fingerprints unless ``replace=True``, which
+  replaces the dataset (schema and data); ``mode="append"`` needs the same schema;
+- a dataset that does not exist or was dropped takes any data (rev continues).
+
+Every outcome says what happened in ``extra["action"]``: created, replaced, appended or
+unchanged.
 """
 
 from __future__ import annotations
 
 import builtins
+import io
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from journal import Draft, UnsafeFile
-from lakehouse._errors import Conflict, InvalidInput, NotFound
+from lakehouse._errors import InvalidInput, NotFound
 from lakehouse._heads import Heads
 from lakehouse._input import parse
 from lakehouse._store import Decision, Outcome, check_rev
-from lakehouse.catalog._ingest import Progress, ingest_file, inspect_parquet
+from lakehouse.catalog._csv import csv_options
+from lakehouse.catalog._decide import action, outcome_extra
+from lakehouse.catalog._ingest import Ingested, Progress, ingest, inspect_parquet
+from lakehouse.catalog._inputs import MAX_INPUT_BYTES
 from lakehouse.catalog._manifest import refresh_manifest
 from lakehouse.catalog._models import (
+    APPENDED,
     DROPPED,
     ENTITY,
     INGESTED,
     REGISTERED,
     Options,
+    ReadOptions,
     content_payload,
     dataset_id,
 )
-from lakehouse.catalog._names import validate_dataset_name
-from lakehouse.catalog._objects import ObjectInfo
-from lakehouse.catalog._sources import detect_format
+from lakehouse.catalog._names import check_identifier, validate_dataset_name
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,58 +69,71 @@ class Datasets:
     def ingest(
         self,
         name: str,
-        file: str | Path,
+        file: str | os.PathLike[str] | IO[bytes],
         *,
+        mode: str | None = None,
         replace: bool = False,
+        delimiter: str | None = None,
+        null_values: builtins.list[str] | None = None,
+        columns: Mapping[str, str] | None = None,
+        max_bytes: int = MAX_INPUT_BYTES,
         if_rev: int | None = None,
         idempotency_key: str | None = None,
         progress: Progress | None = None,
     ) -> Outcome:
-        """Ingest a CSV or Parquet file as dataset `name` (a new rev if its data changed)."""
-        options = _options(name, replace, if_rev, idempotency_key, "dataset ingest")
-        path = _path(file, "file", "dataset ingest")
-        source_format = detect_format(path)  # refuses a missing or unreadable file early
-        info = ingest_file(self._store.root, name, path, progress=progress)
-        payload = content_payload(name, info, path, source_format)
-        return self._put(
-            INGESTED.name,
+        """Ingest a CSV or Parquet file (a path, or a binary stream) as dataset `name`.
+
+        `mode` is "replace" or "append" (needed when the dataset holds other data);
+        `delimiter`, `null_values` (replacing the default, the empty field) and `columns`
+        (name -> DuckDB type) say how to read a CSV; at most `max_bytes` are read.
+        """
+        options = _options(name, "dataset ingest", mode, replace, if_rev, idempotency_key)
+        given = {"delimiter": delimiter, "null_values": null_values, "columns": columns}
+        reading = parse(ReadOptions, {**given, "max_bytes": max_bytes}, what="dataset ingest")
+        csv = csv_options(reading.delimiter, reading.null_values, reading.columns)
+        done = ingest(
+            self._store.root,
             name,
-            info,
-            payload=payload,
-            options=options,
-            idempotency_key=idempotency_key,
+            _file(file),
+            options=csv,
+            max_bytes=reading.max_bytes,
+            progress=progress,
         )
+        request = {key: value for key, value in given.items() if value is not None}
+        return self._put(INGESTED.name, name, done, options=options, request=request)
 
     def register(
         self,
         name: str,
-        path: str | Path,
+        path: str | os.PathLike[str],
         *,
+        mode: str | None = None,
         replace: bool = False,
+        max_bytes: int = MAX_INPUT_BYTES,
         if_rev: int | None = None,
         idempotency_key: str | None = None,
         progress: Progress | None = None,
     ) -> Outcome:
         """Register a Parquet file as dataset `name`: it is copied into objects/."""
-        options = _options(name, replace, if_rev, idempotency_key, "dataset register")
+        options = _options(name, "dataset register", mode, replace, if_rev, idempotency_key)
+        reading = parse(ReadOptions, {"max_bytes": max_bytes}, what="dataset register")
         source = _path(path, "path", "dataset register")
-        inspect_parquet(source)  # refuses anything but a readable Parquet file
-        info = ingest_file(self._store.root, name, source, progress=progress)
-        payload = content_payload(name, info, source, "parquet")
-        return self._put(
-            REGISTERED.name,
+        inspect_parquet(source, max_bytes=reading.max_bytes)  # refuses all but Parquet
+        done = ingest(
+            self._store.root,
             name,
-            info,
-            payload=payload,
-            options=options,
-            idempotency_key=idempotency_key,
+            source,
+            max_bytes=reading.max_bytes,
+            progress=progress,
+            parquet_only=True,
         )
+        return self._put(REGISTERED.name, name, done, options=options, request={})
 
     def drop(
         self, name: str, *, if_rev: int | None = None, idempotency_key: str | None = None
     ) -> Outcome:
         """Drop a dataset: it leaves lists and SQL; its objects and history stay."""
-        _options(name, False, if_rev, idempotency_key, "dataset drop")
+        _options(name, "dataset drop", None, False, if_rev, idempotency_key)
 
         def decide(heads: Heads) -> Decision:
             head = heads.get(ENTITY, name)
@@ -153,25 +177,24 @@ class Datasets:
         self,
         kind: str,
         name: str,
-        info: ObjectInfo,
+        done: Ingested,
         *,
-        payload: dict[str, Any],
         options: Options,
-        idempotency_key: str | None,
+        request: dict[str, Any],
     ) -> Outcome:
-        extra = {"dataset_id": payload["dataset_id"], "fingerprint": info.fingerprint}
-        extra |= {"object": info.path, "rows": info.rows}
+        info = done.object
+        payload = content_payload(name, info, done.source)
 
         def decide(heads: Heads) -> Decision:
             head = heads.get(ENTITY, name)
             rev = head["rev"] if head else 0
             check_rev(ENTITY, name, rev, options.if_rev, reread="show")
-            if head is not None and not head["dropped"]:
-                if head["fingerprint"] != info.fingerprint and not options.replace:
-                    raise _fingerprint_conflict(head, info)
-                if head["fingerprint"] == info.fingerprint and _same_object(head, info):
-                    return Decision([], ENTITY, name, rev, noop=True, extra=extra)
-            draft = Draft(kind, ENTITY, name, payload, rev + 1)
+            verdict = action(head, info, options)
+            extra = outcome_extra(payload, info, head, verdict)
+            if verdict == "unchanged":
+                return Decision([], ENTITY, name, rev, noop=True, extra=extra)
+            record_kind = APPENDED.name if verdict == "appended" else kind
+            draft = Draft(record_kind, ENTITY, name, payload, rev + 1)
             return Decision([draft], ENTITY, name, rev + 1, extra=extra)
 
         request = {
@@ -180,8 +203,12 @@ class Datasets:
             "sha256": info.sha256,
             "fingerprint": info.fingerprint,
             "replace": options.replace,
+            "mode": options.mode,
+            **request,
         }
-        outcome = self._store.execute(decide, idempotency_key=idempotency_key, request=request)
+        outcome = self._store.execute(
+            decide, idempotency_key=options.idempotency_key, request=request
+        )
         return self._refreshed(outcome)
 
     def _refreshed(self, outcome: Outcome) -> Outcome:
@@ -196,14 +223,35 @@ class Datasets:
         return outcome
 
 
-def _options(
-    name: str, replace: bool, if_rev: int | None, idempotency_key: str | None, what: str
-) -> Options:
+def _options(name: str, what: str, *given: Any) -> Options:
     """Check the name (before anything is written) and the options."""
-    data = {"replace": replace, "if_rev": if_rev, "idempotency_key": idempotency_key}
+    data = dict(zip(("mode", "replace", "if_rev", "idempotency_key"), given, strict=True))
     options = parse(Options, data, what=what)
-    validate_dataset_name(name)
+    if options.replace and options.mode == "append":
+        raise InvalidInput(
+            f"{what}: replace and mode 'append' contradict each other",
+            hint="--replace replaces the dataset (with another schema too); "
+            "--mode append adds rows of the same schema: pass one of them",
+            field="mode",
+        )
+    if what == "dataset drop":
+        check_identifier(name)  # a name taken since it was made may still be dropped
+    else:
+        validate_dataset_name(name)
     return options
+
+
+def _file(value: Any) -> Path | IO[bytes]:
+    """The file to ingest as a Path, or the binary stream given; else InvalidInput."""
+    if isinstance(value, str | os.PathLike):
+        return _path(value, "file", "dataset ingest")
+    if callable(getattr(value, "read", None)) and not isinstance(value, io.TextIOBase):
+        return value  # type: ignore[no-any-return]
+    raise InvalidInput(
+        f"dataset ingest: file: {value!r} is neither a path nor a binary stream",
+        hint="pass the file as a str or a pathlib.Path, or a stream opened in binary mode",
+        field="file",
+    )
 
 
 def _path(value: object, field: str, what: str) -> Path:
@@ -220,10 +268,6 @@ def _path(value: object, field: str, what: str) -> Path:
     )
 
 
-def _same_object(head: Head, info: ObjectInfo) -> bool:
-    return [file["sha256"] for file in head["files"]] == [info.sha256]
-
-
 def _by_name(head: Head) -> str:
     return str(head["name"])
 
@@ -235,18 +279,4 @@ def _not_found(name: str) -> NotFound:
         entity=ENTITY,
         id=name,
         dataset_id=dataset_id(name),
-    )
-
-
-def _fingerprint_conflict(head: Head, info: ObjectInfo) -> Conflict:
-    name = head["name"]
-    return Conflict(
-        f"dataset {name} has schema fingerprint {head['fingerprint']}; the new data has "
-        f"{info.fingerprint}",
-        hint=f"compare with 'lakehouse dataset show {name}', or pass --replace to replace it",
-        entity=ENTITY,
-        id=name,
-        existing_fingerprint=head["fingerprint"],
-        new_fingerprint=info.fingerprint,
-        rev=head["rev"],
     )

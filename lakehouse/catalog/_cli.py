@@ -1,17 +1,19 @@
 """`lakehouse dataset ...`: the catalog family on the command line.
 
-pyarrow is imported only when a verb reads or writes data, never when this module loads.
+duckdb and pyarrow are imported only when a verb reads or writes data, never when this
+module loads.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
 from lakehouse.cli._common import IntRange, emit, examples, json_option
 from lakehouse.cli._mutation import (
+    describe,
     mutation_options,
     open_store,
     print_head,
@@ -23,64 +25,178 @@ from lakehouse.cli._output import chosen_format, format_option, print_result
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from lakehouse._store import Outcome
+
 
 @click.group("dataset", context_settings={"help_option_names": ["-h", "--help"]})
 def dataset_group() -> None:
     """Datasets: CSV or Parquet files kept as content-addressed Parquet objects."""
 
 
-_REPLACE_HELP = "Replace a dataset whose schema fingerprint differs (else exit 4)."
+_REPLACE_HELP = "Replace the dataset even with another schema (else exit 4)."
+_MODE_HELP = (
+    "When the dataset holds other data: replace it, or append these rows (same schema). "
+    "Without it, other data is refused (exit 4)."
+)
+_MAX_BYTES_HELP = "Refuse an input larger than N bytes (for gzip: decompressed). [default: 16 GiB]"
+
+
+def _mode_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--mode replace|append, --replace and --max-bytes: what ingest and register share."""
+    command = click.option("--max-bytes", type=IntRange(min=1), metavar="N", help=_MAX_BYTES_HELP)(
+        command
+    )
+    command = click.option("--replace", is_flag=True, help=_REPLACE_HELP)(command)
+    return click.option("--mode", type=click.Choice(["replace", "append"]), help=_MODE_HELP)(
+        command
+    )
 
 
 @dataset_group.command("ingest")
 @click.argument("name")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--replace", is_flag=True, help=_REPLACE_HELP)
+@click.argument("file", metavar="FILE")
+@_mode_options
+@click.option("--delimiter", metavar="C", help="The field delimiter (\\t for a tab); else sniffed.")
+@click.option(
+    "--null-value",
+    "null_values",
+    multiple=True,
+    metavar="TEXT",
+    help="A field that means NULL (repeatable); replaces the default, the empty field.",
+)
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="NAME=TYPE",
+    help="Read column NAME as a DuckDB TYPE (repeatable), e.g. zip=VARCHAR.",
+)
 @mutation_options
 @json_option
 @examples("""
 lakehouse dataset ingest staff staff.csv
+lakehouse dataset ingest staff more_staff.csv --mode append
 lakehouse dataset ingest staff staff_v2.csv --replace --json
+zcat staff.csv.gz | lakehouse dataset ingest staff - --delimiter ';' --null-value NA --null-value ''
+lakehouse dataset ingest zips zips.tsv --column zip=VARCHAR
 """)
 def ingest(
-    *, name: str, file: str, replace: bool, if_rev: int | None, idempotency_key: str | None
+    *,
+    name: str,
+    file: str,
+    mode: str | None,
+    replace: bool,
+    max_bytes: int | None,
+    delimiter: str | None,
+    null_values: tuple[str, ...],
+    columns: tuple[str, ...],
+    if_rev: int | None,
+    idempotency_key: str | None,
 ) -> None:
-    """Ingest a CSV or Parquet file as dataset NAME and print its rev and seq."""
+    """Ingest a CSV (also gzip, TSV...) or Parquet file as dataset NAME; '-' reads stdin.
+
+    Prints what happened (created, replaced, appended or unchanged), its rev and seq.
+
+    A CSV is read as DuckDB's read_csv reads it: delimiter, types sniffed; empty field NULL.
+    """
+    from lakehouse.catalog._inputs import MAX_INPUT_BYTES
+
+    source: str | BinaryIO = sys.stdin.buffer if file == "-" else file
     with open_store() as store:
         outcome = store.datasets.ingest(
             name,
-            file,
+            source,
+            mode=mode,
             replace=replace,
+            delimiter=delimiter,
+            null_values=list(null_values) or None,
+            columns=_column_types(columns),
+            max_bytes=max_bytes or MAX_INPUT_BYTES,
             if_rev=if_rev,
             idempotency_key=idempotency_key,
             progress=_progress(file),
         )
-    print_outcome(outcome)
+    _print_ingest(outcome)
 
 
 @dataset_group.command("register")
 @click.argument("name")
 @click.option("--path", "path", required=True, metavar="FILE.parquet", help="A Parquet file.")
-@click.option("--replace", is_flag=True, help=_REPLACE_HELP)
+@_mode_options
 @mutation_options
 @json_option
 @examples("""
 lakehouse dataset register scores --path scores.parquet
+lakehouse dataset register scores --path scores_2025.parquet --mode append
 """)
 def register(
-    *, name: str, path: str, replace: bool, if_rev: int | None, idempotency_key: str | None
+    *,
+    name: str,
+    path: str,
+    mode: str | None,
+    replace: bool,
+    max_bytes: int | None,
+    if_rev: int | None,
+    idempotency_key: str | None,
 ) -> None:
     """Register a Parquet file as dataset NAME (it is copied into the store)."""
+    from lakehouse.catalog._inputs import MAX_INPUT_BYTES
+
     with open_store() as store:
         outcome = store.datasets.register(
             name,
             path,
+            mode=mode,
             replace=replace,
+            max_bytes=max_bytes or MAX_INPUT_BYTES,
             if_rev=if_rev,
             idempotency_key=idempotency_key,
             progress=_progress(path),
         )
-    print_outcome(outcome)
+    _print_ingest(outcome)
+
+
+def _column_types(columns: tuple[str, ...]) -> dict[str, str] | None:
+    """--column NAME=TYPE values as a dict; a malformed or repeated one is invalid input."""
+    from lakehouse._errors import InvalidInput
+
+    types: dict[str, str] = {}
+    for given in columns:
+        column, sep, kind = given.partition("=")
+        if not sep or not column or not kind.strip():
+            raise InvalidInput(
+                f"--column {given!r} is not NAME=TYPE",
+                hint="give a column of the header and a DuckDB type, e.g. --column zip=VARCHAR",
+                field="columns",
+            )
+        if column in types:
+            raise InvalidInput(
+                f"--column {column} is given twice",
+                hint="give each column one type",
+                field="columns",
+            )
+        types[column] = kind.strip()
+    return types or None
+
+
+def _print_ingest(outcome: Outcome) -> None:
+    """The outcome line, saying what happened to the dataset's data."""
+    extra = outcome.extra
+
+    def human() -> None:
+        line, action = describe(outcome), extra.get("action")
+        if action == "unchanged" and not outcome.replayed:
+            line = f"dataset {outcome.id} rev {outcome.rev}: unchanged, the same data"
+        elif action == "appended" and not outcome.replayed:
+            line += (
+                f": appended {_rows(extra['object_rows'])} "
+                f"({_rows(extra['rows'])} in {extra['files']} objects)"
+            )
+        elif action is not None and not outcome.replayed:
+            line += f": {action}, {_rows(extra['rows'])}"
+        click.echo(line)
+
+    emit({**outcome.to_dict(), **({"head": outcome.head} if outcome.head else {})}, human)
 
 
 @dataset_group.command("drop")
@@ -129,6 +245,10 @@ def show(name: str) -> None:
             "files": lambda files: ", ".join(file["path"] for file in files),
         },
     )
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
 
 
 def _progress(file: str) -> Callable[[int, int], None] | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from journal import Record
+from lakehouse._errors import CommandError
 from lakehouse._family import Family, Head, unknown_entity
-from lakehouse.catalog._models import DROPPED, ENTITY, INGESTED, KINDS, REGISTERED
+from lakehouse.catalog._models import APPENDED, DROPPED, ENTITY, INGESTED, KINDS, REGISTERED
 
 _CONTENT = ("dataset_id", "fingerprint", "schema", "files", "rows", "source")
 
@@ -32,10 +33,31 @@ class CatalogFamily(Family):
             }
         if head is None:
             raise unknown_entity(record)
+        if kind == APPENDED.name:
+            head = _appended(head, record, payload)
         head = {**head, "rev": record.rev, "seq": record.seq}
         if kind == DROPPED.name:
             head["dropped"] = True
         return head
+
+
+def _appended(head: Head, record: Record, payload: dict[str, Any]) -> Head:
+    """The head with the appended object read too: its files and rows add up."""
+    if head["dropped"] or head["fingerprint"] != payload["fingerprint"]:
+        raise CommandError(
+            f"record seq {record.seq} appends to dataset {record.id}, which is dropped or "
+            "has another schema",
+            hint="the journal is damaged or was edited: run 'lakehouse doctor --verify-journal'",
+            seq=record.seq,
+            kind=record.kind,
+        )
+    return {
+        **head,
+        "files": [*head["files"], *payload["files"]],
+        "rows": head["rows"] + payload["rows"],
+        "source": payload["source"],
+        "ingested_at": record.ts,
+    }
 
 
 CATALOG = CatalogFamily()

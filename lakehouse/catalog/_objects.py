@@ -1,10 +1,11 @@
 """Content-addressed Parquet objects: ``objects/datasets/<name>/<fingerprint>-<sha256>.parquet``.
 
 An object is written once under a temp name, fsynced, hashed, renamed into place and never
-changed. The same table always gives the same bytes (fixed writer options, row groups of
-a fixed row count, each made contiguous), so ingesting the same data twice finds its
-object already there and writes nothing new. "The same bytes" holds for one pyarrow
-version: the footer names the writer (``created_by``).
+changed. The same table always gives the same bytes (fixed writer options, dictionaries
+chosen from the data alone, row groups of a fixed row count, each made contiguous), so
+ingesting the same data twice finds its object already there and writes nothing new.
+"The same bytes" holds for one pyarrow version: the footer names the writer
+(``created_by``).
 
 Temp files are ``.<pid>-<random>.tmp`` beside the objects; a crash can leave one behind,
 which is litter (never named by the journal), not damage.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import secrets
 import stat
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 # DuckDB scans one row group per thread; 2**17 rows is ~10-20 MB of typical tabular data
 ROW_GROUP_ROWS = 1 << 17
+DICTIONARY_SAMPLE_ROWS = 8192  # the values `dictionary_columns` judges a column by
 # pinned rather than left to pyarrow's defaults, which may change between versions; snappy
 # because ingest throughput matters more than size (zstd: ~30% smaller, ~1.8x the write time)
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -110,8 +113,11 @@ def write_groups(
     temp, made = _create_temp(store_root, directory)
     try:
         rows = 0
-        with pq.ParquetWriter(temp, schema, **PARQUET_OPTIONS) as writer:
-            for group in groups:
+        stream = iter(groups)
+        first = next(stream, None)
+        options = {**PARQUET_OPTIONS, "use_dictionary": dictionary_columns(first)}
+        with pq.ParquetWriter(temp, schema, **options) as writer:
+            for group in itertools.chain([first] if first is not None else [], stream):
                 writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
                 rows += group.num_rows
                 if after_group is not None:
@@ -127,6 +133,31 @@ def write_groups(
     relative = final.relative_to(store_root).as_posix()
     columns = schema_columns(schema)
     return ObjectInfo(relative, digest, size, rows, columns, fingerprint, created)
+
+
+def dictionary_columns(first: pa.Table | None) -> list[str] | bool:
+    """The columns to dictionary-encode: those with few distinct values, judged from data.
+
+    A column gets a dictionary when at most half of the first DICTIONARY_SAMPLE_ROWS
+    values of the first row group are distinct. Trying a dictionary on a column of
+    unique values (ids, notes) costs time and bytes before the writer falls back to plain
+    encoding (on a 100 MB CSV: 30% of the writer's time, 8% larger). The choice depends
+    on the data alone, so the same data still gives the same bytes. A nested column
+    (from a registered Parquet file) keeps the writer's default, a dictionary for all.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if first is None:
+        return []
+    if any(pa.types.is_nested(field.type) for field in first.schema):
+        return True
+    sample = first.slice(0, DICTIONARY_SAMPLE_ROWS)
+    return [
+        field.name
+        for field, column in zip(sample.schema, sample.columns, strict=True)
+        if 2 * pc.count_distinct(column, mode="all").as_py() <= max(sample.num_rows, 1)
+    ]
 
 
 def _create_temp(store_root: Path, directory: Path) -> tuple[Path, list[Path]]:

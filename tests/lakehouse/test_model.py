@@ -576,6 +576,8 @@ class StoreMachine(RuleBasedStateMachine):
                     return Expect(errors=(Conflict,))
                 if head["csv"] == csv:
                     return Expect(id=name, rev=head["rev"])
+                if not replace:  # other data of the same schema needs --mode (or --replace)
+                    return Expect(errors=(Conflict,))
             new_rev = head["rev"] + 1 if head else 1
 
             def ingested(outcome: Outcome) -> None:

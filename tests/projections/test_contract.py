@@ -422,7 +422,8 @@ def test_a_dataset_named_like_a_read_model_is_a_dead_letter_and_gets_no_view() -
             schema=shown["schema"],
             fingerprint=shown["fingerprint"],
         )
-        payload = content_payload("traces", info, csvs["staff1"], "parquet")
+        source = {"format": "parquet", "file": csvs["staff1"].name, "bytes": 0}
+        payload = content_payload("traces", info, source)
         bad = store.journal.append(
             kind=REGISTERED.name, entity="dataset", id="traces", payload=payload, rev=1
         )

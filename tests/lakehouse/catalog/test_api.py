@@ -61,14 +61,67 @@ def test_reingesting_identical_data_appends_nothing(
     assert lake.datasets.show("staff")["seq"] == first.seq
 
 
-def test_same_schema_new_data_is_the_next_revision(lake: Store, tmp_path: Path) -> None:
+def test_other_data_of_the_same_schema_needs_a_mode(
+    lake: Store, store: Path, tmp_path: Path
+) -> None:
     lake.datasets.ingest("staff", _csv(tmp_path, STAFF))
-    old = lake.datasets.show("staff")
-    done = lake.datasets.ingest("staff", _csv(tmp_path, STAFF + "4,Di,3.5\n", "more.csv"))
+    old, before = lake.datasets.show("staff"), head_seq(store)
+    more = _csv(tmp_path, STAFF + "4,Di,3.5\n", "more.csv")
+    with pytest.raises(Conflict) as caught:
+        lake.datasets.ingest("staff", more)  # no mode: nothing is replaced by accident
+    error = caught.value
+    assert error.exit_code == 4 and error.hint is not None
+    assert "--mode replace" in error.hint and "--mode append" in error.hint
+    assert error.message == (
+        "dataset staff holds other data (3 rows in 1 object); the new data has 4 rows"
+    )
+    assert head_seq(store) == before and lake.datasets.show("staff") == old
+    done = lake.datasets.ingest("staff", more, mode="replace")
     head = lake.datasets.show("staff")
-    assert (done.rev, head["rev"], head["rows"]) == (2, 2, 4)
+    assert (done.rev, done.extra["action"], head["rev"], head["rows"]) == (2, "replaced", 2, 4)
     assert head["fingerprint"] == old["fingerprint"]
     assert len(head["files"]) == 1 and head["files"] != old["files"]  # replaced, not added
+    again = lake.datasets.ingest("staff", more, mode="replace")
+    assert (again.appended, again.extra["action"]) == (False, "unchanged")
+
+
+def test_append_adds_an_object_and_the_view_reads_them_all(
+    lake: Store, store: Path, tmp_path: Path
+) -> None:
+    first = lake.datasets.ingest("staff", _csv(tmp_path, STAFF), mode="append")
+    assert first.extra["action"] == "created"  # append to nothing: the first object
+    batch = _csv(tmp_path, "id,name,rate\n4,Di,3.5\n5,Ed,1\n", "batch.csv")
+    done = lake.datasets.ingest("staff", batch, mode="append")
+    head = lake.datasets.show("staff")
+    assert (done.rev, done.extra["action"], done.extra["rows"], done.extra["files"]) == (
+        2,
+        "appended",
+        5,
+        2,
+    )
+    assert [record.kind for record in Journal.open(store).read(after=done.seq - 1)] == [
+        "dataset.appended"
+    ]
+    assert (head["rows"], len(head["files"])) == (5, 2)
+    assert [file["rows"] for file in head["files"]] == [3, 2]
+    before = head_seq(store)
+    again = lake.datasets.ingest("staff", batch, mode="append")  # that object is there: no-op
+    assert (again.appended, again.extra["action"], head_seq(store)) == (False, "unchanged", before)
+    models = lake.read_models()
+    try:
+        rows = models.query("SELECT id, name FROM staff ORDER BY id")
+    finally:
+        models.close()
+    assert rows == [(1, "Ana"), (2, "Ben"), (3, "Cy"), (4, "Di"), (5, "Ed")]
+    assert _referenced(lake) == {file["path"] for file in head["files"]}
+    other = _csv(tmp_path, "id,city\n1,Oslo\n", "other.csv")
+    with pytest.raises(Conflict, match="cannot append to dataset staff") as caught:
+        lake.datasets.ingest("staff", other, mode="append")
+    assert caught.value.fields["new_fingerprint"] != head["fingerprint"]
+    with pytest.raises(InvalidInput, match="contradict"):
+        lake.datasets.ingest("staff", other, mode="append", replace=True)
+    assert head_seq(store) == before and lake.datasets.show("staff") == head
+    assert lake.datasets.ingest("staff", other, replace=True).extra["action"] == "replaced"
 
 
 def test_another_schema_is_a_conflict_unless_replace(
@@ -193,7 +246,7 @@ def test_heads_from_a_checkpoint_plus_tail_equal_heads_from_genesis(
     lake.datasets.drop("d0")
     checkpoint = lake.checkpoint()
     assert checkpoint.seq == head_seq(store)
-    lake.datasets.ingest("d1", _csv(tmp_path, "n1\n7\n8\n", "d1b.csv"))
+    lake.datasets.ingest("d1", _csv(tmp_path, "n1\n7\n8\n", "d1b.csv"), mode="append")
     lake.datasets.ingest("d0", _csv(tmp_path, "z\n1\n", "d0b.csv"))
     lake.datasets.drop("d2")
     with Store.open(store) as from_checkpoint:
@@ -222,13 +275,33 @@ def test_the_dataset_cli_maps_outcomes_and_errors_to_exit_codes(
         return result.exit_code, result.stdout, result.stderr
 
     staff, other = _csv(tmp_path, STAFF), _csv(tmp_path, "x\n1\n", "x.csv")
-    assert run("ingest", "staff", str(staff)) == (0, "dataset staff rev 1 at seq 2\n", "")
+    assert run("ingest", "staff", str(staff)) == (
+        0,
+        "dataset staff rev 1 at seq 2: created, 3 rows\n",
+        "",
+    )
+    assert run("ingest", "staff", str(staff)) == (
+        0,
+        "dataset staff rev 1: unchanged, the same data\n",
+        "",
+    )
     code, out, err = run("ingest", "staff", str(other))
     assert (code, out) == (4, "") and err.startswith("error: dataset staff has schema")
     assert err.endswith("pass --replace to replace it\n")
     assert run("ingest", "staff", str(other), "--replace")[:2] == (
         0,
-        "dataset staff rev 2 at seq 3\n",
+        "dataset staff rev 2 at seq 3: replaced, 1 row\n",
+    )
+    more = _csv(tmp_path, "x\n2\n3\n", "more.csv")
+    code, out, err = run("ingest", "staff", str(more))
+    assert (code, out) == (4, "") and err == (
+        "error: dataset staff holds other data (1 row in 1 object); the new data has 2 rows\n"
+        "hint: pass --mode replace to replace its data, or --mode append to add these rows "
+        "(see 'lakehouse dataset show staff')\n"
+    )
+    assert run("ingest", "staff", str(more), "--mode", "append")[:2] == (
+        0,
+        "dataset staff rev 3 at seq 4: appended 2 rows (3 rows in 2 objects)\n",
     )
     assert run("register", "p", "--path", str(staff))[0] == 3
     assert run("drop", "nope") == (
@@ -237,7 +310,7 @@ def test_the_dataset_cli_maps_outcomes_and_errors_to_exit_codes(
         "error: no dataset 'nope'\nhint: list datasets with 'lakehouse dataset list'\n",
     )
     code, out, _ = run("show", "staff", "--json")
-    assert code == 0 and '"rev":2' in out
-    assert run("drop", "staff")[:2] == (0, "dataset staff rev 3 at seq 4\n")
+    assert code == 0 and '"rev":3' in out
+    assert run("drop", "staff")[:2] == (0, "dataset staff rev 4 at seq 5\n")
     assert run("list") == (0, "no datasets\n", "")
-    assert head_seq(store) == 4
+    assert head_seq(store) == 5

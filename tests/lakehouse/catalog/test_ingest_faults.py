@@ -26,6 +26,7 @@ from lakehouse.cli import cli
 
 BIN = Path(sys.executable).parent
 UTF8_HINT = "re-encode the file as UTF-8, e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8.csv"
+CSV_HINT = "give a CSV file (UTF-8 text, a header row, one record per line) or a Parquet file"
 
 
 def _journal(store: Path) -> dict[str, str]:
@@ -63,26 +64,12 @@ def _random_rows(rng: random.Random) -> bytes:
 
 def _latin1_rows(rng: random.Random) -> bytes:
     rows = [f"{n},Kraków {rng.randrange(1000)}" for n in range(2000)]
-    rows[1500] += ",one too many"  # a ragged row holding latin-1: pyarrow cannot name it
+    rows[1500] += ",one too many"  # a ragged row holding latin-1: the bytes are named first
     return ("id,city\n" + "\n".join(rows) + "\n").encode("latin-1")
 
 
-@pytest.mark.parametrize(
-    ("make", "what", "hint"),
-    [
-        (
-            _random_rows,
-            "a binary file, not a CSV",
-            "give a CSV file: UTF-8 text, a header row, comma-separated values",
-        ),
-        (_latin1_rows, "not UTF-8 text", UTF8_HINT),
-    ],
-    ids=["binary", "latin1"],
-)
-def test_a_file_that_is_not_utf8_text_says_where(
-    tmp_path: Path, store: Path, make: Any, what: str, hint: str
-) -> None:
-    data = make(random.Random(12))
+def test_a_file_that_is_not_utf8_text_says_where(tmp_path: Path, store: Path) -> None:
+    data = _latin1_rows(random.Random(12))
     path = tmp_path / "rows.csv"
     path.write_bytes(data)
     before = _journal(store)
@@ -90,8 +77,27 @@ def test_a_file_that_is_not_utf8_text_says_where(
     assert _ingest(store, path) == (
         3,
         "",
-        f"error: {path} is {what}: line {line} (byte offset {offset}) is not valid UTF-8\n"
-        f"hint: {hint}\n",
+        f"error: {path} is not UTF-8 text: line {line} (byte offset {offset}) is not valid "
+        f"UTF-8\nhint: {UTF8_HINT}\n",
+    )
+    assert _objects(store) == [] and _journal(store) == before
+
+
+@pytest.mark.parametrize("valid_utf8", [False, True], ids=["random", "utf8-with-nul"])
+def test_a_binary_file_is_refused_naming_its_first_nul(
+    tmp_path: Path, store: Path, valid_utf8: bool
+) -> None:
+    # random bytes, and text that is valid UTF-8 but holds NUL bytes (as a binary file does)
+    rng = random.Random(12)
+    data = _random_rows(rng) if valid_utf8 is False else b"id,name\n1,a\x00b\n2,c\n"
+    path = tmp_path / "rows.csv"
+    path.write_bytes(data)
+    before = _journal(store)
+    assert _ingest(store, path) == (
+        3,
+        "",
+        f"error: {path} is a binary file, not a CSV (a NUL byte at offset {data.index(0)})\n"
+        f"hint: {CSV_HINT}\n",
     )
     assert _objects(store) == [] and _journal(store) == before
 

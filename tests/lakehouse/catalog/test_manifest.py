@@ -81,7 +81,9 @@ def test_changes_and_drops_rewrite_it(lake: Store, store: Path, tmp_path: Path) 
     body = on_disk(store)
     assert [d["name"] for d in body["datasets"]] == ["cities", "staff"]  # by name
     assert body["seq"] == cities.seq
-    more = lake.datasets.ingest("staff", csv(tmp_path, "more.csv", STAFF + "4,Di,3.5\n"))
+    more = lake.datasets.ingest(
+        "staff", csv(tmp_path, "more.csv", STAFF + "4,Di,3.5\n"), mode="replace"
+    )
     [staff] = [d for d in on_disk(store)["datasets"] if d["name"] == "staff"]
     assert (staff["rev"], staff["rows"], staff["seq"]) == (2, 4, more.seq)
     dropped = lake.datasets.drop("staff")
@@ -104,7 +106,9 @@ def test_the_checkpoint_holds_the_manifest_the_heads_give(
     lake: Store, store: Path, tmp_path: Path
 ) -> None:
     lake.datasets.ingest("staff", csv(tmp_path, "staff.csv", STAFF))
-    lake.datasets.ingest("staff", csv(tmp_path, "more.csv", STAFF + "4,Di,3.5\n"))
+    lake.datasets.ingest(
+        "staff", csv(tmp_path, "more.csv", "id,name,rate\n4,Di,3.5\n"), mode="append"
+    )
     lake.datasets.ingest("cities", csv(tmp_path, "cities.csv", CITIES))
     lake.datasets.ingest("towns", csv(tmp_path, "towns.csv", CITIES + "3,Pune\n"))
     lake.datasets.drop("towns")
