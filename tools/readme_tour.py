@@ -119,6 +119,10 @@ TOUR: dict[str, list[Step]] = {
             f"--endorsed a,b,c,d,e {FILL}"
         ),
     ],
+    "session-input": [
+        Step("lakehouse session record /dev/urandom"),
+        Step('printf \'{"id": "s-\\377"}\' | lakehouse session record -'),
+    ],
     "journal": [
         Step("lakehouse checkpoint create"),
         Step("lakehouse checkpoint list"),
@@ -140,6 +144,20 @@ TOUR: dict[str, list[Step]] = {
         Step('lakehouse trace search "night shift in Lyon" -k 2'),
         Step('lakehouse sql "SELECT count(*) AS traces FROM traces" --as-of-seq 5 --json'),
         Step("lakehouse sql \"SELECT * FROM read_csv('/etc/passwd')\""),
+    ],
+    "rows": [
+        Step("lakehouse tables"),
+        Step("lakehouse dataset head staff -n 2"),
+        Step("lakehouse dataset export staff --to staff-copy.parquet"),
+        Step("lakehouse dataset export staff --to staff-copy.parquet"),
+        Step('echo "SELECT name FROM staff ORDER BY id LIMIT 1" | lakehouse sql - --format csv'),
+    ],
+    "sql-types": [
+        Step(
+            'lakehouse sql "SELECT sum(id) AS total, sum(hourly_rate::DECIMAL(10,2)) AS paid,'
+            " 1::HUGEINT << 70 AS big, 'nan'::DOUBLE AS x, 1 AS a, 2 AS a FROM staff\" --json"
+        ),
+        Step('lakehouse sql "SELECT 1 AS a, 2 AS a" --format nl'),
     ],
     "doctor": [Step("lakehouse doctor")],
     "serve": [Step("lakehouse serve --get /health")],

@@ -79,7 +79,7 @@ class Grown:
             revised = store.traces.revise(self.uid, text=f"refunds: the 2026 policy {PAD}")
             store.traces.retire(revised.id, reason="obsolete")
             csv.write_text("name,city\nAda,London\nGrace,New York\n")
-            store.datasets.ingest("staff", csv)
+            store.datasets.ingest("staff", csv, mode="replace")
             store.datasets.drop("staff")
             store.journal.archive(upto=store.checkpoint().seq)
             self.first_live = store.journal.segments()[0][0].first_seq
