@@ -113,7 +113,19 @@ def _leaf(kind: pa.DataType, text: bool) -> Convert | None:
 
 
 def _lists(array: pa.Array, inner: Convert) -> list[Any]:
-    values = inner(array.flatten())  # the values of the lists that are not null, in order
+    # the values of the lists that are not null, in order
+    return _split(inner(array.flatten()), array)
+
+
+def _pairs(array: pa.Array, keys: Convert, items: Convert) -> list[Any]:
+    entries = array.flatten()  # one struct per entry of the maps that are not null
+    key_array, item_array = entries.flatten()
+    pairs = [[k, v] for k, v in zip(keys(key_array), items(item_array), strict=True)]
+    return _split(pairs, array)
+
+
+def _split(values: list[Any], array: pa.Array) -> list[Any]:
+    """`values` cut into the lists of `array` (a list or map array), None where it is null."""
     out: list[Any] = []
     at = 0
     for length in array.value_lengths().to_pylist():
@@ -121,21 +133,6 @@ def _lists(array: pa.Array, inner: Convert) -> list[Any]:
             out.append(None)
         else:
             out.append(values[at : at + length])
-            at += length
-    return out
-
-
-def _pairs(array: pa.Array, keys: Convert, items: Convert) -> list[Any]:
-    entries = array.flatten()  # one struct per entry of the maps that are not null
-    key_array, item_array = entries.flatten()
-    pairs = [[k, v] for k, v in zip(keys(key_array), items(item_array), strict=True)]
-    out: list[Any] = []
-    at = 0
-    for length in array.value_lengths().to_pylist():
-        if length is None:
-            out.append(None)
-        else:
-            out.append(pairs[at : at + length])
             at += length
     return out
 

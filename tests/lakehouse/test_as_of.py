@@ -14,16 +14,9 @@ from click.testing import CliRunner
 
 from lakehouse import InvalidInput, NotFound, Store
 from lakehouse.cli import cli
+from tests.lakehouse._util import SESSION
 
 PAD = "x" * 400  # a few records fill a small segment: there are many to archive
-SESSION = {
-    "id": "s-1",
-    "model": "m",
-    "attempts": [{"prompt": "p", "raw": "r", "verdict": "accepted"}],
-    "outcome": "success",
-    "grounded_in_roster": True,
-    "timings": {"total_ms": 10},
-}
 
 
 class History:

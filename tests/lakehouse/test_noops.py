@@ -13,16 +13,8 @@ from click.testing import CliRunner
 
 from lakehouse import Outcome, Store
 from lakehouse.cli import cli
-from tests.lakehouse._util import head_seq
+from tests.lakehouse._util import SESSION, head_seq
 
-SESSION = {
-    "id": "s-1",
-    "model": "m",
-    "attempts": [{"prompt": "p", "raw": "r", "verdict": "accepted"}],
-    "outcome": "success",
-    "grounded_in_roster": True,
-    "timings": {"total_ms": 10},
-}
 Verb = Callable[[Store, Path], Callable[[], Outcome]]
 
 

@@ -18,16 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from lakehouse.cli import cli
-from tests.lakehouse._util import head_seq
+from tests.lakehouse._util import SESSION, head_seq
 
-SESSION = {
-    "id": "s-1",
-    "model": "m",
-    "attempts": [{"prompt": "p", "raw": "r", "verdict": "accepted"}],
-    "outcome": "success",
-    "grounded_in_roster": True,
-    "timings": {"total_ms": 10},
-}
 MAX_SESSION_FILE = 1 << 20  # the cap `session record --help` documents
 DEADLINE = 20.0  # seconds a refusal may take in a child: it takes well under one
 

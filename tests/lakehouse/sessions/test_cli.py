@@ -9,15 +9,7 @@ from click.testing import CliRunner
 
 from journal import Journal
 from lakehouse.cli import cli
-
-SESSION = {
-    "id": "s-1",
-    "model": "m",
-    "attempts": [{"prompt": "p", "raw": "r", "verdict": "accepted"}],
-    "outcome": "success",
-    "grounded_in_roster": True,
-    "timings": {"total_ms": 10},
-}
+from tests.lakehouse._util import SESSION
 
 
 def run(store: Path, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
