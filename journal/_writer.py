@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from journal._errors import JournalError, LockTimeout, SeqExhausted, WriterStopped
+from journal._errors import JournalClosed, JournalError, LockTimeout, SeqExhausted, WriterStopped
 from journal._lock import StoreLock
 from journal._meta import FORMAT, read_meta, write_meta
 from journal._parse import FRAGMENT_NOTE
@@ -214,7 +214,7 @@ class Writer:
                 hint="nothing after that failure was acknowledged; reopen the store",
             )
         if self.closed:
-            raise JournalError("this journal is closed", hint="open the store again")
+            raise JournalClosed("this journal is closed", hint="open the store again")
 
     def _stop(self, exc: OSError) -> WriterStopped:
         """Stop for good after a failed write or fsync; the error to raise in its place."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from journal import Record
+from lakehouse._errors import CommandError
 from lakehouse._family import Family, Head
 from lakehouse.sessions._models import ENTITY, KINDS, RECORDED
 
@@ -19,7 +20,17 @@ class SessionsFamily(Family):
 
     def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
         """The session's head after `record`."""
-        assert record.kind == RECORDED.name, f"unexpected {record.kind} for session {record.id}"
+        if record.kind != RECORDED.name:  # a kind this family knows but cannot fold
+            raise CommandError(
+                f"record seq {record.seq} ({record.kind}) is about session {record.id}, "
+                "which is recorded once, whole, and never changed",
+                hint="the journal is damaged or was edited: run "
+                "'lakehouse doctor --verify-journal'",
+                seq=record.seq,
+                kind=record.kind,
+                entity=record.entity,
+                id=record.id,
+            )
         body = {key: value for key, value in payload.items() if key != "idempotency"}
         return {
             "id": record.id,
