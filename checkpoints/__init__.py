@@ -9,10 +9,12 @@ the journal alone can rebuild it. Built on the public API of the journal only.
 
 from checkpoints._checkpoint import Checkpoint, CheckpointFile, CheckpointFinding
 from checkpoints._errors import (
+    CheckpointDamaged,
     CheckpointError,
     CheckpointInvalid,
     CheckpointNotFound,
     CheckpointRefused,
+    CheckpointUnreadable,
     CheckpointWriteFailed,
 )
 from checkpoints._manifest import FORMAT
@@ -21,6 +23,7 @@ from checkpoints._store import CheckpointStore
 __all__ = [
     "FORMAT",
     "Checkpoint",
+    "CheckpointDamaged",
     "CheckpointError",
     "CheckpointFile",
     "CheckpointFinding",
@@ -28,5 +31,6 @@ __all__ = [
     "CheckpointNotFound",
     "CheckpointRefused",
     "CheckpointStore",
+    "CheckpointUnreadable",
     "CheckpointWriteFailed",
 ]

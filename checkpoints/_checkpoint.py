@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from checkpoints._errors import CheckpointInvalid, CheckpointNotFound
+from checkpoints._errors import CheckpointDamaged, CheckpointNotFound, CheckpointUnreadable
 from checkpoints._files import MANIFEST, check_relpath, hash_file
 from checkpoints._manifest import parse_manifest
 from journal import describe, unsafe_entries
@@ -146,8 +146,8 @@ class Checkpoint:
             raise self._damaged(relpath, "does not match the sha256 in its manifest")
         return data
 
-    def _damaged(self, relpath: str, what: str) -> CheckpointInvalid:
-        return CheckpointInvalid(
+    def _damaged(self, relpath: str, what: str) -> CheckpointDamaged:
+        return CheckpointDamaged(
             f"{self.name}/{relpath} {what}",
             hint="the checkpoint is damaged: run 'lakehouse checkpoint verify' and create "
             "a new checkpoint",
@@ -158,7 +158,7 @@ class Checkpoint:
     def _entry(self, relpath: str) -> CheckpointFile:
         check_relpath(relpath)
         if self.manifest is None:
-            raise CheckpointInvalid(
+            raise CheckpointUnreadable(
                 f"{self.name} {self.manifest_error}, so it holds no files",
                 hint="use CheckpointStore.latest_valid() to pick a checkpoint that exists",
                 checkpoint=self.name,

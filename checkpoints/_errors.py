@@ -7,7 +7,12 @@
           +-- CheckpointNotFound (LookupError)      exit 5, HTTP 404
           +-- CheckpointRefused (ValueError)        exit 3, HTTP 400
           +-- CheckpointInvalid                     exit 7, HTTP 500
+          |    +-- CheckpointUnreadable             (no manifest that can be read)
+          |    +-- CheckpointDamaged                (a file does not match its manifest)
           +-- CheckpointWriteFailed (OSError)       exit 1, HTTP 500
+
+A base is never raised itself: each situation has its leaf, which keeps its base's exit
+code, HTTP status and ``code``.
 
 Every error names the checkpoint (``ckpt-<seq>``) and, where there is one, the file at
 fault in its fields, and says what to do next in its hint. A refused create has written
@@ -47,6 +52,14 @@ class CheckpointInvalid(CheckpointError):
 
     exit_code = 7
     code = "checkpoint_invalid"
+
+
+class CheckpointUnreadable(CheckpointInvalid):
+    """A checkpoint has no manifest that can be read, so it holds no files."""
+
+
+class CheckpointDamaged(CheckpointInvalid):
+    """A file of a checkpoint is missing or does not match its manifest's size or sha256."""
 
 
 class CheckpointWriteFailed(CheckpointError, OSError):

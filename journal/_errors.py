@@ -5,13 +5,20 @@
     LakehouseError                       exit 1, HTTP 500
      +-- JournalError
           +-- StoreNotFound (FileNotFoundError)   exit 5, HTTP 404
+          +-- JournalClosed (ValueError)          exit 1, HTTP 500
           +-- InvalidRecord (ValueError)          exit 3, HTTP 400
+          |    +-- DraftInvalid                   (its kind, entity, id, rev or v; or no draft)
+          |    +-- PayloadInvalid                 (it would not round-trip through JSON)
           |    +-- RecordTooLarge                 exit 3, HTTP 413
           +-- LockTimeout (TimeoutError)          exit 6, HTTP 503
           +-- WriterStopped (OSError)             exit 1, HTTP 500
           +-- JournalDamaged                      exit 7, HTTP 500
+               +-- SegmentDamaged                 (a bad checksum, a gap, a bad line)
                +-- UnsafeFile                     (a symlink or special file in the store)
                +-- SeqExhausted                   (an append would pass MAX_SEQ)
+
+A base is never raised itself: each situation has its leaf, which keeps its base's exit
+code, HTTP status and ``code`` unless the tree above gives its own.
 
 Every error carries keyword fields (shown by the CLI and the HTTP envelope) and a hint
 that tells the user what to do next. Each class knows its CLI exit code and HTTP status.
@@ -55,12 +62,24 @@ class StoreNotFound(JournalError, FileNotFoundError):
     code = "store_not_found"
 
 
+class JournalClosed(JournalError, ValueError):
+    """The journal was used after it was closed."""
+
+
 class InvalidRecord(JournalError, ValueError):
     """A record was refused before anything was written: the field at fault is named."""
 
     exit_code = 3
     http_status = 400
     code = "invalid_record"
+
+
+class DraftInvalid(InvalidRecord):
+    """A draft's kind, entity, id, rev or v is not one the journal takes, or it is no draft."""
+
+
+class PayloadInvalid(InvalidRecord):
+    """A payload is not a JSON object that round-trips exactly; the path at fault is named."""
 
 
 class RecordTooLarge(InvalidRecord):
@@ -89,6 +108,10 @@ class JournalDamaged(JournalError):
 
     exit_code = 7
     code = "journal_damaged"
+
+
+class SegmentDamaged(JournalDamaged):
+    """A reader asked to raise met damage in a segment: a bad checksum, a gap, a bad line."""
 
 
 class SeqExhausted(JournalDamaged):

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from journal._errors import JournalDamaged
+from journal._errors import SegmentDamaged
 from journal._parse import DAMAGED, FRAGMENT_NOTE, Region, SegmentParser
 from journal._record import Record
 from journal._seek import SEEK_MIN_BYTES, seek_start
@@ -222,7 +222,7 @@ class Reading:
         self.findings.append(finding)
         behind = finding.seq is not None and finding.seq <= self.after
         if finding.severity == "error" and self.on_damage == "raise" and not behind:
-            raise JournalDamaged(finding.message, hint=finding.hint, **_where(finding))
+            raise SegmentDamaged(finding.message, hint=finding.hint, **_where(finding))
 
     def _report(
         self,

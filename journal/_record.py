@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
-from journal._errors import InvalidRecord, RecordTooLarge
+from journal._errors import DraftInvalid, RecordTooLarge
 
 WARN_BYTES = 64 * 1024
 MAX_BYTES = 256 * 1024
@@ -253,7 +253,7 @@ def as_draft(item: Draft | Mapping[str, Any]) -> Draft:
     try:
         return Draft(**item)
     except TypeError as exc:
-        raise InvalidRecord(
+        raise DraftInvalid(
             f"cannot make a record from {item!r}: {exc}",
             hint="pass kind, entity, id, payload and optionally rev and v",
             field="record",

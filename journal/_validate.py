@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from journal._errors import InvalidRecord
+from journal._errors import DraftInvalid, PayloadInvalid
 from journal._record import Draft
 
 _KIND = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
@@ -27,7 +27,7 @@ def check_draft(draft: Draft, *, internal: bool = False) -> bytes:
     if (kind, entity) not in _good_names:
         _check_names(kind, entity, internal=internal)
     if type(id_) is not str or not id_ or len(id_) > 256:
-        raise InvalidRecord(
+        raise DraftInvalid(
             f"id {id_!r} must be a non-empty string of at most 256 characters",
             hint="pass the entity's id as a string",
             field="id",
@@ -35,13 +35,13 @@ def check_draft(draft: Draft, *, internal: bool = False) -> bytes:
     _check_text(id_, "id")
     for name, value in (("rev", rev), ("v", v)):
         if type(value) is not int or not 0 <= value < 2**63:
-            raise InvalidRecord(
+            raise DraftInvalid(
                 f"{name} {value!r} must be an integer from 0 to 2**63 - 1",
                 hint=f"pass {name} as a non-negative int",
                 field=name,
             )
     if type(payload) is not dict:
-        raise InvalidRecord(
+        raise PayloadInvalid(
             f"payload must be a JSON object, got {type(payload).__name__}",
             hint="wrap the value in a dict",
             field="payload",
@@ -52,7 +52,7 @@ def check_draft(draft: Draft, *, internal: bool = False) -> bytes:
         return _dumps(payload)
     except orjson.JSONEncodeError as exc:
         _check_json(payload, "payload")  # names the field
-        raise InvalidRecord(  # what the check above does not know, orjson's words
+        raise PayloadInvalid(  # what the check above does not know, orjson's words
             f"payload cannot be stored as JSON: {exc}",
             hint="strings must be valid Unicode (no lone surrogates); ints fit in 64 bits",
             field="payload",
@@ -65,19 +65,19 @@ _good_names: set[tuple[str, str]] = set()
 def _check_names(kind: Any, entity: Any, *, internal: bool) -> None:
     """Check a kind and an entity name once; remember the pairs that passed."""
     if type(kind) is not str or not _KIND.fullmatch(kind):
-        raise InvalidRecord(
+        raise DraftInvalid(
             f"kind {kind!r} is not a dotted lower-case name",
             hint="use a kind like 'trace.added': family, dot, event",
             field="kind",
         )
     if kind.startswith("journal.") and not internal:
-        raise InvalidRecord(
+        raise DraftInvalid(
             f"kind {kind!r} is reserved for the journal's own notes",
             hint="choose a kind outside the 'journal.' namespace",
             field="kind",
         )
     if type(entity) is not str or not _ENTITY.fullmatch(entity):
-        raise InvalidRecord(
+        raise DraftInvalid(
             f"entity {entity!r} is not a lower-case name",
             hint="use an entity name like 'trace' or 'dataset'",
             field="entity",
@@ -124,27 +124,27 @@ def _check_json(payload: dict[str, Any], path: str) -> None:
         if kind is str:
             _check_text(value, where)
         elif kind is int and value not in _INT_RANGE:
-            raise InvalidRecord(
+            raise PayloadInvalid(
                 f"{where} is {value}, beyond a 64-bit integer",
                 hint="store a big number as a string",
                 field=where,
             )
         elif kind is float and not math.isfinite(value):
-            raise InvalidRecord(
+            raise PayloadInvalid(
                 f"{where} is {value!r}; JSON has no NaN or Infinity",
                 hint="store a finite number, or null for a missing value",
                 field=where,
             )
         elif kind is dict or kind is list:
             if depth > _MAX_DEPTH:
-                raise InvalidRecord(
+                raise PayloadInvalid(
                     f"{where} nests containers deeper than {_MAX_DEPTH} levels",
                     hint="flatten the payload",
                     field=where,
                 )
             stack.extend(_children(value, where, depth + 1))
         elif kind not in (int, float, bool, type(None)):
-            raise InvalidRecord(
+            raise PayloadInvalid(
                 f"{where} is a {kind.__name__}, which JSON cannot store exactly",
                 hint="use only dict, list, str, int, finite float, bool and None",
                 field=where,
@@ -156,7 +156,7 @@ def _children(value: Any, where: str, depth: int) -> list[tuple[Any, str, int]]:
         return [(item, f"{where}[{index}]", depth) for index, item in enumerate(value)]
     for key in value:
         if type(key) is not str:
-            raise InvalidRecord(
+            raise PayloadInvalid(
                 f"{where} has a non-string key {key!r}",
                 hint="JSON object keys are strings",
                 field=where,
@@ -170,7 +170,7 @@ def _check_text(text: str, where: str) -> None:
     try:
         text.encode()
     except UnicodeEncodeError as exc:
-        raise InvalidRecord(
+        raise (DraftInvalid if where == "id" else PayloadInvalid)(
             f"{where} holds a lone surrogate ({text[exc.start]!r}): not valid Unicode",
             hint="decode the text properly; surrogates come in pairs only in UTF-16",
             field=where,

@@ -23,9 +23,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Literal
 
-from journal._errors import JournalError, LockTimeout, SeqExhausted, WriterStopped
+from journal._errors import JournalClosed, JournalError, LockTimeout, SeqExhausted, WriterStopped
 from journal._lock import StoreLock
 from journal._meta import FORMAT, read_meta, write_meta
 from journal._parse import FRAGMENT_NOTE
@@ -41,6 +42,34 @@ CREATED_NOTE = "journal.created"
 # the most seqs a meta.json hint may reserve past the tail: records lost with a segment
 # (a 64 MiB segment holds under 2**20 records); a hint further ahead is not believed
 MAX_SKIP = 2**32
+
+
+class StopOnFailure:
+    """Stops its writer for good when an OSError leaves the block: a write or fsync failed.
+
+    The one place an OSError of a write becomes `WriterStopped` (chained, its errno in
+    the fields). The journal's own errors pass through untouched, though some are
+    OSErrors too: a `LockTimeout` wrote nothing, and a `WriterStopped` is already the
+    translation. A class rather than a generator-based context manager because the
+    hot path of every append goes through it.
+    """
+
+    __slots__ = ("_writer",)
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, OSError) and not isinstance(exc, JournalError):
+            raise self._writer._stop(exc) from exc
 
 
 class Writer:
@@ -74,6 +103,7 @@ class Writer:
         self._store_id: str | None = None
         self._root = root
         self._dirs: tuple[int, int] | None = None  # descriptors of journal/, journal/segments/
+        self._guard = StopOnFailure(self)  # one, reused: it runs on every append
 
     def append(self, drafts: list[Draft]) -> list[Record]:
         """Append drafts as one atomic batch and return their records once durable."""
@@ -82,17 +112,13 @@ class Writer:
         # generator-based context managers (a few microseconds on every append)
         with self._mutex:
             self._check_usable()
-            try:
+            with self._guard:  # a LockTimeout passes through: nothing was written
                 self.lock.acquire(self.lock_timeout)
                 try:
                     self._sync_tail()
                     return self._write(drafts, payloads)
                 finally:
                     self.lock.release()
-            except OSError as exc:
-                if isinstance(exc, JournalError):
-                    raise  # a LockTimeout, say: nothing was written
-                raise self._stop(exc) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -105,12 +131,8 @@ class Writer:
             self._check_usable()
             self.lock.acquire(self.lock_timeout)
             try:
-                try:
+                with self._guard:
                     self._sync_tail()
-                except OSError as exc:
-                    if isinstance(exc, JournalError):
-                        raise
-                    raise self._stop(exc) from exc
                 yield Transaction(self)
             finally:
                 self.lock.release()
@@ -181,12 +203,8 @@ class Writer:
         fsync can "succeed" with the data gone (tests/faults/test_fsync_eio.py).
         """
         self._check_usable()
-        try:
+        with self._guard:
             yield
-        except OSError as exc:
-            if isinstance(exc, JournalError):
-                raise
-            raise self._stop(exc) from exc
 
     def _check_usable(self) -> None:
         """Refuse to work once stopped or closed."""
@@ -196,7 +214,7 @@ class Writer:
                 hint="nothing after that failure was acknowledged; reopen the store",
             )
         if self.closed:
-            raise JournalError("this journal is closed", hint="open the store again")
+            raise JournalClosed("this journal is closed", hint="open the store again")
 
     def _stop(self, exc: OSError) -> WriterStopped:
         """Stop for good after a failed write or fsync; the error to raise in its place."""
@@ -448,9 +466,5 @@ class Transaction:
         writer = self._writer
         payloads = [check_draft(draft) for draft in drafts]
         writer._check_usable()
-        try:
+        with writer._guard:
             return writer._write(drafts, payloads)
-        except OSError as exc:
-            if isinstance(exc, JournalError):
-                raise
-            raise writer._stop(exc) from exc

@@ -4,18 +4,23 @@ A family (catalog, traces, sessions, playbooks) is one folder under `lakehouse/`
 store knows it only through a `Family`. Each record kind carries a schema version (the
 record's `v`); a record written at an older version is upcast, one version at a time,
 before it is folded, so a journal written today stays readable after a schema change.
+
+An entity's state after its latest record is its *head*: a JSON object, typed per family
+as a TypedDict in the family's `_models.py` (`TraceHead`, `DatasetHead`, ...). A `Family`
+is generic in its head; code that handles the heads of any family sees a `Head`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from journal import Record
 from lakehouse._errors import CommandError
 
-Head = dict[str, Any]
+Head = Mapping[str, Any]  # the head of an entity of any family, as stored and served
+H = TypeVar("H", bound=Head)  # one family's head type
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -66,8 +71,8 @@ def unknown_entity(record: Record) -> CommandError:
     )
 
 
-class Family:
-    """Base of the four families: subclasses set the names and define `fold`."""
+class Family(Generic[H]):
+    """Base of the four families: subclasses set the names and define `fold` over heads H."""
 
     name: str = ""  # the family, plural: "traces"
     entity: str = ""  # the entity its records are about: "trace"
@@ -77,7 +82,7 @@ class Family:
     # folding one needs no lookup in the checkpoint's heads
     creates: frozenset[str] = frozenset()
 
-    def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
+    def fold(self, head: H | None, record: Record, payload: dict[str, Any]) -> H | None:
         """The entity's head after `record` (None: the entity is gone)."""
         raise NotImplementedError
 

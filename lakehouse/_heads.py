@@ -21,11 +21,11 @@ records after that up to `seq`, so every answer is what it would be without the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, overload
 
 from journal import Record
 from lakehouse._errors import SnapshotDamaged
-from lakehouse._family import Family, Head
+from lakehouse._family import Family, H, Head
 from lakehouse._snapshot import Snapshot
 
 KEYS = "keys"  # the pseudo-table of idempotency keys
@@ -40,7 +40,7 @@ class Heads:
 
     def __init__(
         self,
-        families: Iterable[Family],
+        families: Iterable[Family[Any]],
         snapshot: Snapshot | None = None,
         *,
         fallback: Fallback | None = None,
@@ -112,7 +112,7 @@ class Heads:
         self._note(family, record, payload)
         return payload, head
 
-    def _note(self, family: Family, record: Record, payload: dict[str, Any]) -> None:
+    def _note(self, family: Family[Any], record: Record, payload: dict[str, Any]) -> None:
         """Index entries and the idempotency key a record brings."""
         for index, value in family.index_entries(record, payload):
             ids = self._index.setdefault((index, value), [])
@@ -123,8 +123,19 @@ class Heads:
         if isinstance(idempotency, dict) and isinstance(idempotency.get("key"), str):
             self._keys[idempotency["key"]] = _key_result(record, idempotency)
 
-    def get(self, entity: str, id: str) -> Head | None:
-        """The head of one entity, or None if it does not exist."""
+    @overload
+    def get(self, entity: Family[H], id: str) -> H | None: ...
+    @overload
+    def get(self, entity: str, id: str) -> Head | None: ...
+
+    def get(self, entity: Family[Any] | str, id: str) -> Head | None:
+        """The head of one entity, or None if it does not exist.
+
+        Given the family rather than its entity's name, the head has the family's type
+        (`heads.get(TRACES, uid)` is a `TraceHead`): the family folded it.
+        """
+        if not isinstance(entity, str):
+            entity = entity.entity
         key = (entity, id)
         if key in self._folded:
             return self._folded[key]
@@ -174,8 +185,15 @@ class Heads:
                 self._rebase(damage)
         return {}
 
-    def all(self, entity: str) -> Iterator[tuple[str, Head]]:
-        """Every existing head of an entity (loads the whole snapshot of it)."""
+    @overload
+    def all(self, entity: Family[H]) -> Iterator[tuple[str, H]]: ...
+    @overload
+    def all(self, entity: str) -> Iterator[tuple[str, Head]]: ...
+
+    def all(self, entity: Family[Any] | str) -> Iterator[tuple[str, Head]]:
+        """Every existing head of an entity (loads the whole snapshot of it); typed as `get`."""
+        if not isinstance(entity, str):
+            entity = entity.entity
         ids: dict[str, None] = dict.fromkeys(self._stored_items(entity))
         ids.update((id, None) for (kind, id) in (*self._pending, *self._folded) if kind == entity)
         for id in ids:

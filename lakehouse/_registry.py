@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from projections import Projection
 
 
-def families() -> list[Family]:
+def families() -> list[Family[Any]]:
     """One Family object per family, in a fixed order."""
     from lakehouse.catalog._family import CATALOG
     from lakehouse.playbooks._family import PLAYBOOKS

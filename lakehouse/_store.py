@@ -23,7 +23,7 @@ import orjson
 from checkpoints import Checkpoint, CheckpointStore
 from journal import Draft, Journal, Record
 from lakehouse._errors import Conflict, DamageWarning, InvalidInput, SnapshotDamaged
-from lakehouse._family import Family
+from lakehouse._family import Family, Head
 from lakehouse._heads import Heads
 from lakehouse._query import sql as query_sql
 from lakehouse._snapshot import Snapshot
@@ -51,7 +51,7 @@ class Outcome:
     rev: int
     appended: bool = True  # False: nothing to do (e.g. retiring a retired trace)
     replayed: bool = False  # True: an idempotency key seen before; the first answer again
-    head: dict[str, Any] | None = None
+    head: Head | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,7 +100,7 @@ class Store:
         self.root = root
         self.journal = journal
         self.checkpoints = CheckpointStore(root)
-        self.families: list[Family] = families()
+        self.families: list[Family[Any]] = families()
         self.checkpoint_every = _checkpoint_every(checkpoint_every)
         self._heads: Heads | None = None
         self._projections: list[Projection] | None = None

@@ -24,6 +24,7 @@ from projections._errors import (
     ReadModelsTooLarge,
     ResultTooLarge,
     ValueUnsupported,
+    VectorIndexUnreadable,
 )
 from projections._models import Part, ReadModels, literal, pin, pinned_directory, quote
 from projections._projection import Changes, DeadLetter, Event, Policy, Projection
@@ -86,6 +87,7 @@ __all__ = [
     "TableChanges",
     "ValueUnsupported",
     "VectorIndex",
+    "VectorIndexUnreadable",
     "bare",
     "cell_text",
     "check_select",

@@ -10,7 +10,10 @@
           +-- ValueUnsupported (ValueError)       exit 3, HTTP 406
           +-- EmbedderUnavailable (LookupError)   exit 3, HTTP 400
           +-- ProjectionStopped                   exit 1, HTTP 500
+          +-- VectorIndexUnreadable               exit 1, HTTP 500
           +-- ReadModelsTooLarge (MemoryError)    exit 1, HTTP 503
+
+The base is never raised itself: each situation has its leaf.
 
 A refused query names what in it was refused and says what is allowed instead; a
 projection that stops on a record names the projection, the seq and the record kind.
@@ -78,3 +81,7 @@ class ReadModelsTooLarge(ProjectionError, MemoryError):
 
     http_status = 503
     code = "read_models_too_large"
+
+
+class VectorIndexUnreadable(ProjectionError):
+    """A vector index on disk cannot be loaded as it stands: rebuild its projection."""

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from projections._errors import ProjectionError
+from projections._errors import VectorIndexUnreadable
 
 FloatArray = npt.NDArray[np.float32]
 Hit = tuple[str, float]
@@ -272,9 +272,9 @@ def _best(hits: list[Hit], k: int) -> list[Hit]:
     return sorted(hits, key=lambda hit: (-hit[1], hit[0]))[:k]
 
 
-def _unreadable(index_path: Path, reason: str) -> ProjectionError:
+def _unreadable(index_path: Path, reason: str) -> VectorIndexUnreadable:
     """The error for a vector index that cannot be loaded as it stands on disk."""
-    return ProjectionError(
+    return VectorIndexUnreadable(
         f"cannot load the vector index {index_path}: {reason}",
         hint=_REBUILD_HINT,
         path=str(index_path),

@@ -34,6 +34,7 @@ from lakehouse._input import parse
 from lakehouse._store import Decision, Outcome, check_rev
 from lakehouse.catalog._csv import csv_options
 from lakehouse.catalog._decide import action, outcome_extra
+from lakehouse.catalog._family import CATALOG
 from lakehouse.catalog._ingest import Ingested, Progress, ingest, inspect_parquet
 from lakehouse.catalog._inputs import MAX_INPUT_BYTES
 from lakehouse.catalog._manifest import refresh_manifest
@@ -43,6 +44,7 @@ from lakehouse.catalog._models import (
     ENTITY,
     INGESTED,
     REGISTERED,
+    DatasetHead,
     Options,
     ReadOptions,
     content_payload,
@@ -54,8 +56,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from lakehouse._store import Store
-
-Head = dict[str, Any]
 
 
 class Datasets:
@@ -136,7 +136,7 @@ class Datasets:
         _options(name, "dataset drop", None, False, if_rev, idempotency_key)
 
         def decide(heads: Heads) -> Decision:
-            head = heads.get(ENTITY, name)
+            head = heads.get(CATALOG, name)
             if head is None:
                 raise _not_found(name)
             check_rev(ENTITY, name, head["rev"], if_rev, reread="show")
@@ -153,14 +153,14 @@ class Datasets:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def list(self) -> builtins.list[Head]:
+    def list(self) -> builtins.list[DatasetHead]:
         """The datasets not dropped, by name."""
-        heads = self._store.heads().all(ENTITY)
+        heads = self._store.heads().all(CATALOG)
         return sorted((head for _, head in heads if not head["dropped"]), key=_by_name)
 
-    def show(self, name: str) -> Head:
+    def show(self, name: str) -> DatasetHead:
         """The head of one dataset (a dropped one too, with dropped=True); NotFound if none."""
-        head = self._store.heads().get(ENTITY, name)
+        head = self._store.heads().get(CATALOG, name)
         if head is None:
             raise _not_found(name)
         return head
@@ -186,7 +186,7 @@ class Datasets:
         payload = content_payload(name, info, done.source)
 
         def decide(heads: Heads) -> Decision:
-            head = heads.get(ENTITY, name)
+            head = heads.get(CATALOG, name)
             rev = head["rev"] if head else 0
             check_rev(ENTITY, name, rev, options.if_rev, reread="show")
             verdict = action(head, info, options)
@@ -268,7 +268,7 @@ def _path(value: object, field: str, what: str) -> Path:
     )
 
 
-def _by_name(head: Head) -> str:
+def _by_name(head: DatasetHead) -> str:
     return str(head["name"])
 
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from lakehouse._errors import Conflict
-from lakehouse.catalog._models import ENTITY, Options
+from lakehouse.catalog._models import ENTITY, DatasetHead, Options
 from lakehouse.catalog._objects import ObjectInfo
 
-Head = dict[str, Any]
 
-
-def action(head: Head | None, info: ObjectInfo, options: Options) -> str:
+def action(head: DatasetHead | None, info: ObjectInfo, options: Options) -> str:
     """What the command does to the dataset `head`: created, replaced, appended, unchanged."""
     if head is None or head["dropped"]:
         return "created"
@@ -36,8 +34,8 @@ def action(head: Head | None, info: ObjectInfo, options: Options) -> str:
 
 
 def outcome_extra(
-    payload: dict[str, Any], info: ObjectInfo, head: Head | None, action: str
-) -> Head:
+    payload: dict[str, Any], info: ObjectInfo, head: DatasetHead | None, action: str
+) -> dict[str, Any]:
     """The outcome's extra fields: the object, and the dataset's rows and files after."""
     files, rows = 1, info.rows
     if head is not None and action in ("appended", "unchanged"):
@@ -54,7 +52,7 @@ def outcome_extra(
     }
 
 
-def _fingerprint_conflict(head: Head, info: ObjectInfo) -> Conflict:
+def _fingerprint_conflict(head: DatasetHead, info: ObjectInfo) -> Conflict:
     name = head["name"]
     return Conflict(
         f"dataset {name} has schema fingerprint {head['fingerprint']}; the new data has "
@@ -68,7 +66,7 @@ def _fingerprint_conflict(head: Head, info: ObjectInfo) -> Conflict:
     )
 
 
-def _data_conflict(head: Head, info: ObjectInfo) -> Conflict:
+def _data_conflict(head: DatasetHead, info: ObjectInfo) -> Conflict:
     name = head["name"]
     return Conflict(
         f"dataset {name} holds other data ({_count(head['rows'], 'row')} in "
@@ -82,7 +80,7 @@ def _data_conflict(head: Head, info: ObjectInfo) -> Conflict:
     )
 
 
-def _append_conflict(head: Head, info: ObjectInfo) -> Conflict:
+def _append_conflict(head: DatasetHead, info: ObjectInfo) -> Conflict:
     name = head["name"]
     return Conflict(
         f"cannot append to dataset {name}: it has schema fingerprint {head['fingerprint']}; "

@@ -6,30 +6,45 @@ from typing import Any
 
 from journal import Record
 from lakehouse._errors import CommandError
-from lakehouse._family import Family, Head, unknown_entity
-from lakehouse.catalog._models import APPENDED, DROPPED, ENTITY, INGESTED, KINDS, REGISTERED
+from lakehouse._family import Family, unknown_entity
+from lakehouse.catalog._models import (
+    APPENDED,
+    DROPPED,
+    ENTITY,
+    INGESTED,
+    KINDS,
+    REGISTERED,
+    DatasetHead,
+)
 
-_CONTENT = ("dataset_id", "fingerprint", "schema", "files", "rows", "source")
 
-
-class CatalogFamily(Family):
+class CatalogFamily(Family[DatasetHead]):
     """Datasets: named tables, each a content-addressed Parquet object under objects/."""
 
     name = "catalog"
     entity = ENTITY
     kinds = KINDS
 
-    def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
+    def fold(
+        self, head: DatasetHead | None, record: Record, payload: dict[str, Any]
+    ) -> DatasetHead | None:
         """The dataset's head after `record`."""
         kind = record.kind
         if kind in (INGESTED.name, REGISTERED.name):
             # the new object replaces the dataset's files; a dropped dataset comes back
             head = {
                 "name": record.id,
-                **{key: payload[key] for key in _CONTENT},
+                "dataset_id": payload["dataset_id"],
+                "fingerprint": payload["fingerprint"],
+                "schema": payload["schema"],
+                "files": payload["files"],
+                "rows": payload["rows"],
+                "source": payload["source"],
                 "dropped": False,
                 "ingested_at": record.ts,
                 "created_seq": head["created_seq"] if head else record.seq,
+                "rev": record.rev,  # both set again below, as for every kind
+                "seq": record.seq,
             }
         if head is None:
             raise unknown_entity(record)
@@ -41,7 +56,7 @@ class CatalogFamily(Family):
         return head
 
 
-def _appended(head: Head, record: Record, payload: dict[str, Any]) -> Head:
+def _appended(head: DatasetHead, record: Record, payload: dict[str, Any]) -> DatasetHead:
     """The head with the appended object read too: its files and rows add up."""
     if head["dropped"] or head["fingerprint"] != payload["fingerprint"]:
         raise CommandError(

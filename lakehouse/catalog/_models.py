@@ -1,9 +1,9 @@
-"""What a dataset is: its id, its record kinds and the payload a catalog record carries."""
+"""What a dataset is: its id, its record kinds, its head and the payload a record carries."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BeforeValidator, Field, StrictStr, field_validator
 
@@ -80,3 +80,29 @@ def content_payload(name: str, info: ObjectInfo, source: dict[str, Any]) -> dict
         "rows": info.rows,
         "source": source,
     }
+
+
+class DatasetFile(TypedDict):
+    """One object a dataset reads: its path under the store root, sha256, bytes and rows."""
+
+    path: str
+    sha256: str
+    bytes: int
+    rows: int
+
+
+class DatasetHead(TypedDict):
+    """A dataset after its latest record: what `dataset show` shows and catalog.json lists."""
+
+    name: str
+    dataset_id: str
+    fingerprint: str  # of its schema
+    schema: list[dict[str, str]]
+    files: list[DatasetFile]  # every object it reads, the first ingested first
+    rows: int
+    source: dict[str, Any]
+    dropped: bool
+    ingested_at: str
+    created_seq: int
+    rev: int
+    seq: int

@@ -24,11 +24,12 @@ if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
     from lakehouse._store import Store
+    from lakehouse.catalog._models import DatasetHead
 
 EXPORT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
 
 
-def live_head(store: Store, name: str) -> dict[str, Any]:
+def live_head(store: Store, name: str) -> DatasetHead:
     """The head of dataset `name` if it is not dropped; NotFound otherwise."""
     head = store.datasets.show(name)  # NotFound if there never was one
     if head["dropped"]:
@@ -41,7 +42,7 @@ def live_head(store: Store, name: str) -> dict[str, Any]:
     return head
 
 
-def parquet_files(store: Store, head: dict[str, Any]) -> Iterator[pq.ParquetFile]:
+def parquet_files(store: Store, head: DatasetHead) -> Iterator[pq.ParquetFile]:
     """Each of the dataset's Parquet objects, opened safely, in the order recorded."""
     import pyarrow.parquet as pq
 
@@ -114,7 +115,7 @@ def _check_target(store: Store, target: Path, *, force: bool) -> None:
         )
 
 
-def _write_parquet(store: Store, head: dict[str, Any], temp: Path) -> int:
+def _write_parquet(store: Store, head: DatasetHead, temp: Path) -> int:
     import pyarrow.parquet as pq
 
     writer: pq.ParquetWriter | None = None

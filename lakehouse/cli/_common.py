@@ -6,7 +6,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -58,7 +58,7 @@ def state() -> State:
     return click.get_current_context().find_object(State)  # type: ignore[return-value]
 
 
-def emit(obj: dict[str, Any], human: Callable[[], None]) -> None:
+def emit(obj: Mapping[str, Any], human: Callable[[], None]) -> None:
     """Print `obj` as JSON under --json, else call `human` to print it for people."""
     if state().json:
         click.echo(orjson.dumps(obj).decode())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -64,7 +64,9 @@ def describe(outcome: Outcome) -> str:
     return f"{what} at seq {outcome.seq}"
 
 
-def print_head(head: dict[str, Any], render: dict[str, Callable[[Any], str]] | None = None) -> None:
+def print_head(
+    head: Mapping[str, Any], render: dict[str, Callable[[Any], str]] | None = None
+) -> None:
     """An entity's head as `key value` lines for people (a field may have its own
     rendering), or as one JSON object."""
 

@@ -15,7 +15,7 @@ this module and must start fast).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -70,7 +70,7 @@ def print_result(result: QueryResult, *, watermark: int, fmt: str) -> None:
         click.echo(piece, nl=False)
 
 
-def print_rows(rows: list[dict[str, Any]], columns: list[str], *, empty: str) -> None:
+def print_rows(rows: Sequence[Mapping[str, Any]], columns: list[str], *, empty: str) -> None:
     """Rows of JSON values in the format asked for (`columns` are the table's and CSV's)."""
     fmt = chosen_format()
     if fmt == "nl":
@@ -89,7 +89,7 @@ def print_rows(rows: list[dict[str, Any]], columns: list[str], *, empty: str) ->
         _table(rows, columns, empty=empty)
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str], *, empty: str) -> None:
+def _table(rows: Sequence[Mapping[str, Any]], columns: list[str], *, empty: str) -> None:
     from projections import table_text
 
     cells = [[_cell(row.get(column)) for column in columns] for row in rows]

@@ -10,12 +10,18 @@ from lakehouse._errors import NotFound
 from lakehouse._heads import Heads
 from lakehouse._input import mutation, parse
 from lakehouse._store import Decision, Outcome, check_rev
-from lakehouse.playbooks._models import ENTITY, RECORDED, RETIRED, PlaybookBody, Retirement
+from lakehouse.playbooks._family import PLAYBOOKS
+from lakehouse.playbooks._models import (
+    ENTITY,
+    RECORDED,
+    RETIRED,
+    PlaybookBody,
+    PlaybookHead,
+    Retirement,
+)
 
 if TYPE_CHECKING:
     from lakehouse._store import Store
-
-Head = dict[str, Any]
 
 
 def new_id() -> str:
@@ -83,7 +89,7 @@ class Playbooks:
         request = {"verb": "playbook.retire", "id": pid, "reason": reason}
         return self._store.execute(decide, idempotency_key=options.idempotency_key, request=request)
 
-    def show(self, pid: str) -> Head:
+    def show(self, pid: str) -> PlaybookHead:
         """The head of a playbook (retired ones too); NotFound if there is none."""
         return _existing(self._store.heads(), pid)
 
@@ -97,18 +103,18 @@ class Playbooks:
         finally:
             models.close()
 
-    def list(self, *, include_retired: bool = False) -> list[Head]:
+    def list(self, *, include_retired: bool = False) -> list[PlaybookHead]:
         """Playbooks, oldest first; retired ones only if asked."""
         heads = [
             head
-            for _, head in self._store.heads().all(ENTITY)
+            for _, head in self._store.heads().all(PLAYBOOKS)
             if include_retired or not head["retired"]
         ]
         return sorted(heads, key=lambda head: head["created_seq"])
 
 
-def _existing(heads: Heads, pid: str) -> Head:
-    head = heads.get(ENTITY, pid)
+def _existing(heads: Heads, pid: str) -> PlaybookHead:
+    head = heads.get(PLAYBOOKS, pid)
     if head is None:
         raise NotFound(
             f"no playbook {pid!r}",

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from journal import Record
-from lakehouse._family import Family, Head, unknown_entity
-from lakehouse.playbooks._models import ENTITY, KINDS, RECORDED, RETIRED
-
-_BODY = ("query", "endorsed", "target_count", "fingerprint", "kind")
+from lakehouse._family import Family, unknown_entity
+from lakehouse.playbooks._models import ENTITY, KINDS, RECORDED, RETIRED, PlaybookHead
 
 
-class PlaybooksFamily(Family):
+class PlaybooksFamily(Family[PlaybookHead]):
     """Playbooks: endorsed answers to a query, recorded and later retired."""
 
     name = "playbooks"
@@ -19,20 +17,34 @@ class PlaybooksFamily(Family):
     kinds = KINDS
     creates = frozenset({RECORDED.name})
 
-    def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
+    def fold(
+        self, head: PlaybookHead | None, record: Record, payload: dict[str, Any]
+    ) -> PlaybookHead | None:
         """The playbook's head after `record`."""
         if record.kind == RECORDED.name:
-            head = {
-                "id": record.id,
-                **{key: payload.get(key) for key in _BODY},
-                "retired": False,
-                "retired_reason": None,
-                "created_seq": record.seq,
-                "created_at": record.ts,
-            }
-        if head is None:
+            # .get: a record written around validation folds too (its projection skips it)
+            head = cast(
+                PlaybookHead,
+                {
+                    "id": record.id,
+                    "query": payload.get("query"),
+                    "endorsed": payload.get("endorsed"),
+                    "target_count": payload.get("target_count"),
+                    "fingerprint": payload.get("fingerprint"),
+                    "kind": payload.get("kind"),
+                    "retired": False,
+                    "retired_reason": None,
+                    "created_seq": record.seq,
+                    "created_at": record.ts,
+                    "rev": record.rev,
+                    "updated_seq": record.seq,
+                    "updated_at": record.ts,
+                },
+            )
+        elif head is None:
             raise unknown_entity(record)
-        head = {**head, "rev": record.rev, "updated_seq": record.seq, "updated_at": record.ts}
+        else:
+            head = {**head, "rev": record.rev, "updated_seq": record.seq, "updated_at": record.ts}
         if record.kind == RETIRED.name:
             head["retired"], head["retired_reason"] = True, payload.get("reason")
         return head

@@ -1,8 +1,8 @@
-"""What a playbook is: its input models, its record kinds and the rules of a `fill` one."""
+"""What a playbook is: its input models, its record kinds, its head, the rules of a `fill` one."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import Field, field_validator
 
@@ -68,3 +68,21 @@ class Retirement(Input):
     """Why a playbook is retired."""
 
     reason: str | None = Field(default=None, max_length=1024)
+
+
+class PlaybookHead(TypedDict):
+    """A playbook after its latest record: what `playbook show` shows."""
+
+    id: str
+    query: str
+    endorsed: list[str]
+    target_count: int
+    fingerprint: str | None
+    kind: str
+    retired: bool
+    retired_reason: str | None
+    created_seq: int
+    created_at: str
+    rev: int
+    updated_seq: int
+    updated_at: str

@@ -9,12 +9,11 @@ from lakehouse._errors import Conflict, NotFound
 from lakehouse._heads import Heads
 from lakehouse._input import mutation, parse
 from lakehouse._store import Decision, Outcome, check_rev
-from lakehouse.sessions._models import ENTITY, RECORDED, SessionBody
+from lakehouse.sessions._family import SESSIONS
+from lakehouse.sessions._models import ENTITY, RECORDED, SessionBody, SessionHead
 
 if TYPE_CHECKING:
     from lakehouse._store import Store
-
-Head = dict[str, Any]
 
 
 class Sessions:
@@ -36,7 +35,7 @@ class Sessions:
         sid, content_hash = body.id, body.content_hash()
 
         def decide(heads: Heads) -> Decision:
-            head = heads.get(ENTITY, sid)
+            head = heads.get(SESSIONS, sid)
             check_rev(
                 ENTITY, sid, 0 if head is None else head["rev"], options.if_rev, reread="show"
             )
@@ -57,9 +56,9 @@ class Sessions:
         request = {"verb": "session.record", **body.model_dump()}
         return self._store.execute(decide, idempotency_key=options.idempotency_key, request=request)
 
-    def show(self, sid: str, *, as_of: int | None = None) -> Head:
+    def show(self, sid: str, *, as_of: int | None = None) -> SessionHead:
         """The head of a recorded session (as of seq `as_of`, if given); NotFound if none."""
-        head = self._store.heads(as_of=as_of).get(ENTITY, sid)
+        head = self._store.heads(as_of=as_of).get(SESSIONS, sid)
         if head is None:
             if as_of is not None:
                 raise NotFound(
@@ -77,7 +76,7 @@ class Sessions:
             )
         return head
 
-    def list(self) -> list[Head]:
+    def list(self) -> list[SessionHead]:
         """Every recorded session, in the order they were recorded."""
-        heads = [head for _, head in self._store.heads().all(ENTITY)]
+        heads = [head for _, head in self._store.heads().all(SESSIONS)]
         return sorted(heads, key=lambda head: head["created_seq"])

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from journal import Record
-from lakehouse._family import Family, Head
-from lakehouse.sessions._models import ENTITY, KINDS, RECORDED
+from lakehouse._errors import CommandError
+from lakehouse._family import Family
+from lakehouse.sessions._models import ENTITY, KINDS, RECORDED, SessionHead
 
 
-class SessionsFamily(Family):
+class SessionsFamily(Family[SessionHead]):
     """Coordinator/validator sessions: recorded once, whole, and never changed."""
 
     name = "sessions"
@@ -17,17 +18,33 @@ class SessionsFamily(Family):
     kinds = KINDS
     creates = frozenset({RECORDED.name})
 
-    def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
+    def fold(
+        self, head: SessionHead | None, record: Record, payload: dict[str, Any]
+    ) -> SessionHead | None:
         """The session's head after `record`."""
-        assert record.kind == RECORDED.name, f"unexpected {record.kind} for session {record.id}"
+        if record.kind != RECORDED.name:  # a kind this family knows but cannot fold
+            raise CommandError(
+                f"record seq {record.seq} ({record.kind}) is about session {record.id}, "
+                "which is recorded once, whole, and never changed",
+                hint="the journal is damaged or was edited: run "
+                "'lakehouse doctor --verify-journal'",
+                seq=record.seq,
+                kind=record.kind,
+                entity=record.entity,
+                id=record.id,
+            )
         body = {key: value for key, value in payload.items() if key != "idempotency"}
-        return {
-            "id": record.id,
-            **body,
-            "rev": record.rev,
-            "created_seq": record.seq,
-            "created_at": record.ts,
-        }
+        # the body as recorded (SessionBody.fields): its keys are the head's, in its order
+        return cast(
+            SessionHead,
+            {
+                "id": record.id,
+                **body,
+                "rev": record.rev,
+                "created_seq": record.seq,
+                "created_at": record.ts,
+            },
+        )
 
 
 SESSIONS = SessionsFamily()

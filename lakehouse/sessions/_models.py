@@ -1,9 +1,9 @@
-"""What a session is: its input models, its record kind and its content hash."""
+"""What a session is: its input models, its record kind, its head and its content hash."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 import orjson
 from pydantic import Field
@@ -51,3 +51,28 @@ class SessionBody(Input):
         """sha256 of everything recorded about the session: equal sessions, equal hash."""
         body = orjson.dumps(self.model_dump(), option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(body).hexdigest()
+
+
+class AttemptHead(TypedDict):
+    """One attempt of a session's head, as `Attempt` records it."""
+
+    prompt: str
+    raw: str
+    verdict: str
+
+
+class SessionHead(TypedDict):
+    """A recorded session: its body as recorded, with its id, rev and when it was recorded."""
+
+    id: str
+    model: str
+    attempts: list[AttemptHead]
+    outcome: str
+    grounded_in_roster: bool
+    timings: dict[str, float]
+    started_at: str | None
+    ended_at: str | None
+    content_hash: str
+    rev: int
+    created_seq: int
+    created_at: str

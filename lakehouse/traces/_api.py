@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from journal import Draft
 from lakehouse._errors import Conflict, NotFound
+from lakehouse._family import H
 from lakehouse._heads import Heads
 from lakehouse._input import Mutation, mutation, parse
 from lakehouse._store import Decision, Outcome, check_rev
+from lakehouse.traces._family import TRACES
 from lakehouse.traces._models import (
     ADDED,
     CONTENT_INDEX,
@@ -22,17 +24,14 @@ from lakehouse.traces._models import (
     UPDATED,
     Retirement,
     TraceBody,
+    TraceHead,
 )
 
 if TYPE_CHECKING:
     from lakehouse._store import Store
 
-Head = dict[str, Any]
 
-
-def predecessors(
-    start: dict[str, Any], find: Callable[[str], dict[str, Any] | None]
-) -> tuple[list[dict[str, Any]], list[str]]:
+def predecessors(start: H, find: Callable[[str], H | None]) -> tuple[list[H], list[str]]:
     """The chain from `start` back through its predecessors (found by `find`), and problems.
 
     A trace naming one already in the chain (a cycle) or one `find` does not know (a
@@ -183,7 +182,7 @@ class Traces:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def get(self, uid: str, *, as_of: int | None = None) -> Head:
+    def get(self, uid: str, *, as_of: int | None = None) -> TraceHead:
         """The current head of a trace (retired ones too), or its head as of seq `as_of`;
         NotFound if there is none."""
         return _existing(self._store.heads(as_of=as_of), uid, as_of)
@@ -193,7 +192,7 @@ class Traces:
         (as the traces were at seq `as_of`, if given)."""
         heads = self._store.heads(as_of=as_of)
         start = _existing(heads, uid, as_of)
-        chain, problems = predecessors(start, lambda id: heads.get(ENTITY, id))
+        chain, problems = predecessors(start, lambda id: heads.get(TRACES, id))
         return {"uid": uid, "chain": chain, "problems": problems}
 
     def search(
@@ -220,11 +219,11 @@ class Traces:
         finally:
             models.close()
 
-    def list(self, *, tag: str | None = None, include_retired: bool = False) -> list[Head]:
+    def list(self, *, tag: str | None = None, include_retired: bool = False) -> list[TraceHead]:
         """Current traces (not superseded), oldest first; retired ones only if asked."""
         heads = [
             head
-            for _, head in self._store.heads().all(ENTITY)
+            for _, head in self._store.heads().all(TRACES)
             if head["successor"] is None
             and (include_retired or not head["retired"])
             and (tag is None or tag in head["tags"])
@@ -245,7 +244,7 @@ def _change(
     content: dict[str, Any] | None,
     tags: Any,
     options: Mutation,
-) -> tuple[Head, TraceBody]:
+) -> tuple[TraceHead, TraceBody]:
     """What update and revise both check: a live trace at the expected rev, a valid body."""
     head = _mutable(heads, uid, verb)
     check_rev(ENTITY, uid, head["rev"], options.if_rev)
@@ -261,7 +260,7 @@ def _change_request(
 
 
 def _body_from(
-    head: Head, text: str | None, content: dict[str, Any] | None, tags: Any, what: str
+    head: TraceHead, text: str | None, content: dict[str, Any] | None, tags: Any, what: str
 ) -> TraceBody:
     """The new body: the given text or content (else the old one), the given tags (else old)."""
     if text is None and content is None:
@@ -269,14 +268,14 @@ def _body_from(
     return _body(text, content, head["tags"] if tags is None else tags, what)
 
 
-def _unchanged(head: Head, body: TraceBody) -> bool:
+def _unchanged(head: TraceHead, body: TraceBody) -> bool:
     """True if `body` is what the trace holds already: the same text or content (by its
     hash, so 1 and true differ as JSON does) and the same tags. Nothing is appended then."""
     return head.get("content_hash") == body.content_hash() and head["tags"] == body.tags
 
 
-def _existing(heads: Heads, uid: str, as_of: int | None = None) -> Head:
-    head = heads.get(ENTITY, uid)
+def _existing(heads: Heads, uid: str, as_of: int | None = None) -> TraceHead:
+    head = heads.get(TRACES, uid)
     if head is None:
         if as_of is not None:
             raise NotFound(
@@ -295,7 +294,7 @@ def _existing(heads: Heads, uid: str, as_of: int | None = None) -> Head:
     return head
 
 
-def _mutable(heads: Heads, uid: str, verb: str) -> Head:
+def _mutable(heads: Heads, uid: str, verb: str) -> TraceHead:
     head = _existing(heads, uid)
     if head["successor"] is not None:
         raise Conflict(
@@ -315,10 +314,10 @@ def _mutable(heads: Heads, uid: str, verb: str) -> Head:
     return head
 
 
-def _live_with_content(heads: Heads, content_hash: str) -> Head | None:
+def _live_with_content(heads: Heads, content_hash: str) -> TraceHead | None:
     """The latest live trace (not retired, not superseded) whose content has this hash."""
     for uid in reversed(heads.lookup(CONTENT_INDEX, content_hash)):
-        head = heads.get(ENTITY, uid)
+        head = heads.get(TRACES, uid)
         live = head is not None and not head["retired"] and head["successor"] is None
         if live and head is not None and head.get("content_hash") == content_hash:
             return head

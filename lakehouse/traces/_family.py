@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from journal import Record
-from lakehouse._family import Family, Head, unknown_entity
+from lakehouse._family import Family, unknown_entity
 from lakehouse.traces._models import (
     ADDED,
     CONTENT_INDEX,
@@ -16,12 +16,18 @@ from lakehouse.traces._models import (
     REVISED,
     SUPERSEDED,
     UPDATED,
+    TraceHead,
 )
 
-_BODY = ("text", "content", "tags", "content_hash")
+_BODY: tuple[Literal["text", "content", "tags", "content_hash"], ...] = (
+    "text",
+    "content",
+    "tags",
+    "content_hash",
+)
 
 
-class TracesFamily(Family):
+class TracesFamily(Family[TraceHead]):
     """Pathway traces: a versioned memory with history."""
 
     name = "traces"
@@ -30,7 +36,9 @@ class TracesFamily(Family):
     creates = frozenset({ADDED.name, REVISED.name})
     indexes = (CONTENT_INDEX,)
 
-    def fold(self, head: Head | None, record: Record, payload: dict[str, Any]) -> Head | None:
+    def fold(
+        self, head: TraceHead | None, record: Record, payload: dict[str, Any]
+    ) -> TraceHead | None:
         """The trace's head after `record`."""
         kind = record.kind
         if kind in (ADDED.name, REVISED.name):
@@ -45,13 +53,19 @@ class TracesFamily(Family):
                 "replays": 0,
                 "created_seq": record.seq,
                 "created_at": record.ts,
+                "rev": record.rev,
+                "updated_seq": record.seq,
+                "updated_at": record.ts,
             }
-        if head is None:
+        elif head is None:
             raise unknown_entity(record)
-        head = {**head, "rev": record.rev, "updated_seq": record.seq, "updated_at": record.ts}
+        else:
+            head = {**head, "rev": record.rev, "updated_seq": record.seq, "updated_at": record.ts}
         if kind in (ADDED.name, REVISED.name, UPDATED.name):
             head.update({"text": None, "content": None})
-            head.update({key: payload[key] for key in _BODY if key in payload})
+            for key in _BODY:
+                if key in payload:
+                    head[key] = payload[key]
         elif kind == REPLAYED.name:
             head["replays"] += 1
         elif kind == SUPERSEDED.name:

@@ -1,9 +1,9 @@
-"""What a trace is: its input models, its record kinds and its content hash."""
+"""What a trace is: its input models, its record kinds, its head and its content hash."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import orjson
 from pydantic import Field, field_validator, model_validator
@@ -76,3 +76,24 @@ class Retirement(Input):
     """Why a trace is retired."""
 
     reason: str | None = Field(default=None, max_length=1024)
+
+
+class TraceHead(TypedDict):
+    """A trace after its latest record: what `trace get` shows and the `traces` row holds."""
+
+    uid: str
+    text: str | None
+    content: dict[str, Any] | None
+    predecessor: str | None  # the trace it revised
+    successor: str | None  # the trace it was revised into
+    retired: bool
+    retired_reason: str | None
+    replays: int
+    created_seq: int
+    created_at: str
+    rev: int
+    updated_seq: int
+    updated_at: str
+    # every body has them; a record written around validation may not
+    tags: NotRequired[list[str]]
+    content_hash: NotRequired[str]
