@@ -13,7 +13,8 @@ from lakehouse._errors import (
     NotFound,
     ObjectWriteFailed,
 )
-from lakehouse._store import Outcome, Store
+from lakehouse._kernel import Outcome
+from lakehouse._store import Store
 
 __all__ = [
     "CommandError",

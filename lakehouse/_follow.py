@@ -17,14 +17,14 @@ from lakehouse._store import newest_checkpoint
 from projections import ReadModels
 
 if TYPE_CHECKING:
-    from lakehouse._store import Store
+    from lakehouse._kernel import Engine
 
 
 class Follower:
     """The newest read models of a store, brought up to date by `refresh()`."""
 
     def __init__(
-        self, store: Store, *, locked: bool = True, limits: dict[str, Any] | None = None
+        self, store: Engine, *, locked: bool = True, limits: dict[str, Any] | None = None
     ) -> None:
         self.store = store
         self.locked = locked

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from lakehouse._errors import InvalidInput
 
 if TYPE_CHECKING:
-    from lakehouse._store import Store
+    from lakehouse._kernel import Host
     from projections import QueryResult
 
 FORMATS = ("arrow", "table", "json", "nl", "csv")
@@ -25,7 +25,7 @@ FORMATS = ("arrow", "table", "json", "nl", "csv")
 
 @overload
 def sql(
-    store: Store,
+    store: Host,
     query: str,
     *,
     params: Sequence[Any] = ...,
@@ -36,7 +36,7 @@ def sql(
 ) -> QueryResult: ...
 @overload
 def sql(
-    store: Store,
+    store: Host,
     query: str,
     *,
     params: Sequence[Any] = ...,
@@ -46,7 +46,7 @@ def sql(
     timeout: float | None = ...,
 ) -> str: ...
 def sql(
-    store: Store,
+    store: Host,
     query: str,
     *,
     params: Sequence[Any] = (),

@@ -41,7 +41,7 @@ from projections import (
 )
 
 if TYPE_CHECKING:
-    from lakehouse._store import Store
+    from lakehouse._kernel import Engine
 
 META = "projections"  # the checkpoint meta key listing the projections a checkpoint holds
 Progress = Callable[[int], None]
@@ -95,7 +95,7 @@ class Fold:
     """
 
     def __init__(
-        self, store: Store, base: Checkpoint | None, projections: list[Projection]
+        self, store: Engine, base: Checkpoint | None, projections: list[Projection]
     ) -> None:
         self.store = store
         self.base = base
@@ -195,7 +195,7 @@ def _unfoldable(record: Record, error: Exception, targets: list[Changes]) -> Non
 
 
 def fold(
-    store: Store,
+    store: Engine,
     base: Checkpoint | None,
     projections: list[Projection],
     *,
@@ -248,7 +248,7 @@ def dead_letters(part: Part) -> list[dict[str, Any]]:
     return old + [letter.to_dict() for letter in part.changes.dead_letters]
 
 
-def target_seq(store: Store, as_of: int | None) -> int:
+def target_seq(store: Engine, as_of: int | None) -> int:
     """The seq to read up to: `as_of`, checked against the head, or the head."""
     head = store.journal.head_seq or 0
     if as_of is None:
@@ -264,7 +264,7 @@ def target_seq(store: Store, as_of: int | None) -> int:
 
 
 def open_read_models(
-    store: Store,
+    store: Engine,
     *,
     as_of: int | None = None,
     locked: bool = True,
@@ -297,7 +297,7 @@ def open_read_models(
 
 
 def fold_all(
-    store: Store,
+    store: Engine,
     projections: list[Projection],
     *,
     upto: int,

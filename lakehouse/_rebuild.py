@@ -36,7 +36,7 @@ from lakehouse.catalog._manifest import install_manifest
 from projections import Part, Projection, ReadModels
 
 if TYPE_CHECKING:
-    from lakehouse._store import Store
+    from lakehouse._kernel import Engine
 
 RESUME_EVERY = 250_000  # records between a rebuild's resume points
 LEFTOVER = "projections/cache/rebuild"  # where a rebuild keeps its resume points
@@ -85,7 +85,7 @@ def _writer(models: ReadModels, table: str) -> Callable[[Path], None]:
 
 
 def create_checkpoint(
-    store: Store, *, replace: bool = False, progress: Progress | None = None
+    store: Engine, *, replace: bool = False, progress: Progress | None = None
 ) -> Checkpoint:
     """A checkpoint of every projection at the journal's head; catalog.json refreshed.
 
@@ -100,7 +100,7 @@ def create_checkpoint(
 
 
 def _publish(
-    store: Store,
+    store: Engine,
     target: CheckpointStore,
     models: ReadModels,
     folds: list[Fold],
@@ -120,7 +120,7 @@ def _publish(
     return checkpoint
 
 
-def sealed_hashes(store: Store, upto: int) -> dict[str, str]:
+def sealed_hashes(store: Engine, upto: int) -> dict[str, str]:
     """sha256 of each sealed segment (archived ones too) whose records are all <= `upto`.
 
     Sealed segments never change, so hashes the newest checkpoint lists are reused.
@@ -169,7 +169,7 @@ class RebuildReport:
         }
 
 
-def stale(store: Store, projections: list[Projection]) -> list[Projection]:
+def stale(store: Engine, projections: list[Projection]) -> list[Projection]:
     """The projections the latest valid checkpoint does not hold at their fingerprint."""
     head = store.journal.head_seq or 0
     groups = bases(store.checkpoints.list(), projections, at_most=head)
@@ -178,7 +178,7 @@ def stale(store: Store, projections: list[Projection]) -> list[Projection]:
 
 
 def rebuild(
-    store: Store,
+    store: Engine,
     names: list[str] | None = None,
     *,
     everything: bool = False,
@@ -221,7 +221,7 @@ def rebuild(
 
 
 def _fold_with_resume(
-    store: Store,
+    store: Engine,
     shadow: CheckpointStore,
     *,
     chosen: list[Projection],

@@ -8,10 +8,10 @@ from lakehouse._readmodels import META, bases, dead_letters, open_read_models
 from lakehouse._stops import recorded_errors
 
 if TYPE_CHECKING:
-    from lakehouse._store import Store
+    from lakehouse._kernel import Engine
 
 
-def projection_status(store: Store) -> list[dict[str, Any]]:
+def projection_status(store: Engine) -> list[dict[str, Any]]:
     """One row per projection: state, watermark, lag, fingerprints, dead letters, last error."""
     head = store.journal.head_seq or 0
     projections = store.projections()
@@ -51,7 +51,7 @@ def projection_status(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
-def _dead_letters(store: Store, errors: dict[str, str]) -> dict[str, int]:
+def _dead_letters(store: Engine, errors: dict[str, str]) -> dict[str, int]:
     """Dead letters per projection, the tail's included (the tail is folded to count them);
     the stops the fold meets go into `errors`."""
     models, _ = open_read_models(store, locked=False)

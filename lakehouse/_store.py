@@ -8,23 +8,28 @@ that refuses raises before anything is written.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import warnings
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from checkpoints import Checkpoint, CheckpointStore
-from journal import Draft, Journal, Record
-from lakehouse._errors import Conflict, DamageWarning, InvalidInput, SnapshotDamaged
-from lakehouse._family import Family, Head
+from journal import Journal, Record
+from lakehouse._errors import DamageWarning, InvalidInput, SnapshotDamaged
+from lakehouse._family import Family
 from lakehouse._heads import Heads
+from lakehouse._kernel import (
+    Command,
+    Engine,
+    Outcome,
+    primary,
+    remembered,
+    replay,
+    request_fingerprint,
+)
 from lakehouse._query import sql as query_sql
 from lakehouse._snapshot import Snapshot
 
@@ -39,48 +44,6 @@ if TYPE_CHECKING:
 CHECKPOINT_EVERY = 100_000  # records between automatic checkpoints (0: never)
 CHECKPOINT_ENV = "LAKEHOUSE_CHECKPOINT_EVERY"
 _RACES = 5  # times to pick a checkpoint again when one vanishes as it is opened
-
-
-@dataclass
-class Outcome:
-    """What a command did: the records it appended (none for a no-op) and its answer."""
-
-    seq: int | None
-    entity: str
-    id: str
-    rev: int
-    appended: bool = True  # False: nothing to do (e.g. retiring a retired trace)
-    replayed: bool = False  # True: an idempotency key seen before; the first answer again
-    head: Head | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The outcome as the JSON object the CLI prints."""
-        out = {
-            "ok": True,
-            "seq": self.seq,
-            "entity": self.entity,
-            "id": self.id,
-            "rev": self.rev,
-            "appended": self.appended,
-            "replayed": self.replayed,
-        }
-        return {**out, **self.extra}
-
-
-@dataclass
-class Decision:
-    """A command's verdict: the drafts to append, or `noop` with the answer to give."""
-
-    drafts: list[Draft]
-    entity: str
-    id: str
-    rev: int
-    noop: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-Command = Callable[[Heads], Decision]
 
 
 class Store:
@@ -211,7 +174,7 @@ class Store:
         self, command: Command, *, idempotency_key: str | None = None, request: Any = None
     ) -> Outcome:
         """Run a command under the store lock: decide against current heads, then append."""
-        fingerprint = _request_fingerprint(request) if idempotency_key else None
+        fingerprint = request_fingerprint(request) if idempotency_key else None
         with self.journal.transaction() as tx:
             heads = self._heads_base()
             if tx.head_seq > heads.seq:  # another process appended since we last looked
@@ -219,7 +182,7 @@ class Store:
             if idempotency_key is not None:
                 first = heads.idempotent(idempotency_key)
                 if first is not None:
-                    return _replay(idempotency_key, first, fingerprint)
+                    return replay(idempotency_key, first, fingerprint)
             decision = command(heads)
             if decision.noop:
                 head = heads.get(decision.entity, decision.id)
@@ -233,18 +196,13 @@ class Store:
                     extra=decision.extra,
                 )
             if idempotency_key is not None:
-                first_draft = decision.drafts[0]
-                payload = {
-                    **first_draft.payload,
-                    "idempotency": {"key": idempotency_key, "request": fingerprint},
-                }
-                decision.drafts[0] = first_draft._replace(payload=payload)
+                remembered(decision, idempotency_key, fingerprint)
             records = tx.append_many(decision.drafts)
             heads.advance(records)
         self._checkpoint_if_due(records[-1].seq)
-        primary = _primary(records, decision)
+        answer = primary(records, decision)
         return Outcome(
-            primary.seq,
+            answer.seq,
             decision.entity,
             decision.id,
             decision.rev,
@@ -317,53 +275,6 @@ class Store:
         self.close()
 
 
-def check_rev(
-    entity: str, id: str, actual: int, expected: int | None, *, reread: str = "get"
-) -> None:
-    """Refuse with Conflict when `--if-rev` does not match the entity's current rev."""
-    if expected is not None and expected != actual:
-        raise Conflict(
-            f"{entity} {id} is at rev {actual}, not rev {expected}",
-            hint=f"re-read it with 'lakehouse {entity} {reread} {id}' and retry with "
-            f"--if-rev {actual}",
-            entity=entity,
-            id=id,
-            expected_rev=expected,
-            actual_rev=actual,
-        )
-
-
-def _request_fingerprint(request: Any) -> str:
-    try:
-        data = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
-    except TypeError as exc:
-        raise InvalidInput(
-            "this command cannot carry an idempotency key", hint="drop --idempotency-key"
-        ) from exc
-    return hashlib.sha256(data).hexdigest()[:32]
-
-
-def _replay(key: str, first: dict[str, Any], fingerprint: str | None) -> Outcome:
-    if first.get("request") != fingerprint:
-        raise Conflict(
-            f"idempotency key {key!r} was first used for a different command "
-            f"({first['kind']} on {first['entity']} {first['id']}, seq {first['seq']})",
-            hint="use a new key for a new command",
-            field="idempotency_key",
-            seq=first["seq"],
-        )
-    return Outcome(
-        first["seq"], first["entity"], first["id"], first["rev"], appended=False, replayed=True
-    )
-
-
-def _primary(records: list[Record], decision: Decision) -> Record:
-    for record in records:
-        if record.entity == decision.entity and record.id == decision.id:
-            return record
-    return records[0]
-
-
 def _checkpoint_every(value: int | None) -> int:
     if value is None:
         text = os.environ.get(CHECKPOINT_ENV) or str(CHECKPOINT_EVERY)
@@ -384,7 +295,7 @@ def _checkpoint_every(value: int | None) -> int:
     return value
 
 
-def newest_checkpoint(store: Store) -> int:
+def newest_checkpoint(store: Engine) -> int:
     """The seq of the newest checkpoint directory (by name alone: cheap enough to poll)."""
     try:
         names = os.listdir(store.checkpoints.directory)

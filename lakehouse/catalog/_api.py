@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from journal import Draft, UnsafeFile
-from lakehouse._errors import InvalidInput, NotFound
+from lakehouse._errors import InvalidInput
 from lakehouse._heads import Heads
 from lakehouse._input import parse
-from lakehouse._store import Decision, Outcome, check_rev
+from lakehouse._kernel import Decision, Outcome, check_rev
 from lakehouse.catalog._csv import csv_options
 from lakehouse.catalog._decide import action, outcome_extra
 from lakehouse.catalog._family import CATALOG
@@ -48,20 +48,20 @@ from lakehouse.catalog._models import (
     Options,
     ReadOptions,
     content_payload,
-    dataset_id,
 )
 from lakehouse.catalog._names import check_identifier, validate_dataset_name
+from lakehouse.catalog._read import dataset_head, not_found
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from lakehouse._store import Store
+    from lakehouse._kernel import Host
 
 
 class Datasets:
     """The catalog family of one store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Host) -> None:
         self._store = store
 
     # -- mutations -----------------------------------------------------------------------
@@ -138,7 +138,7 @@ class Datasets:
         def decide(heads: Heads) -> Decision:
             head = heads.get(CATALOG, name)
             if head is None:
-                raise _not_found(name)
+                raise not_found(name)
             check_rev(ENTITY, name, head["rev"], if_rev, reread="show")
             extra = {"dataset_id": head["dataset_id"]}
             if head["dropped"]:
@@ -160,10 +160,7 @@ class Datasets:
 
     def show(self, name: str) -> DatasetHead:
         """The head of one dataset (a dropped one too, with dropped=True); NotFound if none."""
-        head = self._store.heads().get(CATALOG, name)
-        if head is None:
-            raise _not_found(name)
-        return head
+        return dataset_head(self._store, name)
 
     def read(self, name: str) -> pa.Table:
         """Dataset `name`'s rows as a pyarrow Table (NotFound if there is none, or dropped)."""
@@ -270,13 +267,3 @@ def _path(value: object, field: str, what: str) -> Path:
 
 def _by_name(head: DatasetHead) -> str:
     return str(head["name"])
-
-
-def _not_found(name: str) -> NotFound:
-    return NotFound(
-        f"no dataset {name!r}",
-        hint="list datasets with 'lakehouse dataset list'",
-        entity=ENTITY,
-        id=name,
-        dataset_id=dataset_id(name),
-    )

@@ -25,7 +25,7 @@ from lakehouse.cli._output import chosen_format, format_option, print_result
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from lakehouse._store import Outcome
+    from lakehouse._kernel import Outcome
 
 
 @click.group("dataset", context_settings={"help_option_names": ["-h", "--help"]})

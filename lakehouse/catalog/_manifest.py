@@ -18,7 +18,7 @@ from journal import open_file
 from lakehouse._atomic import write_atomic
 
 if TYPE_CHECKING:
-    from lakehouse._store import Store
+    from lakehouse._kernel import Host
 
 FORMAT = 1
 _DIR = "projections"
@@ -41,7 +41,7 @@ def manifest_bytes(datasets: Iterable[Mapping[str, Any]], seq: int) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
 
 
-def refresh_manifest(store: Store) -> None:
+def refresh_manifest(store: Host) -> None:
     """Rewrite catalog.json from the heads, unless a newer one is already there."""
     heads = store.heads()
     datasets = (head for _, head in heads.all("dataset"))

@@ -18,20 +18,41 @@ from typing import TYPE_CHECKING, Any
 
 from journal import open_file
 from lakehouse._errors import InvalidInput, NotFound
+from lakehouse.catalog._family import CATALOG
+from lakehouse.catalog._models import ENTITY, dataset_id
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from lakehouse._store import Store
+    from lakehouse._kernel import Host
     from lakehouse.catalog._models import DatasetHead
 
 EXPORT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
 
 
-def live_head(store: Store, name: str) -> DatasetHead:
+def dataset_head(store: Host, name: str) -> DatasetHead:
+    """The head of dataset `name` (a dropped one too); NotFound if there never was one."""
+    head = store.heads().get(CATALOG, name)
+    if head is None:
+        raise not_found(name)
+    return head
+
+
+def not_found(name: str) -> NotFound:
+    """The error for a dataset name no record has created."""
+    return NotFound(
+        f"no dataset {name!r}",
+        hint="list datasets with 'lakehouse dataset list'",
+        entity=ENTITY,
+        id=name,
+        dataset_id=dataset_id(name),
+    )
+
+
+def live_head(store: Host, name: str) -> DatasetHead:
     """The head of dataset `name` if it is not dropped; NotFound otherwise."""
-    head = store.datasets.show(name)  # NotFound if there never was one
+    head = dataset_head(store, name)  # NotFound if there never was one
     if head["dropped"]:
         raise NotFound(
             f"dataset {name!r} was dropped at seq {head['seq']}",
@@ -42,7 +63,7 @@ def live_head(store: Store, name: str) -> DatasetHead:
     return head
 
 
-def parquet_files(store: Store, head: DatasetHead) -> Iterator[pq.ParquetFile]:
+def parquet_files(store: Host, head: DatasetHead) -> Iterator[pq.ParquetFile]:
     """Each of the dataset's Parquet objects, opened safely, in the order recorded."""
     import pyarrow.parquet as pq
 
@@ -52,7 +73,7 @@ def parquet_files(store: Store, head: DatasetHead) -> Iterator[pq.ParquetFile]:
             yield pq.ParquetFile(handle)
 
 
-def read(store: Store, name: str) -> pa.Table:
+def read(store: Host, name: str) -> pa.Table:
     """Dataset `name`'s rows as one Arrow table, in the schema it was stored with."""
     import pyarrow as pa
 
@@ -63,7 +84,7 @@ def read(store: Store, name: str) -> pa.Table:
     return pa.concat_tables(tables)
 
 
-def export(store: Store, name: str, to: str | os.PathLike[str], *, force: bool) -> dict[str, Any]:
+def export(store: Host, name: str, to: str | os.PathLike[str], *, force: bool) -> dict[str, Any]:
     """Write dataset `name` to `to` (.parquet or .csv), atomically; what was written."""
     target = Path(to)
     fmt = EXPORT_FORMATS.get(target.suffix.lower())
@@ -93,7 +114,7 @@ def export(store: Store, name: str, to: str | os.PathLike[str], *, force: bool) 
     return {"dataset": name, "rev": head["rev"], "rows": rows, "format": fmt, "path": str(target)}
 
 
-def _check_target(store: Store, target: Path, *, force: bool) -> None:
+def _check_target(store: Host, target: Path, *, force: bool) -> None:
     where = target.resolve()
     if where.is_relative_to(store.root.resolve()):
         raise InvalidInput(
@@ -115,7 +136,7 @@ def _check_target(store: Store, target: Path, *, force: bool) -> None:
         )
 
 
-def _write_parquet(store: Store, head: DatasetHead, temp: Path) -> int:
+def _write_parquet(store: Host, head: DatasetHead, temp: Path) -> int:
     import pyarrow.parquet as pq
 
     writer: pq.ParquetWriter | None = None
@@ -140,11 +161,12 @@ def _write_parquet(store: Store, head: DatasetHead, temp: Path) -> int:
     return rows
 
 
-def _write_csv(store: Store, name: str, temp: Path) -> int:
+def _write_csv(store: Host, name: str, temp: Path) -> int:
+    from lakehouse._query import sql
     from projections import quote, render
 
     # through the dataset's view, so the file is what `lakehouse sql --format csv` prints
-    result = store.sql(f"SELECT * FROM {quote(name)}", timeout=None)
+    result = sql(store, f"SELECT * FROM {quote(name)}", timeout=None)
     with _created(temp) as sink:
         for piece in render(result, "csv"):
             sink.write(piece.encode())

@@ -21,7 +21,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from lakehouse._store import Outcome, Store
+    from lakehouse._kernel import Outcome
+    from lakehouse._store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 

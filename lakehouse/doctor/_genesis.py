@@ -27,7 +27,7 @@ from lakehouse.doctor._disk import SCRATCH
 from projections import Projection, ReadModels
 
 if TYPE_CHECKING:
-    from lakehouse._store import Store
+    from lakehouse._kernel import Engine
 
 
 @contextmanager
@@ -44,7 +44,7 @@ def scratch(root: Path) -> Iterator[CheckpointStore]:
 
 
 def replay(
-    store: Store,
+    store: Engine,
     projections: list[Projection],
     stops: list[int],
     shadow: CheckpointStore,
@@ -116,7 +116,7 @@ def advance(done: Fold, upto: int, progress: Progress | None = None) -> None:
         raise FoldFailed(done.heads.seq, error) from error
 
 
-def _models(store: Store, done: Fold, seq: int) -> ReadModels:
+def _models(store: Engine, done: Fold, seq: int) -> ReadModels:
     """Read models over a fold's parts; closing them leaves the parts to the fold."""
     con = connect_models(store.root, locked=False)
     try:

@@ -9,7 +9,7 @@ from journal import Draft
 from lakehouse._errors import NotFound
 from lakehouse._heads import Heads
 from lakehouse._input import mutation, parse
-from lakehouse._store import Decision, Outcome, check_rev
+from lakehouse._kernel import Decision, Outcome, check_rev
 from lakehouse.playbooks._family import PLAYBOOKS
 from lakehouse.playbooks._models import (
     ENTITY,
@@ -21,7 +21,7 @@ from lakehouse.playbooks._models import (
 )
 
 if TYPE_CHECKING:
-    from lakehouse._store import Store
+    from lakehouse._kernel import Host
 
 
 def new_id() -> str:
@@ -32,7 +32,7 @@ def new_id() -> str:
 class Playbooks:
     """The playbooks family of one store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Host) -> None:
         self._store = store
 
     def record(

@@ -8,18 +8,18 @@ from journal import Draft
 from lakehouse._errors import Conflict, NotFound
 from lakehouse._heads import Heads
 from lakehouse._input import mutation, parse
-from lakehouse._store import Decision, Outcome, check_rev
+from lakehouse._kernel import Decision, Outcome, check_rev
 from lakehouse.sessions._family import SESSIONS
 from lakehouse.sessions._models import ENTITY, RECORDED, SessionBody, SessionHead
 
 if TYPE_CHECKING:
-    from lakehouse._store import Store
+    from lakehouse._kernel import Host
 
 
 class Sessions:
     """The sessions family of one store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Host) -> None:
         self._store = store
 
     def record(

@@ -11,7 +11,7 @@ from lakehouse._errors import Conflict, NotFound
 from lakehouse._family import H
 from lakehouse._heads import Heads
 from lakehouse._input import Mutation, mutation, parse
-from lakehouse._store import Decision, Outcome, check_rev
+from lakehouse._kernel import Decision, Outcome, check_rev
 from lakehouse.traces._family import TRACES
 from lakehouse.traces._models import (
     ADDED,
@@ -28,7 +28,7 @@ from lakehouse.traces._models import (
 )
 
 if TYPE_CHECKING:
-    from lakehouse._store import Store
+    from lakehouse._kernel import Host
 
 
 def predecessors(start: H, find: Callable[[str], H | None]) -> tuple[list[H], list[str]]:
@@ -60,7 +60,7 @@ def new_uid() -> str:
 class Traces:
     """The pathway-traces family of one store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Host) -> None:
         self._store = store
 
     # -- mutations -----------------------------------------------------------------------
