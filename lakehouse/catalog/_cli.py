@@ -11,16 +11,22 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from lakehouse.cli._common import IntRange, emit, examples, json_option
-from lakehouse.cli._mutation import (
+from lakehouse.catalog._api import Datasets
+from lakehouse.clikit import (
+    IntRange,
+    chosen_format,
     describe,
+    emit,
+    examples,
+    format_option,
+    json_option,
     mutation_options,
     open_store,
     print_head,
     print_outcome,
+    print_result,
     print_rows,
 )
-from lakehouse.cli._output import chosen_format, format_option, print_result
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -103,7 +109,7 @@ def ingest(
 
     source: str | BinaryIO = sys.stdin.buffer if file == "-" else file
     with open_store() as store:
-        outcome = store.datasets.ingest(
+        outcome = Datasets(store).ingest(
             name,
             source,
             mode=mode,
@@ -143,7 +149,7 @@ def register(
     from lakehouse.catalog._inputs import MAX_INPUT_BYTES
 
     with open_store() as store:
-        outcome = store.datasets.register(
+        outcome = Datasets(store).register(
             name,
             path,
             mode=mode,
@@ -209,7 +215,7 @@ lakehouse dataset drop staff --if-rev 2
 def drop(*, name: str, if_rev: int | None, idempotency_key: str | None) -> None:
     """Drop dataset NAME: gone from lists and SQL; its history and objects stay."""
     with open_store() as store:
-        outcome = store.datasets.drop(name, if_rev=if_rev, idempotency_key=idempotency_key)
+        outcome = Datasets(store).drop(name, if_rev=if_rev, idempotency_key=idempotency_key)
     print_outcome(outcome)
 
 
@@ -223,7 +229,7 @@ lakehouse dataset list --json
 def list_() -> None:
     """List the datasets not dropped, by name."""
     with open_store() as store:
-        heads = store.datasets.list()
+        heads = Datasets(store).list()
     rows = [{**head, "fingerprint": head["fingerprint"][:12]} for head in heads]
     print_rows(rows, ["name", "rev", "rows", "fingerprint", "seq"], empty="no datasets")
 
@@ -237,7 +243,7 @@ lakehouse dataset show staff
 def show(name: str) -> None:
     """Print dataset NAME's head: schema, files, rows, fingerprint, rev."""
     with open_store() as store:
-        head = store.datasets.show(name)
+        head = Datasets(store).show(name)
     print_head(
         head,
         {
@@ -280,12 +286,13 @@ lakehouse dataset head staff -n 3 --format csv
 """)
 def head(name: str, rows: int) -> None:
     """Print the first rows of dataset NAME, as 'lakehouse sql' prints a query's."""
+    from lakehouse._query import sql
     from lakehouse.catalog._read import live_head
     from projections import quote
 
     with open_store() as store:
         live_head(store, name)  # NotFound (exit 5) if there is none, or it was dropped
-        result = store.sql(f"SELECT * FROM {quote(name)} LIMIT {rows}")
+        result = sql(store, f"SELECT * FROM {quote(name)} LIMIT {rows}")
     print_result(result, watermark=result.watermark or 0, fmt=chosen_format(json_means="json"))
 
 

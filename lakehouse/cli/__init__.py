@@ -10,7 +10,17 @@ import click
 
 from lakehouse.catalog._cli import dataset_group
 from lakehouse.cli._checkpoint import checkpoint_group
-from lakehouse.cli._common import (
+from lakehouse.cli._demo import demo
+from lakehouse.cli._doctor import doctor
+from lakehouse.cli._init import init
+from lakehouse.cli._journal import journal_group
+from lakehouse.cli._opening import open_at
+from lakehouse.cli._projections import projections_group
+from lakehouse.cli._segments import segments_group
+from lakehouse.cli._serve import serve
+from lakehouse.cli._sql import sql
+from lakehouse.cli._tables import tables
+from lakehouse.clikit import (
     CONTEXT,
     FloatRange,
     LakehouseGroup,
@@ -18,15 +28,6 @@ from lakehouse.cli._common import (
     examples,
     store_path,
 )
-from lakehouse.cli._demo import demo
-from lakehouse.cli._doctor import doctor
-from lakehouse.cli._init import init
-from lakehouse.cli._journal import journal_group
-from lakehouse.cli._projections import projections_group
-from lakehouse.cli._segments import segments_group
-from lakehouse.cli._serve import serve
-from lakehouse.cli._sql import sql
-from lakehouse.cli._tables import tables
 from lakehouse.playbooks._cli import playbook_group
 from lakehouse.sessions._cli import session_group
 from lakehouse.traces._cli import trace_group
@@ -55,7 +56,13 @@ lakehouse --store /data/lh journal tail --follow
 """)
 def cli(ctx: click.Context, store: str | None, as_json: bool, lock_timeout: float) -> None:
     """A local-first, event-sourced store: every change is a record in a crash-safe journal."""
-    ctx.obj = State(store_path(store), as_json, lock_timeout, explicit_store=store is not None)
+    ctx.obj = State(
+        store_path(store),
+        as_json,
+        lock_timeout,
+        explicit_store=store is not None,
+        opener=open_at,
+    )
 
 
 for command in (

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import click
 
-from lakehouse.cli._common import emit, examples, json_option, progress, state
-from lakehouse.cli._mutation import open_store, print_rows
-from lakehouse.cli._output import format_option
+from lakehouse.cli._opening import open_store
+from lakehouse.clikit import (
+    emit,
+    examples,
+    format_option,
+    json_option,
+    print_rows,
+    progress,
+    state,
+)
 
 
 @click.group("checkpoint", context_settings={"help_option_names": ["-h", "--help"]})

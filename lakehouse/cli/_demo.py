@@ -20,7 +20,6 @@ import click
 import orjson
 
 from lakehouse._errors import CommandError
-from lakehouse.cli._common import examples, state
 from lakehouse.cli._demo_data import sessions, write_other_schema_csv, write_staffing_csv
 from lakehouse.cli._demo_out import command as _command
 from lakehouse.cli._demo_out import program
@@ -28,7 +27,7 @@ from lakehouse.cli._demo_out import quote as _quote
 from lakehouse.cli._demo_out import section as _section
 from lakehouse.cli._demo_read import read_models_tour
 from lakehouse.cli._demo_store import DEMO_STORE, fresh_store, mark
-from lakehouse.cli._mutation import describe, print_rows
+from lakehouse.clikit import describe, examples, print_rows, state
 
 if TYPE_CHECKING:
     from lakehouse._store import Store

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lakehouse.cli._demo_out import command, section
-from lakehouse.cli._mutation import print_rows
+from lakehouse.clikit import print_rows
 
 if TYPE_CHECKING:
     from lakehouse._store import Store

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lakehouse.cli._common import emit, examples, json_option, state
+from lakehouse.clikit import emit, examples, json_option, state
 
 if TYPE_CHECKING:
     from lakehouse.doctor import Action, Report

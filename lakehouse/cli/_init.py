@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from journal import Journal
-from lakehouse.cli._common import emit, examples, json_option, state
+from lakehouse.clikit import emit, examples, json_option, state
 
 
 @click.command()

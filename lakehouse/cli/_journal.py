@@ -8,8 +8,17 @@ import click
 import orjson
 
 from journal import Finding, Journal, Reading, Record
-from lakehouse.cli._common import SEQ, IntRange, emit, examples, json_option, progress, state
-from lakehouse.cli._output import chosen_format, format_option
+from lakehouse.clikit import (
+    SEQ,
+    IntRange,
+    chosen_format,
+    emit,
+    examples,
+    format_option,
+    json_option,
+    progress,
+    state,
+)
 from projections import bare, csv_line
 
 

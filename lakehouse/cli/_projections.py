@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from lakehouse.cli._common import emit, examples, json_option, progress
-from lakehouse.cli._mutation import open_store, print_rows
+from lakehouse.cli._opening import open_store
+from lakehouse.clikit import emit, examples, json_option, print_rows, progress
 
 
 @click.group("projections", context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lakehouse.cli._common import emit, examples, json_option, state
-from lakehouse.cli._output import format_option, print_rows
+from lakehouse.clikit import emit, examples, format_option, json_option, print_rows, state
 
 
 @click.group("segments", context_settings={"help_option_names": ["-h", "--help"]})

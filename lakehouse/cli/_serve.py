@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 
-from lakehouse.cli._common import examples, state
+from lakehouse.clikit import examples, state
 
 if TYPE_CHECKING:
     import socket

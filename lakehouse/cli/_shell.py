@@ -16,9 +16,14 @@ from typing import Any
 import click
 
 from journal import LakehouseError
-from lakehouse.cli._common import report_error
-from lakehouse.cli._mutation import open_store
-from lakehouse.cli._output import FORMATS, chosen_format, print_result, print_rows
+from lakehouse.cli._opening import open_store
+from lakehouse.clikit import (
+    FORMATS,
+    chosen_format,
+    print_result,
+    print_rows,
+    report_error,
+)
 
 HISTORY_ENV = "LAKEHOUSE_SQL_HISTORY"
 HISTORY_LENGTH = 1000

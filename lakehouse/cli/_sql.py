@@ -14,9 +14,17 @@ from typing import IO, Any
 import click
 
 from lakehouse._errors import InvalidInput
-from lakehouse.cli._common import SEQ, FloatRange, IntRange, examples, json_option
-from lakehouse.cli._mutation import open_store
-from lakehouse.cli._output import chosen_format, format_option, print_result
+from lakehouse.cli._opening import open_store
+from lakehouse.clikit import (
+    SEQ,
+    FloatRange,
+    IntRange,
+    chosen_format,
+    examples,
+    format_option,
+    json_option,
+    print_result,
+)
 
 
 @click.command("sql")

@@ -7,9 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lakehouse.cli._common import SEQ, examples, json_option
-from lakehouse.cli._mutation import open_store
-from lakehouse.cli._output import chosen_format, format_option, print_rows
+from lakehouse.cli._opening import open_store
+from lakehouse.clikit import (
+    SEQ,
+    chosen_format,
+    examples,
+    format_option,
+    json_option,
+    print_rows,
+)
 
 if TYPE_CHECKING:
     from lakehouse._store import Store

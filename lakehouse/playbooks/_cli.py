@@ -6,15 +6,19 @@ from typing import Any
 
 import click
 
-from lakehouse.cli._common import SEQ, IntRange, examples, json_option
-from lakehouse.cli._mutation import (
+from lakehouse.clikit import (
+    SEQ,
+    IntRange,
+    examples,
+    format_option,
+    json_option,
     mutation_options,
     open_store,
     print_head,
     print_outcome,
     print_rows,
 )
-from lakehouse.cli._output import format_option
+from lakehouse.playbooks._api import Playbooks
 
 
 @click.group("playbook", context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,7 +63,7 @@ def record(
 ) -> None:
     """Record a playbook (a new id, rev 1) and print its id and seq."""
     with open_store() as store:
-        outcome = store.playbooks.record(
+        outcome = Playbooks(store).record(
             query=query,
             endorsed=[name for given in endorsed for name in given.split(",")],
             target_count=target_count,
@@ -84,7 +88,7 @@ def retire(
 ) -> None:
     """Retire a playbook: still readable, gone from the list; twice changes nothing."""
     with open_store() as store:
-        outcome = store.playbooks.retire(
+        outcome = Playbooks(store).retire(
             pid, reason=reason, if_rev=if_rev, idempotency_key=idempotency_key
         )
     print_outcome(outcome)
@@ -99,7 +103,7 @@ lakehouse playbook show pb_0123
 def show(pid: str) -> None:
     """Print a playbook's current head."""
     with open_store() as store:
-        head = store.playbooks.show(pid)
+        head = Playbooks(store).show(pid)
     print_head(head)
 
 
@@ -115,7 +119,7 @@ lakehouse playbook search "night roster" -k 3
 def search(query: str, k: int, as_of_seq: int | None) -> None:
     """Find the live playbooks whose query is most like QUERY (retired ones never)."""
     with open_store() as store:
-        hits = store.playbooks.search(query, k=k, as_of=as_of_seq)
+        hits = Playbooks(store).search(query, k=k, as_of=as_of_seq)
     print_rows(hits, ["score", "id", "rev", "kind", "target_count", "query"], empty="none found")
 
 
@@ -130,6 +134,6 @@ lakehouse playbook list --include-retired --json
 def list_(include_retired: bool) -> None:
     """List playbooks, oldest first."""
     with open_store() as store:
-        heads = store.playbooks.list(include_retired=include_retired)
+        heads = Playbooks(store).list(include_retired=include_retired)
     columns = ["id", "rev", "kind", "target_count", "endorsed", "retired", "query"]
     print_rows(heads, columns, empty="no playbooks")

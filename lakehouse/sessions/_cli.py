@@ -6,9 +6,18 @@ import click
 
 from lakehouse._input import parse_json
 from lakehouse._userfile import STDIN, decode_utf8, read_user_file
-from lakehouse.cli._common import SEQ, emit, examples, json_option
-from lakehouse.cli._mutation import mutation_options, open_store, print_outcome, print_rows
-from lakehouse.cli._output import format_option
+from lakehouse.clikit import (
+    SEQ,
+    emit,
+    examples,
+    format_option,
+    json_option,
+    mutation_options,
+    open_store,
+    print_outcome,
+    print_rows,
+)
+from lakehouse.sessions._api import Sessions
 
 MAX_SESSION_FILE = 1 << 20  # 4x the journal's record cap: room for any indentation
 FITS = (
@@ -40,7 +49,7 @@ def record(*, file: str, if_rev: int | None, idempotency_key: str | None) -> Non
     where = "standard input" if file == STDIN else file
     session = parse_json(decode_utf8(data, field="FILE", where=where), field="FILE")
     with open_store() as store:
-        outcome = store.sessions.record(session, if_rev=if_rev, idempotency_key=idempotency_key)
+        outcome = Sessions(store).record(session, if_rev=if_rev, idempotency_key=idempotency_key)
     print_outcome(outcome)
 
 
@@ -61,7 +70,7 @@ lakehouse session show s-2024-05-01-0001 --as-of-seq 40 --json
 def show(sid: str, as_of_seq: int | None) -> None:
     """Print a recorded session (or what was recorded as of a seq)."""
     with open_store() as store:
-        head = store.sessions.show(sid, as_of=as_of_seq)
+        head = Sessions(store).show(sid, as_of=as_of_seq)
 
     def human() -> None:
         for key, value in head.items():
@@ -83,6 +92,6 @@ lakehouse session list --json
 def list_() -> None:
     """List recorded sessions, oldest first."""
     with open_store() as store:
-        heads = store.sessions.list()
+        heads = Sessions(store).list()
     rows = [{**head, "attempts": len(head["attempts"])} for head in heads]
     print_rows(rows, ["id", "model", "outcome", "attempts", "created_seq"], empty="no sessions")

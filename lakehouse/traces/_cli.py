@@ -7,15 +7,20 @@ from typing import Any
 import click
 
 from lakehouse._input import parse_json
-from lakehouse.cli._common import SEQ, IntRange, emit, examples, json_option
-from lakehouse.cli._mutation import (
+from lakehouse.clikit import (
+    SEQ,
+    IntRange,
+    emit,
+    examples,
+    format_option,
+    json_option,
     mutation_options,
     open_store,
     print_head,
     print_outcome,
     print_rows,
 )
-from lakehouse.cli._output import format_option
+from lakehouse.traces._api import Traces
 
 
 @click.group("trace", context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,7 +60,7 @@ def add(
 ) -> None:
     """Add a trace (rev 1) and print its uid and seq."""
     with open_store() as store:
-        outcome = store.traces.add(
+        outcome = Traces(store).add(
             text=text,
             content=_content(content),
             tags=tags,
@@ -130,7 +135,8 @@ def _change(
     key: str | None,
 ) -> None:
     with open_store() as store:
-        method = store.traces.update if verb == "update" else store.traces.revise
+        traces = Traces(store)
+        method = traces.update if verb == "update" else traces.revise
         outcome = method(
             uid,
             text=text,
@@ -155,7 +161,7 @@ def retire(
 ) -> None:
     """Retire a trace: still readable, gone from lists and search."""
     with open_store() as store:
-        outcome = store.traces.retire(
+        outcome = Traces(store).retire(
             uid, reason=reason, if_rev=if_rev, idempotency_key=idempotency_key
         )
     print_outcome(outcome)
@@ -181,7 +187,7 @@ lakehouse trace get trc_0123 --as-of-seq 40 --json
 def get(uid: str, as_of_seq: int | None) -> None:
     """Print a trace's current head (or its head as of a seq)."""
     with open_store() as store:
-        head = store.traces.get(uid, as_of=as_of_seq)
+        head = Traces(store).get(uid, as_of=as_of_seq)
     print_head(head)
 
 
@@ -196,7 +202,7 @@ lakehouse trace history trc_0123 --as-of-seq 40
 def history(uid: str, as_of_seq: int | None) -> None:
     """Walk a trace's predecessors back to the first; report cycles and missing links."""
     with open_store() as store:
-        found = store.traces.history(uid, as_of=as_of_seq)
+        found = Traces(store).history(uid, as_of=as_of_seq)
 
     def human() -> None:
         for depth, head in enumerate(found["chain"]):
@@ -226,7 +232,7 @@ def search(
 ) -> None:
     """Find the traces most like QUERY (superseded ones never; retired ones on request)."""
     with open_store() as store:
-        hits = store.traces.search(
+        hits = Traces(store).search(
             query, k=k, tag=tag, include_retired=include_retired, as_of=as_of_seq
         )
     print_rows(hits, ["score", "uid", "rev", "retired", "tags", "text"], empty="no traces found")
@@ -244,6 +250,6 @@ lakehouse trace list --include-retired --json
 def list_(tag: str | None, include_retired: bool) -> None:
     """List current traces (not superseded), oldest first."""
     with open_store() as store:
-        heads = store.traces.list(tag=tag, include_retired=include_retired)
+        heads = Traces(store).list(tag=tag, include_retired=include_retired)
     rows = [{**head, "body": head["text"] or head["content"]} for head in heads]
     print_rows(rows, ["uid", "rev", "tags", "retired", "body"], empty="no traces")

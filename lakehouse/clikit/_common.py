@@ -9,13 +9,16 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
 
 from journal import MAX_SEQ, Journal, LakehouseError
 from lakehouse._errors import DamageWarning
+
+if TYPE_CHECKING:
+    from lakehouse._kernel import Host
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_STORE = "./lakehouse-store"
@@ -30,11 +33,19 @@ class State:
     json: bool = False
     lock_timeout: float = 10.0
     explicit_store: bool = False  # --store was given (the demo then uses it)
-    format: str | None = None  # --format of a verb that prints rows (cli/_output.py)
+    format: str | None = None  # --format of a verb that prints rows (clikit/_output.py)
+    # how the root group opens the store (lakehouse/cli/__init__.py: the composition root)
+    opener: Callable[[Path, float], Host] | None = None
 
     def journal(self, **options: Any) -> Journal:
         """Open the store's journal (StoreNotFound, exit 5, if there is none)."""
         return Journal.open(self.store, **options)
+
+    def open_store(self) -> Host:
+        """Open the store under the store lock's --lock-timeout (StoreNotFound, exit 5)."""
+        if self.opener is None:
+            raise RuntimeError("the root group gave no way to open a store")
+        return self.opener(self.store, self.lock_timeout)
 
 
 def json_option(command: F) -> F:

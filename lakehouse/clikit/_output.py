@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 import orjson
 
-from lakehouse.cli._common import State, state
+from lakehouse.clikit._common import State, state
 
 if TYPE_CHECKING:
     from projections import QueryResult

@@ -7,22 +7,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from lakehouse.cli._common import emit, state
-from lakehouse.cli._output import print_rows
-
-# print_rows lives in cli/_output.py; the family CLIs import it from here
-__all__ = [
-    "describe",
-    "mutation_options",
-    "open_store",
-    "print_head",
-    "print_outcome",
-    "print_rows",
-]
+from lakehouse.clikit._common import emit, state
 
 if TYPE_CHECKING:
-    from lakehouse._kernel import Outcome
-    from lakehouse._store import Store
+    from lakehouse._kernel import Host, Outcome
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,11 +30,10 @@ def mutation_options(command: F) -> F:
     )(command)
 
 
-def open_store() -> Store:
-    """Open the store named by --store (exit 5 if there is none)."""
-    from lakehouse._store import Store
-
-    return Store.open(state().store, lock_timeout=state().lock_timeout)
+def open_store() -> Host:
+    """Open the store named by --store (exit 5 if there is none), as the root group
+    opens it: a family's CLI sees the store only as a Host, through its own API."""
+    return state().open_store()
 
 
 def print_outcome(outcome: Outcome) -> None:
