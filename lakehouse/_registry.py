@@ -1,53 +1,48 @@
-"""The families of this lakehouse: adding a family is one folder and one line here."""
+"""The families of this lakehouse: adding a family is one folder and one entry in PLUGINS.
+
+The order is the order of everything listed per family: the Store's APIs, the CLI's
+groups in help (sorted there by name), the server's routes, and the projections (the
+`journal` table's projection, which belongs to no family, comes after the families that
+name tables, so `projections status` lists catalog, journal, traces, ...).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse._family import Family
+from lakehouse._plugin import Plugin, Setup
+from lakehouse.catalog import PLUGIN as CATALOG
+from lakehouse.playbooks import PLUGIN as PLAYBOOKS
+from lakehouse.sessions import PLUGIN as SESSIONS
+from lakehouse.traces import PLUGIN as TRACES
 
 if TYPE_CHECKING:
-    from lakehouse._store import Store
     from projections import Projection
+
+PLUGINS: tuple[Plugin, ...] = (CATALOG, TRACES, SESSIONS, PLAYBOOKS)
 
 
 def families() -> list[Family[Any]]:
-    """One Family object per family, in a fixed order."""
-    from lakehouse.catalog._family import CATALOG
-    from lakehouse.playbooks._family import PLAYBOOKS
-    from lakehouse.sessions._family import SESSIONS
-    from lakehouse.traces._family import TRACES
-
-    return [CATALOG, TRACES, SESSIONS, PLAYBOOKS]
-
-
-def interfaces() -> dict[str, Callable[[Store], Any]]:
-    """The attribute of `Store` each family's Python API lives under, and its factory."""
-    from lakehouse.catalog._api import Datasets
-    from lakehouse.playbooks._api import Playbooks
-    from lakehouse.sessions._api import Sessions
-    from lakehouse.traces._api import Traces
-
-    return {"datasets": Datasets, "traces": Traces, "sessions": Sessions, "playbooks": Playbooks}
+    """One Family object per family, in the registry's order."""
+    return [plugin.family for plugin in PLUGINS]
 
 
 def projections(root: Path, *, embedder: str | None = None) -> list[Projection]:
     """Every projection of the store at `root`, in a fixed order."""
     from lakehouse._journal_table import JournalProjection
-    from lakehouse.catalog._projection import CatalogProjection
-    from lakehouse.playbooks._projection import PlaybookSearchProjection, PlaybooksProjection
-    from lakehouse.sessions._projection import SessionsProjection
-    from lakehouse.traces._projection import TraceSearchProjection, TracesProjection
 
-    others: list[Projection] = [
-        JournalProjection(),
-        TracesProjection(),
-        TraceSearchProjection(embedder),
-        SessionsProjection(),
-        PlaybooksProjection(),
-        PlaybookSearchProjection(embedder),
-    ]
+    setup = Setup(root, embedder)
+    built = {
+        plugin.attribute: plugin.projections(setup) for plugin in PLUGINS if not plugin.names_tables
+    }
+    others = [JournalProjection(), *(p for projections in built.values() for p in projections)]
     reserved = frozenset(table.name for projection in others for table in projection.tables)
-    return [CatalogProjection(root, reserved | {"datasets"}), *others]
+    naming = [
+        projection
+        for plugin in PLUGINS
+        if plugin.names_tables
+        for projection in plugin.projections(Setup(root, embedder, reserved))
+    ]
+    return [*naming, *others]

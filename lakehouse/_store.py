@@ -58,19 +58,19 @@ class Store:
     def __init__(
         self, root: Path, journal: Journal, *, checkpoint_every: int | None = None
     ) -> None:
-        from lakehouse._registry import families, interfaces
+        from lakehouse import _registry
 
         self.root = root
         self.journal = journal
         self.checkpoints = CheckpointStore(root)
-        self.families: list[Family[Any]] = families()
+        self.families: list[Family[Any]] = _registry.families()
         self.checkpoint_every = _checkpoint_every(checkpoint_every)
         self._heads: Heads | None = None
         self._projections: list[Projection] | None = None
         self._checkpoint_seen = 0  # the newest checkpoint seq this store has seen
         self._damaged: set[int] = set()  # checkpoints whose heads snapshot did not verify
-        for name, make in interfaces().items():
-            setattr(self, name, make(self))
+        for plugin in _registry.PLUGINS:  # store.traces = Traces(store), ...
+            setattr(self, plugin.attribute, plugin.api(self))
 
     @classmethod
     def open(

@@ -20,8 +20,9 @@ START, END = "<!-- cli-reference:start -->", "<!-- cli-reference:end -->"
 
 def _commands(group: click.Group, path: list[str]) -> list[list[str]]:
     found = [path]
-    for name in sorted(group.commands):
-        command = group.commands[name]
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         if isinstance(command, click.Group):
             found += _commands(command, [*path, name])
         else:

@@ -20,12 +20,14 @@ from lakehouse.catalog._inputs import MAX_INPUT_BYTES, detect_format
 from lakehouse.catalog._models import NAMESPACE, dataset_id
 from lakehouse.catalog._names import RESERVED_NAMES, validate_dataset_name
 from lakehouse.catalog._objects import ObjectInfo
+from lakehouse.catalog._plugin import PLUGIN
 from lakehouse.catalog._schema import columns_fingerprint, schema_columns, schema_fingerprint
 
 __all__ = [
     "CATALOG",
     "MAX_INPUT_BYTES",
     "NAMESPACE",
+    "PLUGIN",
     "RESERVED_NAMES",
     "CatalogFamily",
     "CsvOptions",

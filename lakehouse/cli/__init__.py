@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import click
 
-from lakehouse.catalog._cli import dataset_group
 from lakehouse.cli._checkpoint import checkpoint_group
 from lakehouse.cli._demo import demo
 from lakehouse.cli._doctor import doctor
@@ -28,12 +27,28 @@ from lakehouse.clikit import (
     examples,
     store_path,
 )
-from lakehouse.playbooks._cli import playbook_group
-from lakehouse.sessions._cli import session_group
-from lakehouse.traces._cli import trace_group
 
 
-@click.group(cls=LakehouseGroup, context_settings=CONTEXT)
+class RootGroup(LakehouseGroup):
+    """The `lakehouse` group: its own verbs, and each family's group from the registry,
+    imported only when it is run or listed (a `trace add` loads no other family's CLI)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from lakehouse._registry import PLUGINS
+
+        return sorted({*self.commands, *(plugin.command for plugin in PLUGINS)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from lakehouse._registry import PLUGINS
+
+        for plugin in PLUGINS:
+            if plugin.command == cmd_name:
+                group: click.Command = plugin.cli()
+                return group
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=RootGroup, context_settings=CONTEXT)
 @click.option(
     "--store",
     metavar="PATH",
@@ -67,10 +82,6 @@ def cli(ctx: click.Context, store: str | None, as_json: bool, lock_timeout: floa
 
 for command in (
     init,
-    dataset_group,
-    trace_group,
-    session_group,
-    playbook_group,
     sql,
     tables,
     projections_group,

@@ -260,7 +260,7 @@ def _listen(host: str, port: int) -> socket.socket:
     """A listening socket bound to host:port (its port is known even when 0 was asked)."""
     import socket
 
-    from lakehouse.server._errors import ServerRefused
+    from lakehouse.httpkit import ServerRefused
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

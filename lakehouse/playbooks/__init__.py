@@ -2,5 +2,6 @@
 
 from lakehouse.playbooks._api import Playbooks
 from lakehouse.playbooks._family import PLAYBOOKS, PlaybooksFamily
+from lakehouse.playbooks._plugin import PLUGIN
 
-__all__ = ["PLAYBOOKS", "Playbooks", "PlaybooksFamily"]
+__all__ = ["PLAYBOOKS", "PLUGIN", "Playbooks", "PlaybooksFamily"]

@@ -10,16 +10,8 @@ cap, the access log), `_reads`, `_sql_route` and `_journal_feed` (the routes), `
 `_connections` (uvicorn with bounded connections: `make_server`).
 """
 
-from lakehouse.server._app import create_app
-from lakehouse.server._config import (
-    ServerConfig,
-    check_bind,
-    is_loopback,
-    token_from_env,
-    token_from_file,
-)
-from lakehouse.server._envelope import WATERMARK_HEADER
-from lakehouse.server._errors import (
+from lakehouse.httpkit import (
+    WATERMARK_HEADER,
     AsOfBeyondHead,
     BodyTooLarge,
     FormatUnsupported,
@@ -34,6 +26,14 @@ from lakehouse.server._errors import (
     TooManyConnections,
     TooManyQueries,
     Unauthorized,
+)
+from lakehouse.server._app import create_app
+from lakehouse.server._config import (
+    ServerConfig,
+    check_bind,
+    is_loopback,
+    token_from_env,
+    token_from_file,
 )
 from lakehouse.server._oneshot import get
 from lakehouse.server._serving import GuardedServer, make_server

@@ -14,10 +14,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from lakehouse import Store
+from lakehouse._registry import PLUGINS
+from lakehouse.httpkit import install_handlers
 from lakehouse.server import _journal_feed, _reads, _sql_route
 from lakehouse.server._asof import AsOfReads
 from lakehouse.server._config import ServerConfig
-from lakehouse.server._envelope import install_handlers
 from lakehouse.server._live import LiveModels
 from lakehouse.server._middleware import (
     AccessLog,
@@ -66,7 +67,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.slots = Slots(config.max_queries)
     app.state.as_of = AsOfReads(live, config.max_queries)
     app.state.results = ResultMemory(config.result_memory)
-    for module in (_reads, _sql_route, _journal_feed):
+    app.include_router(_reads.router)
+    for plugin in PLUGINS:  # each family's routes, from its folder
+        if plugin.routes is not None:
+            app.include_router(plugin.routes())
+    for module in (_sql_route, _journal_feed):
         app.include_router(module.router)
     install_handlers(app)
 

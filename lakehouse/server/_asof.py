@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from lakehouse.server._errors import AsOfBeyondHead, TooManyQueries
+from lakehouse.httpkit import AsOfBeyondHead, TooManyQueries
 
 if TYPE_CHECKING:
     from lakehouse.server._live import LiveModels

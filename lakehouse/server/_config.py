@@ -11,10 +11,14 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lakehouse._errors import InvalidInput
 from lakehouse._userfile import read_user_file
-from lakehouse.server._errors import ServerRefused
+from lakehouse.httpkit import ServerRefused
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 MAX_TOKEN_BYTES = 1024  # a longer Authorization header is refused without comparing
 MAX_TOKENS = 2  # accepted at once: the new one and, while rotating, the old one
@@ -144,3 +148,9 @@ def check_bind(host: str, token: bytes | Tokens | None) -> None:
             hint="pass --token-env NAME or --token-file PATH, or bind to 127.0.0.1",
             host=host,
         )
+
+
+def config_of(request: Request) -> ServerConfig:
+    """The server's configuration."""
+    config: ServerConfig = request.app.state.config
+    return config

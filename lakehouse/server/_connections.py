@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from lakehouse.server._envelope import RETRY_AFTER, WATERMARK_HEADER, dumps
-from lakehouse.server._errors import TooManyConnections
+from lakehouse.httpkit import RETRY_AFTER, WATERMARK_HEADER, TooManyConnections, dumps
 
 if TYPE_CHECKING:
     from collections.abc import Callable

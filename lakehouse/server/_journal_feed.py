@@ -19,11 +19,22 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from lakehouse.server._accept import EVENT_STREAM, JSON, accepts
+from lakehouse.httpkit import (
+    EVENT_STREAM,
+    JSON,
+    Current,
+    Envelope,
+    Flag,
+    JournalPage,
+    Seq,
+    Whole,
+    accepts,
+    dumps,
+    errors,
+    success,
+)
 from lakehouse.server._asof import check_as_of
-from lakehouse.server._deps import Current, Flag, Seq, Whole, errors, live_of
-from lakehouse.server._envelope import dumps, success
-from lakehouse.server._schemas import Envelope, JournalPage
+from lakehouse.server._live import live_of
 
 if TYPE_CHECKING:
     from lakehouse import Store

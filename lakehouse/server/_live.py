@@ -18,9 +18,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lakehouse._follow import Follower
-from lakehouse.server._errors import NotCaughtUp
+from lakehouse.httpkit import NotCaughtUp
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+
     from lakehouse import Store
     from lakehouse.server._config import ServerConfig
     from projections import ReadModels
@@ -186,3 +188,9 @@ class LiveModels:
             log.warning("%s", self.last_error)
         else:
             self.last_error = None
+
+
+def live_of(request: Request) -> LiveModels:
+    """The server's live read models."""
+    live: LiveModels = request.app.state.live
+    return live

@@ -15,9 +15,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from lakehouse.httpkit import (
+    WATERMARK_HEADER,
+    BodyTooLarge,
+    InternalError,
+    Unauthorized,
+    send_failure,
+)
 from lakehouse.server._config import MAX_TOKEN_BYTES
-from lakehouse.server._envelope import WATERMARK_HEADER, send_failure
-from lakehouse.server._errors import BodyTooLarge, InternalError, Unauthorized
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send

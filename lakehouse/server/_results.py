@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 from starlette.responses import Response
 
-from lakehouse.server._envelope import dumps
-from lakehouse.server._errors import FormatUnsupported, ResultMemoryBusy
+from lakehouse.httpkit import FormatUnsupported, ResultMemoryBusy, dumps
 from projections import QueryResult, ResultTooLarge
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from lakehouse.httpkit import ServerRefused
 from lakehouse.server._connections import ConnectionGuard, protocol_for
-from lakehouse.server._errors import ServerRefused
 
 if TYPE_CHECKING:
     from types import FrameType

@@ -20,11 +20,18 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from lakehouse.server._accept import JSON, choose
-from lakehouse.server._deps import Models, config_of, errors
-from lakehouse.server._errors import TooManyQueries
+from lakehouse.httpkit import (
+    JSON,
+    Envelope,
+    Models,
+    SqlRequest,
+    SqlResult,
+    TooManyQueries,
+    choose,
+    errors,
+)
+from lakehouse.server._config import config_of
 from lakehouse.server._results import ARROW, Lease, encode
-from lakehouse.server._schemas import Envelope, SqlRequest, SqlResult
 from projections import QueryFailed, run
 
 router = APIRouter()

@@ -2,5 +2,6 @@
 
 from lakehouse.sessions._api import Sessions
 from lakehouse.sessions._family import SESSIONS, SessionsFamily
+from lakehouse.sessions._plugin import PLUGIN
 
-__all__ = ["SESSIONS", "Sessions", "SessionsFamily"]
+__all__ = ["PLUGIN", "SESSIONS", "Sessions", "SessionsFamily"]

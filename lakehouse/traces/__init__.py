@@ -2,5 +2,6 @@
 
 from lakehouse.traces._api import Traces, predecessors
 from lakehouse.traces._family import TRACES, TracesFamily
+from lakehouse.traces._plugin import PLUGIN
 
-__all__ = ["TRACES", "Traces", "TracesFamily", "predecessors"]
+__all__ = ["PLUGIN", "TRACES", "Traces", "TracesFamily", "predecessors"]

@@ -318,12 +318,12 @@ def test_the_body_cap_answers_413_before_reading_on(make_app: Callable[..., Fast
 def test_an_unexpected_exception_is_a_500_envelope(
     make_app: Callable[..., FastAPI], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lakehouse.server import _reads
+    from lakehouse.httpkit import _reading
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(_reads, "search_rows", broken)
+    monkeypatch.setattr(_reading, "search_rows", broken)
     with TestClient(make_app(), raise_server_exceptions=False) as client:
         error = envelope(client.get("/v1/traces/search?q=x"), 500)["error"]
         assert error["code"] == "internal_error"

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from journal import LakehouseError
-from lakehouse.server._errors import MethodNotAllowed, RequestInvalid, RouteNotFound, ServerError
+from lakehouse.httpkit._errors import MethodNotAllowed, RequestInvalid, RouteNotFound, ServerError
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from fastapi import Request
 
-from lakehouse.server._errors import FormatUnsupported
+from lakehouse.httpkit._errors import FormatUnsupported
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"

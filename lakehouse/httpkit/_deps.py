@@ -1,20 +1,46 @@
 """What routes share: the read models a request holds (after its `min_seq` wait, and as
-of its `as_of` seq), the parameter types, and the error statuses for the OpenAPI."""
+of its `as_of` seq), the parameter types, and the error statuses for the OpenAPI.
+
+The server (lakehouse/server/_app.py) puts on `app.state` what these read: `live` (a
+`Served`: the followed read models), `as_of` (`PastReads`) and `config` (its
+`min_seq_wait`). Routes know them only by these protocols, so a family's routes import
+this kit and never the server that mounts them.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any
+from contextlib import AbstractContextManager
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Query, Request
 from pydantic import BeforeValidator, Field
 
-from lakehouse.server._asof import AsOfReads
-from lakehouse.server._config import ServerConfig
-from lakehouse.server._live import LiveModels
-from lakehouse.server._schemas import ErrorEnvelope
+from lakehouse.httpkit._schemas import ErrorEnvelope
 from projections import ReadModels
+
+
+class Served(Protocol):
+    """The read models the server follows: the current ones, or a wait for a seq."""
+
+    @property
+    def models(self) -> ReadModels:
+        """The read models served now."""
+        ...
+
+    def wait_for(self, seq: int, timeout: float) -> ReadModels:
+        """The read models once they reflect `seq` (NotCaughtUp after `timeout` s)."""
+        ...
+
+
+class PastReads(Protocol):
+    """Reads as of a past seq, bounded in number."""
+
+    def at(self, seq: int, served: ReadModels) -> AbstractContextManager[ReadModels]:
+        """The read models as of `seq`, held for the block."""
+        ...
+
 
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 
@@ -75,27 +101,22 @@ def read_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return errors(400, 429, *statuses)
 
 
-def live_of(request: Request) -> LiveModels:
+def served_of(request: Request) -> Served:
     """The server's live read models."""
-    live: LiveModels = request.app.state.live
+    live: Served = request.app.state.live
     return live
-
-
-def config_of(request: Request) -> ServerConfig:
-    """The server's configuration."""
-    config: ServerConfig = request.app.state.config
-    return config
 
 
 def current_models(
     request: Request, min_seq: Annotated[Seq | None, Whole, MIN_SEQ] = None
 ) -> ReadModels:
     """The read models served now, once they reflect `min_seq`: held throughout a request."""
-    live = live_of(request)
+    live = served_of(request)
     if min_seq is None:
         models = live.models
     else:
-        models = live.wait_for(min_seq, config_of(request).min_seq_wait)
+        wait: float = request.app.state.config.min_seq_wait
+        models = live.wait_for(min_seq, wait)
     request.state.watermark = models.seq
     return models
 
@@ -111,7 +132,7 @@ def read_models(
     if as_of is None:
         yield models
         return
-    reads: AsOfReads = request.app.state.as_of
+    reads: PastReads = request.app.state.as_of
     with reads.at(as_of, models) as past:
         request.state.watermark = past.seq
         yield past
