@@ -32,7 +32,7 @@ from lakehouse._readmodels import (
     table_file,
 )
 from lakehouse._snapshot import snapshot_files
-from lakehouse.catalog._manifest import install_manifest
+from lakehouse.catalog import install_manifest
 from projections import Part, Projection, ReadModels
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ so importing it costs a mutation verb nothing.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import typing
 
 from projections._errors import (
     EmbedderUnavailable,
@@ -26,15 +26,16 @@ from projections._errors import (
     ValueUnsupported,
     VectorIndexUnreadable,
 )
-from projections._models import Part, ReadModels, literal, pin, pinned_directory, quote
-from projections._projection import Changes, DeadLetter, Event, Policy, Projection
-from projections._table import Column, Row, Table, TableChanges
+from projections._pin import pin, pinned_directory
+from projections._projection import Changes, DeadLetter, Event, Part, Policy, Projection, ReadModels
+from projections._table import Column, Row, Table, TableChanges, literal, quote
 from projections._text import bare, cell_text, csv_line, table_text, unique_names
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from projections._embed import Embedder, HashingEmbedder, MiniLMEmbedder, embedder
-    from projections._encode import Encoding, render
+    from projections._encode import Encoding
     from projections._guard import check_select
+    from projections._render import render
     from projections._sql import QueryResult, connect, run
     from projections._vectors import VectorIndex, search_merged
 
@@ -44,7 +45,7 @@ _LAZY = {
     "MiniLMEmbedder": "projections._embed",
     "embedder": "projections._embed",
     "Encoding": "projections._encode",
-    "render": "projections._encode",
+    "render": "projections._render",
     "QueryResult": "projections._sql",
     "check_select": "projections._guard",
     "connect": "projections._sql",
@@ -54,7 +55,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     """Load the heavy parts (numpy, hnswlib, duckdb) only when they are asked for."""
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)

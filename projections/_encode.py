@@ -14,17 +14,13 @@ renames a repeat (`a`, `a_1`, ...; see `unique_names`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
-import orjson
 import pyarrow as pa
 
-from projections._text import cell_text, csv_line, table_text, unique_names
+from projections._text import cell_text, csv_line, unique_names
 from projections._values import WIDE_TEXT, Convert, converter, fits
-
-if TYPE_CHECKING:
-    from projections._sql import QueryResult
 
 TEXT = " as text"  # the suffix of a column type whose wide numbers are strings
 # inside a nested value these come as DuckDB's text (projections/_sql.py): such a column's
@@ -91,32 +87,3 @@ def _rows(table: pa.Table, converters: list[Convert]) -> list[list[Any]]:
 def _is_number(kind: pa.DataType) -> bool:
     types = pa.types
     return bool(types.is_integer(kind) or types.is_floating(kind) or types.is_decimal(kind))
-
-
-def render(result: QueryResult, fmt: str, *, watermark: int | None = None) -> Iterator[str]:
-    """The result in `fmt` (table, json, nl, csv), as pieces of text to write in order.
-
-    json is one object: columns (name, type), rows (lists), row_count, truncated, and the
-    watermark when one is given; nl is a JSON object per row; csv has a header line.
-    """
-    encoding = Encoding(result.columns, result.table)
-    table = result.table
-    if fmt == "json":
-        body: dict[str, Any] = {
-            "columns": encoding.columns(),
-            "rows": encoding.rows(table),
-            "row_count": table.num_rows,
-            "truncated": result.truncated,
-        }
-        if watermark is not None:
-            body["watermark"] = watermark
-        yield orjson.dumps(body).decode() + "\n"
-    elif fmt == "nl":
-        for record in encoding.records(table):
-            yield orjson.dumps(record).decode() + "\n"
-    elif fmt == "csv":
-        yield encoding.csv(table, header=True)
-    elif fmt == "table":
-        yield table_text(encoding.names, encoding.cells(table), empty="(no rows)")
-    else:
-        raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")

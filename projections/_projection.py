@@ -8,22 +8,35 @@ projection goes on. Its fingerprint hashes all of that, so a change of code or s
 is seen as a stale projection and rebuilt. A projection never reads the journal itself:
 it is fed `Event`s, each a record with its upcast payload and the entity's head after
 it, by whoever folds the journal (the lakehouse layer), and it writes `TableChanges`.
+
+Read models (`ReadModels`) live here too, since a projection's hooks take them and they
+hold projections: an in-memory DuckDB whose views merge checkpoint Parquet with the tail.
+
+Each projection contributes a `Part`: the Parquet files of its tables in the checkpoint
+it starts from (immutable, never written by a reader) and the `Changes` the records after
+that checkpoint made. A keyed table's view is the checkpoint's rows minus the keys the
+tail touched, plus the tail's rows; a log table's view is the checkpoint's rows plus the
+tail's. Nothing derived is modified in place, so any number of processes read beside
+one writer, and opening costs what the tail costs, not what the history costs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 import orjson
 
 from journal import Record
 from projections._errors import ProjectionStopped
-from projections._table import Table, TableChanges
+from projections._table import Table, TableChanges, literal, quote
 
 if TYPE_CHECKING:
-    from projections._models import ReadModels
+    import duckdb
 
 Policy = Literal["stop", "skip"]
 
@@ -163,3 +176,202 @@ class Changes:
         if stop is None:
             return None
         return {"message": stop.message, "hint": stop.hint, "fields": stop.fields}
+
+
+INTERNAL = "_lakehouse"  # the schema of the tables behind the views (tails, touched keys)
+_ROW_GROUP = 8192  # rows per Parquet row group: a point query reads (and decompresses) one
+
+
+@dataclass
+class Part:
+    """One projection's share of the read models: its checkpoint files and its tail."""
+
+    projection: Projection
+    changes: Changes
+    base_files: Mapping[str, Path] = field(default_factory=dict)  # table -> Parquet
+    base_seq: int = 0
+    base_dir: Path | None = None  # the checkpoint the part starts from
+    base_meta: Mapping[str, Any] = field(default_factory=dict)  # that checkpoint's meta entry
+    extra_files: Mapping[str, Path] = field(default_factory=dict)  # its other files, pinned
+    cache: dict[str, Any] = field(default_factory=dict)  # derived from the base, once per part
+    fds: list[int] = field(default_factory=list)  # descriptors pinning the base files
+
+    def close(self) -> None:
+        """Close the descriptors that pin the part's checkpoint files."""
+        fds, self.fds = self.fds, []
+        for fd in fds:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()  # a part shared by generations of read models closes when none is left
+
+    @property
+    def watermark(self) -> int:
+        """The seq the part reflects: its checkpoint's, or its last record's."""
+        return max(self.base_seq, self.changes.watermark)
+
+
+class ReadModels:
+    """The read models at one watermark, as views in an in-memory DuckDB connection."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        parts: Iterable[Part],
+        seq: int,
+        *,
+        owns_parts: bool = True,
+    ) -> None:
+        self.con = con
+        self.parts = {part.projection.name: part for part in parts}
+        self.seq = seq
+        self.owns_parts = owns_parts  # False: the parts outlive these models (a follower)
+        self.cache: dict[str, dict[str, Any]] = {}  # what readers derive once per models
+        # the DuckDB tables holding each table's tail rows, and (keyed tables) the keys the
+        # tail set or removed: copies, so they match these models even if a fold goes on
+        self.tail: dict[str, str] = {}
+        self.touched: dict[str, str] = {}
+        self.tables: dict[str, Table] = {}
+        self.views: dict[str, str] = {}
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {INTERNAL}")  # see _load
+        for part in self.parts.values():
+            for table in part.projection.tables:
+                if part.changes.stopped is None:
+                    self._table_view(part, table)
+                else:
+                    stop = part.changes.stopped
+                    self._stopped_view(table, f"{stop.message} (hint: {stop.hint})")
+        for part in self.parts.values():
+            if part.changes.stopped is not None:
+                continue  # its views would read tables that answer no query
+            for name, select in part.projection.views(self).items():
+                self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {select}")
+                self.views[name] = select
+
+    def _table_view(self, part: Part, table: Table) -> None:
+        changes = part.changes[table.name]
+        name = table.name
+        base_file = part.base_files.get(name)
+        if base_file is not None:
+            base = f"SELECT * FROM read_parquet({literal(str(base_file))})"
+        else:
+            base = f"SELECT * FROM {self._load('_empty_' + name, table.to_arrow([]))}"
+        selects = [base]
+        if table.key is not None and changes.upserts:
+            import pyarrow as pa
+
+            touched = pa.table({"key": pa.array(changes.touched(), type=_key_type(table))})
+            self.touched[name] = self._load("_touched_" + name, touched)
+            selects = [
+                f"SELECT b.* FROM ({base}) b ANTI JOIN {self.touched[name]} t "
+                f"ON b.{quote(table.key)} = t.key"
+            ]
+        if len(changes):
+            self.tail[name] = self._load("_tail_" + name, table.to_arrow(changes.rows()))
+            selects.append(f"SELECT * FROM {self.tail[name]}")
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {' UNION ALL '.join(selects)}")
+        self.tables[name] = table
+
+    def _stopped_view(self, table: Table, message: str) -> None:
+        """A view with the table's columns that fails every query reading it, saying why.
+
+        Every column, and the one row, goes through error(): a view whose values were
+        constant NULLs would let a filter on them be folded away into an empty answer.
+        """
+        fail = f"error({literal(message)})"
+        columns = ", ".join(
+            f"CAST({fail} AS {column.type}) AS {quote(column.name)}" for column in table.columns
+        )
+        select = f"SELECT {columns} FROM range(1) WHERE {fail} IS NULL"
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote(table.name)} AS {select}")
+        self.tables[table.name] = table
+
+    @property
+    def stopped(self) -> dict[str, str]:
+        """The projections that stopped at a record they cannot apply: name -> why."""
+        return {
+            name: part.changes.stopped.message
+            for name, part in self.parts.items()
+            if part.changes.stopped is not None
+        }
+
+    def _load(self, name: str, data: Any) -> str:
+        """Copy an Arrow table into a DuckDB table (seen by every cursor); its quoted name.
+
+        The table goes in a schema of its own, INTERNAL: `SHOW TABLES` lists the main
+        schema's only, so the tails behind the views stay out of sight, and the SQL guard
+        refuses a name qualified by any schema but information_schema, so no query reads
+        them but through the views.
+        """
+        qualified = f"{INTERNAL}.{quote(name)}"
+        self.con.register("_arrow", data)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {qualified} AS SELECT * FROM _arrow")
+        finally:
+            self.con.unregister("_arrow")
+        return qualified
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own to these read models, for one thread's queries."""
+        return self.con.cursor()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a query over the read models (our own SQL: user SQL goes through `run`)."""
+        return self.con.execute(sql, list(params)).fetchall()
+
+    def digest(self, table: str) -> str:
+        """A content hash of a table, independent of row order: equal states, equal digests."""
+        count, total = self.query(
+            f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {quote(table)} t"
+        )[0]
+        return f"{count}:{total}"
+
+    def row_digests(self, table: str) -> dict[Any, int]:
+        """Each row's hash by its key (a log table's rows by their sort columns)."""
+        spec = self.tables[table]
+        key = ", ".join(quote(column) for column in spec.sort) or "rowid"
+        rows = self.query(f"SELECT ({key}), hash(t) FROM {quote(table)} t")
+        return dict(rows)
+
+    def state_digest(self) -> dict[str, str]:
+        """Every table's digest, by table name."""
+        return {name: self.digest(name) for name in sorted(self.tables)}
+
+    # -- writing -------------------------------------------------------------------------
+
+    def write_table(self, table: str, path: Path) -> None:
+        """Write a table to a Parquet file, rows in its sort order (equal states, equal files).
+
+        Written by pyarrow in the table's own schema: DuckDB's writer marks a column
+        required or optional by what it knows of its NULLs, which depends on the path the
+        rows took (tests/projections/test_contract.py).
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        spec = self.tables[table]
+        schema = spec.arrow_schema()
+        order = ", ".join(quote(column) for column in spec.sort)
+        select = f"SELECT * FROM {quote(table)}" + (f" ORDER BY {order}" if order else "")
+        with self.cursor() as cursor:
+            reader = cursor.sql(select).to_arrow_reader(_ROW_GROUP)
+            try:
+                with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+                    for batch in reader:
+                        rows = pa.Table.from_batches([batch]).cast(schema)
+                        writer.write_table(rows, row_group_size=_ROW_GROUP)
+            finally:
+                reader.close()
+
+    def close(self) -> None:
+        """Close the DuckDB connection and the files pinned for it."""
+        self.con.close()
+        if self.owns_parts:
+            for part in self.parts.values():
+                part.close()
+
+
+def _key_type(table: Table) -> Any:
+    return table.arrow_schema().field(table.key_index).type

@@ -197,3 +197,13 @@ class TableChanges:
 
     def __len__(self) -> int:
         return len(self.upserts) + len(self.appended)
+
+
+def quote(name: str) -> str:
+    """`name` as a DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """`text` as a DuckDB string literal."""
+    return "'" + text.replace("'", "''") + "'"

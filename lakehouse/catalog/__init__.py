@@ -5,7 +5,8 @@ or write data, so the CLI's mutation verbs that import it still start fast.
 """
 
 from lakehouse.catalog._api import Datasets
-from lakehouse.catalog._csv import CsvOptions, csv_options
+from lakehouse.catalog._csv import csv_options
+from lakehouse.catalog._csv_options import CsvOptions
 from lakehouse.catalog._family import CATALOG, CatalogFamily
 from lakehouse.catalog._ingest import (
     Ingested,
@@ -17,6 +18,7 @@ from lakehouse.catalog._ingest import (
     write_object,
 )
 from lakehouse.catalog._inputs import MAX_INPUT_BYTES, detect_format
+from lakehouse.catalog._manifest import install_manifest
 from lakehouse.catalog._models import NAMESPACE, dataset_id
 from lakehouse.catalog._names import RESERVED_NAMES, validate_dataset_name
 from lakehouse.catalog._objects import ObjectInfo
@@ -42,6 +44,7 @@ __all__ = [
     "ingest",
     "ingest_file",
     "inspect_parquet",
+    "install_manifest",
     "read_table",
     "schema_columns",
     "schema_fingerprint",

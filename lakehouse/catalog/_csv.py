@@ -27,7 +27,6 @@ extension and pins what shapes the Arrow output (time zone UTC, plain Utf8 strin
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lakehouse._errors import InvalidInput
@@ -39,6 +38,7 @@ from lakehouse.catalog._csv_errors import (
     refuse_long_lines,
     translated,
 )
+from lakehouse.catalog._csv_options import CsvOptions
 from lakehouse.catalog._inputs import Input, refuse
 from lakehouse.catalog._numbers import NumberCheck
 from projections import literal, quote
@@ -75,19 +75,6 @@ STORED_AS = {"HUGEINT": "DECIMAL(38,0)"}  # Parquet has no 128-bit integer
 FLOATS = frozenset({"FLOAT", "DOUBLE"})
 STREAM_BUFFER = "64MiB"  # how far DuckDB may parse ahead of the writer (default 10 MiB)
 COLUMN_HINT = "give the column a type with --column {name}=VARCHAR (keeps the text)"
-
-
-@dataclass(frozen=True)
-class CsvOptions:
-    """How to read a CSV: DuckDB sniffs what is not given."""
-
-    delimiter: str | None = None
-    null_values: tuple[str, ...] | None = None  # None: the empty field, DuckDB's default
-    columns: tuple[tuple[str, str], ...] = ()  # (name, DuckDB type), types canonical
-
-    def typed(self, name: str) -> bool:
-        """Whether the caller gave column `name` its type."""
-        return any(column == name for column, _ in self.columns)
 
 
 def csv_options(

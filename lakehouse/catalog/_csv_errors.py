@@ -26,7 +26,7 @@ from projections import literal
 if TYPE_CHECKING:
     import duckdb
 
-    from lakehouse.catalog._csv import CsvOptions
+    from lakehouse.catalog._csv_options import CsvOptions
 
 MAX_ROW_BYTES = 2_000_000  # DuckDB's max_line_size (its default), pinned in read_csv_sql
 PROBE_BYTES = 1 << 16

@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 from journal import LakehouseError
 from lakehouse._errors import ObjectWriteFailed
 from lakehouse.catalog._batches import Source, Widened
-from lakehouse.catalog._csv import CsvOptions
+from lakehouse.catalog._csv_options import CsvOptions
 from lakehouse.catalog._inputs import MAX_INPUT_BYTES, STDIN, Input, open_input
 from lakehouse.catalog._names import validate_dataset_name
 from lakehouse.catalog._objects import ObjectInfo, row_groups, write_groups

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from lakehouse.catalog._batches import Source, Widened
-from lakehouse.catalog._csv import CsvOptions, open_csv
+from lakehouse.catalog._csv import open_csv
+from lakehouse.catalog._csv_options import CsvOptions
 from lakehouse.catalog._inputs import Input, refuse
 from lakehouse.catalog._schema import check_columns
 

@@ -19,7 +19,7 @@ from lakehouse.clikit import examples, state
 if TYPE_CHECKING:
     import socket
 
-    from lakehouse.server._config import ServerConfig
+    from lakehouse.server import ServerConfig
 
 # the exit code for a --get answer, by HTTP status (the CLI contract's codes)
 EXIT_BY_STATUS = {400: 3, 404: 5, 405: 2, 406: 3, 409: 4, 413: 3, 422: 3, 429: 6, 503: 6}
@@ -175,7 +175,7 @@ def serve(
     write. Beyond loopback a bearer token is required (--token-env or --token-file); only
     /health is open. The server takes no lock: mutation verbs never wait for it.
     """
-    from lakehouse.server._config import ServerConfig, check_bind, token_from_env, token_from_file
+    from lakehouse.server import ServerConfig, check_bind, token_from_env, token_from_file
 
     if token_env and token_file:
         raise click.UsageError("pass --token-env or --token-file, not both")
