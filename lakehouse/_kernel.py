@@ -11,7 +11,7 @@ composition root: it alone knows the registry of families.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -88,8 +88,11 @@ class Host(Protocol):
         """Run `command` under the store lock and append what it decides."""
         ...
 
-    def read_models(self, *, as_of: int | None = None) -> ReadModels:
-        """The read models at the head (or `as_of`), locked down for user SQL."""
+    def read_models(
+        self, *, as_of: int | None = None, only: Collection[str] | None = None
+    ) -> ReadModels:
+        """The read models at the head (or `as_of`), locked down for user SQL (with `only`,
+        just those of the projections named)."""
         ...
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -252,11 +252,20 @@ class Store:
             self._projections = projections(self.root)
         return self._projections
 
-    def read_models(self, *, as_of: int | None = None) -> ReadModels:
-        """The read models at the head (or `as_of`), locked down for user SQL."""
+    def read_models(
+        self, *, as_of: int | None = None, only: Collection[str] | None = None
+    ) -> ReadModels:
+        """The read models at the head (or `as_of`), locked down for user SQL; with `only`,
+        just the named projections' (a search folds its two, not all seven)."""
         from lakehouse._readmodels import open_read_models
 
-        return open_read_models(self, as_of=as_of)[0]
+        chosen = None
+        if only is not None:
+            chosen = [projection for projection in self.projections() if projection.name in only]
+            unknown = set(only) - {projection.name for projection in chosen}
+            if unknown:
+                raise ValueError(f"no projection named {', '.join(sorted(unknown))}")
+        return open_read_models(self, as_of=as_of, projections=chosen)[0]
 
     sql = query_sql  # store.sql(query, params=, as_of=, format=): see lakehouse/_query.py
 

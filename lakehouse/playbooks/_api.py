@@ -97,7 +97,7 @@ class Playbooks:
         """The `k` live playbooks whose query is most like `query`, best first, with `score`."""
         from lakehouse._search import search_rows
 
-        models = self._store.read_models(as_of=as_of)
+        models = self._store.read_models(as_of=as_of, only=("playbooks", "playbook_search"))
         try:
             return search_rows(models, "playbook_search", "playbooks", query, k)
         finally:

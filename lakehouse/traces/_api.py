@@ -211,7 +211,7 @@ class Traces:
         """
         from lakehouse._search import search_rows
 
-        models = self._store.read_models(as_of=as_of)
+        models = self._store.read_models(as_of=as_of, only=("traces", "trace_search"))
         try:
             return search_rows(
                 models, "trace_search", "traces", query, k, tag=tag, include_retired=include_retired
