@@ -40,5 +40,14 @@ class JournalProjection(Projection):
         """Append the record's row."""
         r = event.record
         changes["journal"].append(
-            (r.seq, r.ts, r.writer, r.kind, r.entity, r.id, r.rev, orjson.dumps(r.payload).decode())
+            JOURNAL.row(
+                seq=r.seq,
+                ts=r.ts,
+                writer=r.writer,
+                kind=r.kind,
+                entity=r.entity,
+                id=r.id,
+                rev=r.rev,
+                payload=orjson.dumps(r.payload).decode(),
+            )
         )

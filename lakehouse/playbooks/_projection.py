@@ -49,20 +49,20 @@ class PlaybooksProjection(Projection):
             changes["playbooks"].remove(event.record.id)
             return
         changes["playbooks"].put(
-            (
-                head["id"],
-                head.get("query"),
-                text_list(head.get("endorsed")),
-                head.get("target_count"),
-                head.get("fingerprint"),
-                head.get("kind"),
-                bool(head.get("retired")),
-                head.get("retired_reason"),
-                head["rev"],
-                head["created_seq"],
-                head["created_at"],
-                head["updated_seq"],
-                head["updated_at"],
+            PLAYBOOKS_TABLE.row(
+                id=head["id"],
+                query=head.get("query"),
+                endorsed=text_list(head.get("endorsed")),
+                target_count=head.get("target_count"),
+                fingerprint=head.get("fingerprint"),
+                kind=head.get("kind"),
+                retired=bool(head.get("retired")),
+                retired_reason=head.get("retired_reason"),
+                rev=head["rev"],
+                created_seq=head["created_seq"],
+                created_at=head["created_at"],
+                updated_seq=head["updated_seq"],
+                updated_at=head["updated_at"],
             )
         )
 
@@ -80,6 +80,12 @@ class PlaybookSearchProjection(SearchProjection):
         if head is None or head.get("retired"):
             changes["playbook_search"].remove(event.record.id)
             return
-        changes["playbook_search"].put(
-            (head["id"], head.get("query") or "", text_list(head.get("endorsed")), False)
+        table = changes["playbook_search"]
+        table.put(
+            table.table.row(
+                id=head["id"],
+                text=head.get("query") or "",
+                tags=text_list(head.get("endorsed")),
+                retired=False,
+            )
         )
