@@ -12,6 +12,7 @@ from lakehouse._errors import (
     InvalidInput,
     NotFound,
     ObjectWriteFailed,
+    RecordUnfoldable,
 )
 from lakehouse._store import Outcome, Store
 
@@ -23,5 +24,6 @@ __all__ = [
     "NotFound",
     "ObjectWriteFailed",
     "Outcome",
+    "RecordUnfoldable",
     "Store",
 ]
