@@ -9,7 +9,7 @@ import orjson
 
 from lakehouse._columns import columns, json_text
 from lakehouse.catalog._manifest import manifest_bytes
-from lakehouse.catalog._models import KINDS
+from lakehouse.catalog._models import KINDS, DatasetHead
 from projections import Changes, Event, Projection, ReadModels, Table
 from projections import literal as sql_literal
 from projections import quote as sql_quote
@@ -51,7 +51,7 @@ class CatalogProjection(Projection):
         """The identity, with the names a dataset view may not take."""
         return {**super().identity(), "reserved": sorted(self.reserved)}
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[DatasetHead], changes: Changes) -> None:
         """Set the dataset's row; a name that a read model takes gets no view (dead letter)."""
         head = event.head
         if head is None:

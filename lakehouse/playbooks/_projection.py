@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from lakehouse._columns import columns, text_list
 from lakehouse._search import SearchProjection, search_table
-from lakehouse.playbooks._models import KINDS
+from lakehouse.playbooks._models import KINDS, PlaybookHead
 from projections import Changes, Event, Policy, Projection, Table
 
 PLAYBOOKS_TABLE = Table(
@@ -42,7 +42,7 @@ class PlaybooksProjection(Projection):
     policy: ClassVar[Policy] = "skip"
     tables: ClassVar[tuple[Table, ...]] = (PLAYBOOKS_TABLE,)
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[PlaybookHead], changes: Changes) -> None:
         """Set the playbook's row."""
         head = event.head
         if head is None:
@@ -74,7 +74,7 @@ class PlaybookSearchProjection(SearchProjection):
     kinds = _KINDS
     tables: ClassVar[tuple[Table, ...]] = (search_table("playbook_search", "id"),)
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[PlaybookHead], changes: Changes) -> None:
         """Index the playbook's query; a retired playbook leaves the index."""
         head = event.head
         if head is None or head.get("retired"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from lakehouse._columns import columns, json_text
-from lakehouse.sessions._models import KINDS
+from lakehouse.sessions._models import KINDS, SessionHead
 from projections import Changes, Event, Policy, Projection, Table
 
 SESSIONS_TABLE = Table(
@@ -51,7 +51,7 @@ class SessionsProjection(Projection):
     policy: ClassVar[Policy] = "skip"
     tables: ClassVar[tuple[Table, ...]] = (SESSIONS_TABLE, ATTEMPTS_TABLE)
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[SessionHead], changes: Changes) -> None:
         """Set the session's row and append its attempts."""
         head, record = event.head, event.record
         if head is None:

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from lakehouse._columns import columns, json_text, text_list
 from lakehouse._search import SearchProjection, search_table
-from lakehouse.traces._models import KINDS, SUPERSEDED
+from lakehouse.traces._models import KINDS, SUPERSEDED, TraceHead
 from projections import Changes, Event, Policy, Projection, Table
 
 TRACES_TABLE = Table(
@@ -60,7 +60,7 @@ class TracesProjection(Projection):
     policy: ClassVar[Policy] = "skip"
     tables: ClassVar[tuple[Table, ...]] = (TRACES_TABLE, REVISIONS_TABLE)
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[TraceHead], changes: Changes) -> None:
         """Set the trace's row and append its revision."""
         head, record = event.head, event.record
         if head is None:
@@ -109,7 +109,7 @@ class TraceSearchProjection(SearchProjection):
     kinds = _KINDS
     tables: ClassVar[tuple[Table, ...]] = (search_table("trace_search", "uid"),)
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[TraceHead], changes: Changes) -> None:
         """Index the trace's current text; a superseded trace leaves the index."""
         head, record = event.head, event.record
         table = changes["trace_search"]
