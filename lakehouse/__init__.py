@@ -12,6 +12,7 @@ from lakehouse._errors import (
     InvalidInput,
     NotFound,
     ObjectWriteFailed,
+    RecordUnfoldable,
 )
 from lakehouse._kernel import Outcome
 from lakehouse._store import Store
@@ -24,5 +25,6 @@ __all__ = [
     "NotFound",
     "ObjectWriteFailed",
     "Outcome",
+    "RecordUnfoldable",
     "Store",
 ]

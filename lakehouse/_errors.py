@@ -8,11 +8,15 @@
           +-- Conflict                           exit 4, HTTP 409
           +-- NotFound (LookupError)             exit 5, HTTP 404
           +-- ObjectWriteFailed (OSError)        exit 1, HTTP 500
+          +-- RecordUnfoldable                   (a record its family cannot fold)
      +-- CheckpointInvalid (checkpoints/_errors.py)
           +-- SnapshotDamaged                    exit 7, HTTP 500
 
     UserWarning
      +-- DamageWarning                           shown by the CLI as warning: + hint:
+
+A base is never raised itself: each situation has its leaf, which keeps its base's exit
+code, HTTP status and ``code`` unless the tree above gives its own.
 
 Every one names the thing at fault in its fields and says what to do next in its hint.
 A refused command has appended nothing.
@@ -64,6 +68,11 @@ class ObjectWriteFailed(CommandError, OSError):
     """
 
     code = "object_write_failed"
+
+
+class RecordUnfoldable(CommandError):
+    """A record its family cannot fold: an unknown kind or schema version, or an entity
+    no earlier record created (a damaged or edited journal, or a newer lakehouse's)."""
 
 
 class SnapshotDamaged(CheckpointInvalid):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from journal import Record
-from lakehouse._errors import CommandError
+from lakehouse._errors import RecordUnfoldable
 
 Head = Mapping[str, Any]  # the head of an entity of any family, as stored and served
 H = TypeVar("H", bound=Head)  # one family's head type
@@ -38,7 +38,7 @@ class Kind:
         if v == self.version:
             return payload
         if v > self.version:
-            raise CommandError(
+            raise RecordUnfoldable(
                 f"record seq {record.seq} ({record.kind}) has schema version {v}; this "
                 f"lakehouse knows versions up to {self.version}",
                 hint="a newer lakehouse wrote this journal: upgrade lakehouse-journal",
@@ -48,7 +48,7 @@ class Kind:
         while v < self.version:
             upcaster = self.upcasters.get(v)
             if upcaster is None:
-                raise CommandError(
+                raise RecordUnfoldable(
                     f"no upcaster for {record.kind} from schema version {v}",
                     hint="this is a bug in lakehouse: every old version needs an upcaster",
                     seq=record.seq,
@@ -58,9 +58,9 @@ class Kind:
         return payload
 
 
-def unknown_entity(record: Record) -> CommandError:
+def unknown_entity(record: Record) -> RecordUnfoldable:
     """The error for a record about an entity no earlier record created (a damaged journal)."""
-    return CommandError(
+    return RecordUnfoldable(
         f"record seq {record.seq} ({record.kind}) is about {record.entity} {record.id}, "
         "which no earlier record created",
         hint="the journal is damaged or was edited: run 'lakehouse doctor --verify-journal'",
@@ -94,7 +94,7 @@ class Family(Generic[H]):
         """The Kind of one of this family's records; unknown kinds stop the fold."""
         found = self.kinds.get(record.kind)
         if found is None:
-            raise CommandError(
+            raise RecordUnfoldable(
                 f"record seq {record.seq} has kind {record.kind!r}, unknown to the "
                 f"{self.name} family",
                 hint="a newer lakehouse wrote this journal: upgrade lakehouse-journal",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import orjson
 
@@ -36,9 +36,18 @@ class JournalProjection(Projection):
     policy: ClassVar[Policy] = "stop"
     uses_heads = False  # a record its family cannot fold is still a row of the history
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[Any], changes: Changes) -> None:
         """Append the record's row."""
         r = event.record
         changes["journal"].append(
-            (r.seq, r.ts, r.writer, r.kind, r.entity, r.id, r.rev, orjson.dumps(r.payload).decode())
+            JOURNAL.row(
+                seq=r.seq,
+                ts=r.ts,
+                writer=r.writer,
+                kind=r.kind,
+                entity=r.entity,
+                id=r.id,
+                rev=r.rev,
+                payload=orjson.dumps(r.payload).decode(),
+            )
         )

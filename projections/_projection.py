@@ -27,7 +27,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 import orjson
 
@@ -39,14 +39,21 @@ if TYPE_CHECKING:
     import duckdb
 
 Policy = Literal["stop", "skip"]
+H = TypeVar("H", bound=Mapping[str, Any])  # the head type of the family a projection reads
 
 
-class Event(NamedTuple):
-    """A record as a projection sees it: the payload upcast, the entity's head after it."""
+class Event(NamedTuple, Generic[H]):
+    """A record as a projection sees it: the payload upcast, the entity's head after it.
+
+    Generic in the head's type, which this package does not know: a family's projection
+    takes ``Event[TraceHead]`` (say) in its `apply`, so mypy checks the keys it reads
+    from the head (``head["uid"]``; not those of ``head.get``) against the family's
+    TypedDict, at no cost when it runs.
+    """
 
     record: Record
     payload: dict[str, Any]
-    head: dict[str, Any] | None
+    head: H | None
 
 
 class Projection:
@@ -81,7 +88,7 @@ class Projection:
         """True if this projection reads records of this kind."""
         return not self.kinds or record.kind in self.kinds
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[Any], changes: Changes) -> None:
         """Apply one record to the projection's tables."""
         raise NotImplementedError
 
@@ -127,7 +134,7 @@ class Changes:
     def __getitem__(self, table: str) -> TableChanges:
         return self.tables[table]
 
-    def feed(self, event: Event) -> None:
+    def feed(self, event: Event[Any]) -> None:
         """Apply `event` under the projection's policy; the watermark moves unless it stops."""
         if self.stopped is not None:
             return  # a stopped projection takes nothing after the record it stopped at

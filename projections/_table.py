@@ -13,6 +13,7 @@ only when the rows are handed to Arrow, it would fail every read of every table.
 from __future__ import annotations
 
 import functools
+import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,29 @@ def _fits(types: tuple[str, ...]) -> Callable[..., bool]:
     return fits
 
 
+def _builder(table: str, names: tuple[str, ...]) -> Callable[..., Row]:
+    """A function of one keyword argument per column returning them as a row, in order.
+
+    Compiled, like `_fits`, because it runs for every row of every record folded: Python's
+    own argument binding refuses a missing or unknown column (a TypeError naming it and,
+    through the function's name, the table) at a fraction of what checking a dict costs.
+    Only names that are Python identifiers go into the source, so none can inject code.
+    """
+    for name in names:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"table {table}: column {name!r} cannot be a keyword argument")
+    if len(set(names)) != len(names):
+        raise ValueError(f"table {table}: a column name repeats in {names}")
+    listed = ", ".join(names)
+    arguments = f"*, {listed}" if names else ""
+    source = f"def row({arguments}):\n    return ({listed}{',' if names else ''})\n"
+    scope: dict[str, Any] = {}
+    exec(compile(source, f"<row builder of {len(names)} columns>", "exec"), scope)
+    row: Callable[..., Row] = scope["row"]
+    row.__qualname__ = f"Table({table!r}).row"  # what Python's TypeError names
+    return row
+
+
 @dataclass(frozen=True)
 class Column:
     """A column: its name and DuckDB type (VARCHAR, BIGINT, BOOLEAN, DOUBLE, VARCHAR[])."""
@@ -99,6 +123,15 @@ class Table:
         """The position of the key column in a row."""
         names = [column.name for column in self.columns]
         return names.index(self.key) if self.key else -1
+
+    @functools.cached_property
+    def row(self) -> Callable[..., Row]:
+        """Build a row by column name: ``row(uid=..., rev=...)`` -> the tuple in column order.
+
+        Every column must be given, by keyword, and no other: a missing or unknown one is
+        a TypeError naming it and the table. Values are not checked here (`check` is).
+        """
+        return _builder(self.name, tuple(column.name for column in self.columns))
 
     @functools.cached_property
     def _fits(self) -> Callable[..., bool]:

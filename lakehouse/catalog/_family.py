@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from journal import Record
-from lakehouse._errors import CommandError
+from lakehouse._errors import RecordUnfoldable
 from lakehouse._family import Family, unknown_entity
 from lakehouse.catalog._models import (
     APPENDED,
@@ -59,7 +59,7 @@ class CatalogFamily(Family[DatasetHead]):
 def _appended(head: DatasetHead, record: Record, payload: dict[str, Any]) -> DatasetHead:
     """The head with the appended object read too: its files and rows add up."""
     if head["dropped"] or head["fingerprint"] != payload["fingerprint"]:
-        raise CommandError(
+        raise RecordUnfoldable(
             f"record seq {record.seq} appends to dataset {record.id}, which is dropped or "
             "has another schema",
             hint="the journal is damaged or was edited: run 'lakehouse doctor --verify-journal'",

@@ -9,7 +9,7 @@ import orjson
 
 from lakehouse._columns import columns, json_text
 from lakehouse.catalog._manifest import manifest_bytes
-from lakehouse.catalog._models import KINDS
+from lakehouse.catalog._models import KINDS, DatasetHead
 from projections import Changes, Event, Projection, ReadModels, Table
 from projections import literal as sql_literal
 from projections import quote as sql_quote
@@ -51,7 +51,7 @@ class CatalogProjection(Projection):
         """The identity, with the names a dataset view may not take."""
         return {**super().identity(), "reserved": sorted(self.reserved)}
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[DatasetHead], changes: Changes) -> None:
         """Set the dataset's row; a name that a read model takes gets no view (dead letter)."""
         head = event.head
         if head is None:
@@ -61,20 +61,20 @@ class CatalogProjection(Projection):
         if type(files) is not list or not all(_is_file(file) for file in files):
             raise ValueError("files is not a list of objects, each with a path")
         changes["datasets"].put(
-            (
-                head["name"],
-                head.get("dataset_id"),
-                head.get("fingerprint"),
-                json_text(head.get("schema")),
-                json_text(files),
-                len(files),
-                head.get("rows"),
-                json_text(head.get("source")),
-                bool(head.get("dropped")),
-                head["rev"],
-                head["created_seq"],
-                head["seq"],
-                head.get("ingested_at"),
+            DATASETS_TABLE.row(
+                name=head["name"],
+                dataset_id=head.get("dataset_id"),
+                fingerprint=head.get("fingerprint"),
+                schema=json_text(head.get("schema")),
+                files=json_text(files),
+                file_count=len(files),
+                rows=head.get("rows"),
+                source=json_text(head.get("source")),
+                dropped=bool(head.get("dropped")),
+                rev=head["rev"],
+                created_seq=head["created_seq"],
+                seq=head["seq"],
+                ingested_at=head.get("ingested_at"),
             )
         )
         if head["name"].lower() in self.reserved:

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from lakehouse._columns import columns, text_list
 from lakehouse._search import SearchProjection, search_table
-from lakehouse.playbooks._models import KINDS
+from lakehouse.playbooks._models import KINDS, PlaybookHead
 from projections import Changes, Event, Policy, Projection, Table
 
 PLAYBOOKS_TABLE = Table(
@@ -42,27 +42,27 @@ class PlaybooksProjection(Projection):
     policy: ClassVar[Policy] = "skip"
     tables: ClassVar[tuple[Table, ...]] = (PLAYBOOKS_TABLE,)
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[PlaybookHead], changes: Changes) -> None:
         """Set the playbook's row."""
         head = event.head
         if head is None:
             changes["playbooks"].remove(event.record.id)
             return
         changes["playbooks"].put(
-            (
-                head["id"],
-                head.get("query"),
-                text_list(head.get("endorsed")),
-                head.get("target_count"),
-                head.get("fingerprint"),
-                head.get("kind"),
-                bool(head.get("retired")),
-                head.get("retired_reason"),
-                head["rev"],
-                head["created_seq"],
-                head["created_at"],
-                head["updated_seq"],
-                head["updated_at"],
+            PLAYBOOKS_TABLE.row(
+                id=head["id"],
+                query=head.get("query"),
+                endorsed=text_list(head.get("endorsed")),
+                target_count=head.get("target_count"),
+                fingerprint=head.get("fingerprint"),
+                kind=head.get("kind"),
+                retired=bool(head.get("retired")),
+                retired_reason=head.get("retired_reason"),
+                rev=head["rev"],
+                created_seq=head["created_seq"],
+                created_at=head["created_at"],
+                updated_seq=head["updated_seq"],
+                updated_at=head["updated_at"],
             )
         )
 
@@ -74,12 +74,18 @@ class PlaybookSearchProjection(SearchProjection):
     kinds = _KINDS
     tables: ClassVar[tuple[Table, ...]] = (search_table("playbook_search", "id"),)
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[PlaybookHead], changes: Changes) -> None:
         """Index the playbook's query; a retired playbook leaves the index."""
         head = event.head
         if head is None or head.get("retired"):
             changes["playbook_search"].remove(event.record.id)
             return
-        changes["playbook_search"].put(
-            (head["id"], head.get("query") or "", text_list(head.get("endorsed")), False)
+        table = changes["playbook_search"]
+        table.put(
+            table.table.row(
+                id=head["id"],
+                text=head.get("query") or "",
+                tags=text_list(head.get("endorsed")),
+                retired=False,
+            )
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from journal import Record
-from lakehouse._errors import CommandError
+from lakehouse._errors import RecordUnfoldable
 from lakehouse._family import Family
 from lakehouse.sessions._models import ENTITY, KINDS, RECORDED, SessionHead
 
@@ -23,7 +23,7 @@ class SessionsFamily(Family[SessionHead]):
     ) -> SessionHead | None:
         """The session's head after `record`."""
         if record.kind != RECORDED.name:  # a kind this family knows but cannot fold
-            raise CommandError(
+            raise RecordUnfoldable(
                 f"record seq {record.seq} ({record.kind}) is about session {record.id}, "
                 "which is recorded once, whole, and never changed",
                 hint="the journal is damaged or was edited: run "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from lakehouse._columns import columns, json_text
-from lakehouse.sessions._models import KINDS
+from lakehouse.sessions._models import KINDS, SessionHead
 from projections import Changes, Event, Policy, Projection, Table
 
 SESSIONS_TABLE = Table(
@@ -51,7 +51,7 @@ class SessionsProjection(Projection):
     policy: ClassVar[Policy] = "skip"
     tables: ClassVar[tuple[Table, ...]] = (SESSIONS_TABLE, ATTEMPTS_TABLE)
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[SessionHead], changes: Changes) -> None:
         """Set the session's row and append its attempts."""
         head, record = event.head, event.record
         if head is None:
@@ -60,27 +60,35 @@ class SessionsProjection(Projection):
         attempts = head.get("attempts") or []
         if type(attempts) is not list:
             raise ValueError(f"attempts is a {type(attempts).__name__}, not a list")
+        attempt_row = ATTEMPTS_TABLE.row
         rows = [
-            (head["id"], number, attempt["prompt"], attempt["raw"], attempt["verdict"], record.seq)
+            attempt_row(
+                session_id=head["id"],
+                attempt=number,
+                prompt=attempt["prompt"],
+                raw=attempt["raw"],
+                verdict=attempt["verdict"],
+                seq=record.seq,
+            )
             for number, attempt in enumerate(attempts, 1)
         ]
         table = changes["session_attempts"]
         for row in rows:  # the session and its attempts, or nothing
             table.table.check(row)
         changes["sessions"].put(
-            (
-                head["id"],
-                head.get("model"),
-                head.get("outcome"),
-                head.get("grounded_in_roster"),
-                len(attempts),
-                json_text(head.get("timings")),
-                head.get("started_at"),
-                head.get("ended_at"),
-                head.get("content_hash"),
-                head["rev"],
-                head["created_seq"],
-                head["created_at"],
+            SESSIONS_TABLE.row(
+                id=head["id"],
+                model=head.get("model"),
+                outcome=head.get("outcome"),
+                grounded_in_roster=head.get("grounded_in_roster"),
+                attempts=len(attempts),
+                timings=json_text(head.get("timings")),
+                started_at=head.get("started_at"),
+                ended_at=head.get("ended_at"),
+                content_hash=head.get("content_hash"),
+                rev=head["rev"],
+                created_seq=head["created_seq"],
+                created_at=head["created_at"],
             )
         )
         table.appended.extend(rows)

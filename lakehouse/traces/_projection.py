@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from lakehouse._columns import columns, json_text, text_list
 from lakehouse._search import SearchProjection, search_table
-from lakehouse.traces._models import KINDS, SUPERSEDED
+from lakehouse.traces._models import KINDS, SUPERSEDED, TraceHead
 from projections import Changes, Event, Policy, Projection, Table
 
 TRACES_TABLE = Table(
@@ -60,41 +60,41 @@ class TracesProjection(Projection):
     policy: ClassVar[Policy] = "skip"
     tables: ClassVar[tuple[Table, ...]] = (TRACES_TABLE, REVISIONS_TABLE)
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[TraceHead], changes: Changes) -> None:
         """Set the trace's row and append its revision."""
         head, record = event.head, event.record
         if head is None:
             changes["traces"].remove(record.id)
             return
         content, tags = json_text(head.get("content")), text_list(head.get("tags"))
-        row = (
-            head["uid"],
-            head.get("text"),
-            content,
-            tags,
-            head.get("content_hash"),
-            head.get("predecessor"),
-            head.get("successor"),
-            bool(head.get("retired")),
-            head.get("retired_reason"),
-            head.get("replays", 0),
-            head["rev"],
-            head["created_seq"],
-            head["created_at"],
-            head["updated_seq"],
-            head["updated_at"],
+        row = TRACES_TABLE.row(
+            uid=head["uid"],
+            text=head.get("text"),
+            content=content,
+            tags=tags,
+            content_hash=head.get("content_hash"),
+            predecessor=head.get("predecessor"),
+            successor=head.get("successor"),
+            retired=bool(head.get("retired")),
+            retired_reason=head.get("retired_reason"),
+            replays=head.get("replays", 0),
+            rev=head["rev"],
+            created_seq=head["created_seq"],
+            created_at=head["created_at"],
+            updated_seq=head["updated_seq"],
+            updated_at=head["updated_at"],
         )
-        revision = (
-            head["uid"],
-            head["rev"],
-            record.seq,
-            record.kind,
-            record.ts,
-            head.get("text"),
-            content,
-            tags,
-            head.get("content_hash"),
-            bool(head.get("retired")),
+        revision = REVISIONS_TABLE.row(
+            uid=head["uid"],
+            rev=head["rev"],
+            seq=record.seq,
+            kind=record.kind,
+            ts=record.ts,
+            text=head.get("text"),
+            content=content,
+            tags=tags,
+            content_hash=head.get("content_hash"),
+            retired=bool(head.get("retired")),
         )
         revisions = changes["trace_revisions"]
         revisions.table.check(revision)  # both rows or neither: a record is applied whole
@@ -109,7 +109,7 @@ class TraceSearchProjection(SearchProjection):
     kinds = _KINDS
     tables: ClassVar[tuple[Table, ...]] = (search_table("trace_search", "uid"),)
 
-    def apply(self, event: Event, changes: Changes) -> None:
+    def apply(self, event: Event[TraceHead], changes: Changes) -> None:
         """Index the trace's current text; a superseded trace leaves the index."""
         head, record = event.head, event.record
         table = changes["trace_search"]
@@ -117,4 +117,11 @@ class TraceSearchProjection(SearchProjection):
             table.remove(record.id)
             return
         text = head.get("text") or json_text(head.get("content")) or ""
-        table.put((head["uid"], text, text_list(head.get("tags")), bool(head.get("retired"))))
+        table.put(
+            table.table.row(
+                uid=head["uid"],
+                text=text,
+                tags=text_list(head.get("tags")),
+                retired=bool(head.get("retired")),
+            )
+        )

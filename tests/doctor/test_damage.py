@@ -240,8 +240,8 @@ def test_a_record_its_family_cannot_fold_is_a_dead_letter_named_by_both_doctors(
         letters = [f for f in report["findings"] if f["code"] == "dead_letters"]
         assert {f["seq"] for f in letters} == {bad.seq} and len(letters) == 2  # traces, search
         assert all(
-            f"(trace.updated nope): CommandError: record seq {bad.seq} (trace.updated) is about "
-            "trace nope, which no earlier record created" in f["message"]
+            f"(trace.updated nope): RecordUnfoldable: record seq {bad.seq} (trace.updated) is "
+            "about trace nope, which no earlier record created" in f["message"]
             for f in letters
         )
 

@@ -86,3 +86,28 @@ def test_put_and_append_refuse_a_row_before_keeping_it() -> None:
     with pytest.raises(ValueError, match=r"column tags \(VARCHAR\[\]\) cannot hold \[1\]"):
         log.append(([1],))
     assert log.rows() == []
+
+
+def test_row_builds_the_tuple_in_column_order_by_name() -> None:
+    table = Table("t", (Column("id", "VARCHAR"), Column("n", "BIGINT"), Column("ok", "BOOLEAN")))
+    assert table.row(ok=True, id="a", n=1) == ("a", 1, True)
+    assert table.row(n=None, ok=None, id=None) == (None, None, None)  # values are not checked
+    assert Table("empty", ()).row() == ()
+
+
+def test_row_refuses_a_missing_or_unknown_column_naming_it_and_the_table() -> None:
+    table = Table("t", (Column("id", "VARCHAR"), Column("n", "BIGINT")))
+    with pytest.raises(TypeError, match=r"Table\('t'\)\.row\(\) missing .* argument: 'n'"):
+        table.row(id="a")
+    with pytest.raises(TypeError, match=r"Table\('t'\)\.row\(\) .* unexpected .* argument 'm'"):
+        table.row(id="a", n=1, m=2)
+    with pytest.raises(TypeError, match=r"Table\('t'\)\.row\(\) takes 0 positional"):
+        table.row("a", 1)
+
+
+@pytest.mark.parametrize("name", ["two words", "class", "1st"])
+def test_row_refuses_a_column_name_that_cannot_be_a_keyword(name: str) -> None:
+    table = Table("t", (Column(name, "VARCHAR"),))
+    with pytest.raises(ValueError, match="cannot be a keyword argument"):
+        table.row()
+    table.check(("a",))  # the table itself still works, rows given as tuples
