@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from checkpoints._errors import CheckpointDamaged, CheckpointNotFound, CheckpointUnreadable
-from checkpoints._files import MANIFEST, check_relpath, hash_file
+from checkpoints._files import MANIFEST, check_relpath
 from checkpoints._manifest import parse_manifest
-from journal import describe, unsafe_entries
+from journal import describe, file_sha256, unsafe_entries
 
 SEQ_DIGITS = 20
 Severity = Literal["error", "warning", "info"]
@@ -208,7 +208,7 @@ def _check_file(
             return _bad(checkpoint, relpath, *problem)
         size = os.lstat(path).st_size
         if full and size == entry.size:
-            sha256, size = hash_file(path)
+            sha256, size = file_sha256(path)
             if size == entry.size and sha256 != entry.sha256:
                 return _bad(
                     checkpoint,

@@ -25,9 +25,8 @@ from typing import Any
 
 from checkpoints._checkpoint import Checkpoint, CheckpointFinding, checkpoint_name
 from checkpoints._errors import CheckpointNotFound, CheckpointRefused
-from checkpoints._files import fsync_dir
 from checkpoints._write import check_input, write_checkpoint
-from journal import StoreNotFound, check_dir
+from journal import StoreNotFound, check_dir, fsync_dir
 
 _CHECKPOINT = re.compile(r"ckpt-(\d{20})")
 _STRAY = re.compile(r"\.(tmp|pruned|replaced)-ckpt-\d{20}-[0-9a-f]+")

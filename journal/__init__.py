@@ -20,6 +20,7 @@ from journal._errors import (
     StoreNotFound,
     WriterStopped,
 )
+from journal._files import file_sha256, fsync_dir, replace_durably, write_all
 from journal._journal import DEFAULT_SEGMENT_BYTES, Journal, ScanReport
 from journal._reader import Finding, Reading
 from journal._record import MAX_BYTES, MAX_SEQ, WARN_BYTES, Draft, Record, RecordSizeWarning
@@ -69,10 +70,14 @@ __all__ = [
     "WriterStopped",
     "check_dir",
     "describe",
+    "file_sha256",
+    "fsync_dir",
     "open_at",
     "open_dir",
     "open_file",
     "relpath_of",
     "remove_tree",
+    "replace_durably",
     "unsafe_entries",
+    "write_all",
 ]

@@ -15,11 +15,12 @@ from types import TracebackType
 from typing import Any
 
 from journal._errors import StoreNotFound
+from journal._files import fsync_dir
 from journal._meta import FORMAT, read_meta
 from journal._reader import Finding, OnDamage, Reading
 from journal._record import Draft, Record, as_draft
 from journal._safe import UnsafeFile, check_dir, open_dir, unsafe_entries
-from journal._segments import Segment, fsync_dir, list_segments
+from journal._segments import Segment, list_segments
 from journal._tail import last_seq
 from journal._writer import Durability, Transaction, Writer
 

@@ -7,16 +7,14 @@ only ever raises the next seq (so a seq is never reused), never lowers it.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import stat
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from journal._segments import write_all
+from journal._files import replace_durably
 
 FORMAT = 1
 _MAX_META = 64 << 20  # a meta.json lists segment names, ~30 bytes each
@@ -55,21 +53,8 @@ def write_meta(dir_fd: int, meta: dict[str, Any], *, durable: bool = True) -> No
     The temp file is created with O_EXCL and the rename replaces a symlink rather than
     following it, so meta.json never writes anywhere but journal/.
     """
-    tmp = f"meta.json.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     data = orjson.dumps(meta, option=orjson.OPT_INDENT_2) + b"\n"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
-    try:
-        try:
-            write_all(fd, data)
-            if durable:
-                # without this fsync a crash after the rename can leave an empty meta.json
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, "meta.json", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=dir_fd)
-        raise
-    if durable:
-        os.fsync(dir_fd)
+    # without its fsyncs a crash after the rename can leave an empty meta.json
+    replace_durably(
+        dir_fd, "meta.json", data, shown="journal/meta.json", hidden=False, durable=durable
+    )

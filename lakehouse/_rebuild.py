@@ -11,7 +11,6 @@ projections/cache/rebuild/ as it goes, so a killed rebuild carries on where it s
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checkpoints import Checkpoint, CheckpointStore
-from journal import check_dir, remove_tree
+from journal import check_dir, file_sha256, remove_tree
 from lakehouse._readmodels import (
     META,
     Fold,
@@ -134,16 +133,8 @@ def sealed_hashes(store: Store, upto: int) -> dict[str, str]:
     for (name, path), (following, _) in itertools.pairwise(paths):
         if int(following.split(".")[0]) - 1 > upto:
             break
-        out[name] = known.get(name) or _sha256(path)
+        out[name] = known.get(name) or file_sha256(path)[0]
     return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- rebuild -----------------------------------------------------------------------------

@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 
 from checkpoints import Checkpoint, CheckpointFinding
-from journal import LakehouseError, unsafe_entries
-from lakehouse._snapshot import CHECKS, CRC32, file_sha256
+from journal import LakehouseError, file_sha256, unsafe_entries
+from lakehouse._snapshot import CHECKS, CRC32
 from lakehouse.doctor._context import Context
 
 SEGMENT = re.compile(r"\d{20}\.jsonl")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from journal import Journal, LakehouseError, check_dir, relpath_of, remove_tree
+from journal import Journal, LakehouseError, check_dir, fsync_dir, relpath_of, remove_tree
 from lakehouse.doctor._report import Report
 
 LEFTOVER = "projections/cache/rebuild"  # a killed rebuild's resume points
@@ -248,11 +248,7 @@ def _set_aside(root: Path, name: str) -> Action:
         check_dir(root, "checkpoints")  # the rename below follows no symlinked directory
         os.rename(directory / name, target)
         # fsync checkpoints/, or a crash can bring the checkpoint back under its name
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(directory)
 
     return Action(
         "set_aside_checkpoint",

@@ -11,13 +11,12 @@ the first damaged record, and the damage is already the finding.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from checkpoints import Checkpoint
-from journal import LakehouseError
+from journal import LakehouseError, file_sha256
 from lakehouse._readmodels import Fold, bases, connect_models, dead_letters, holds
 from lakehouse._readmodels import open_read_models as open_live
 from lakehouse.doctor._context import Context
@@ -104,7 +103,7 @@ def check_segment_hashes(ctx: Context) -> None:
                 )
                 continue
             if name not in known:
-                known[name] = _sha256(path)
+                known[name] = file_sha256(path)[0]
                 ctx.report.count("segments_hashed")
             if known[name] != sha256:
                 ctx.add(
@@ -118,11 +117,6 @@ def check_segment_hashes(ctx: Context) -> None:
                     checkpoint=checkpoint.name,
                     path=str(path.relative_to(ctx.root)),
                 )
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def compare(ctx: Context) -> None:
