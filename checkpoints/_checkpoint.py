@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import stat
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -23,12 +24,18 @@ from checkpoints._manifest import parse_manifest
 from journal import describe, file_sha256, unsafe_entries
 
 SEQ_DIGITS = 20
+NAME = re.compile(r"ckpt-(\d{20})")
 Severity = Literal["error", "warning", "info"]
 
 
 def checkpoint_name(seq: int) -> str:
     """The directory name of the checkpoint at `seq`, e.g. ckpt-00000000000000000042."""
     return f"ckpt-{seq:0{SEQ_DIGITS}d}"
+
+
+def is_checkpoint_name(name: str) -> bool:
+    """True if `name` is a checkpoint directory's name (ckpt- and 20 digits)."""
+    return NAME.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)

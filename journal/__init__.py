@@ -22,6 +22,7 @@ from journal._errors import (
 )
 from journal._files import file_sha256, fsync_dir, replace_durably, write_all
 from journal._journal import DEFAULT_SEGMENT_BYTES, Journal, ScanReport
+from journal._meta import META, MetaCheck
 from journal._reader import Finding, Reading
 from journal._record import MAX_BYTES, MAX_SEQ, WARN_BYTES, Draft, Record, RecordSizeWarning
 from journal._safe import (
@@ -35,7 +36,7 @@ from journal._safe import (
     remove_tree,
     unsafe_entries,
 )
-from journal._segments import Segment
+from journal._segments import Segment, is_segment_name
 from journal._writer import MAX_SKIP, Durability, Transaction
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_SEQ",
     "MAX_SKIP",
+    "META",
     "WARN_BYTES",
     "Draft",
     "DraftInvalid",
@@ -55,6 +57,7 @@ __all__ = [
     "JournalError",
     "LakehouseError",
     "LockTimeout",
+    "MetaCheck",
     "PayloadInvalid",
     "Reading",
     "Record",
@@ -72,6 +75,7 @@ __all__ = [
     "describe",
     "file_sha256",
     "fsync_dir",
+    "is_segment_name",
     "open_at",
     "open_dir",
     "open_file",

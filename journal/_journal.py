@@ -16,13 +16,13 @@ from typing import Any
 
 from journal._errors import StoreNotFound
 from journal._files import fsync_dir
-from journal._meta import FORMAT, read_meta
+from journal._meta import FORMAT, MetaCheck, check_meta, read_meta
 from journal._reader import Finding, OnDamage, Reading
 from journal._record import Draft, Record, as_draft
 from journal._safe import UnsafeFile, check_dir, open_dir, unsafe_entries
 from journal._segments import Segment, list_segments
 from journal._tail import last_seq
-from journal._writer import Durability, Transaction, Writer
+from journal._writer import MAX_SKIP, Durability, Transaction, Writer
 
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 
@@ -221,6 +221,31 @@ class Journal:
     def segments(self) -> tuple[list[Segment], list[Path]]:
         """The segments present (oldest first) and any stray files beside them."""
         return list_segments(self.segments_dir)
+
+    def archived(self) -> tuple[list[Segment], list[Path]]:
+        """The archived segments (oldest first) and any stray files beside them."""
+        return list_segments(self.archive_dir)
+
+    def meta_temps(self) -> list[Path]:
+        """Temp files of meta.json writes that a killed writer left (never read)."""
+        return sorted(self.journal_dir.glob("meta.json.tmp-*"))
+
+    def check_meta(self, *, head: int) -> MetaCheck:
+        """How meta.json (a cache) stands against this journal ending at seq `head`."""
+        return check_meta(
+            self.journal_dir,
+            head=head,
+            live=[segment.name for segment in self.segments()[0]],
+            created=self._created_store_id,
+            max_skip=MAX_SKIP,
+        )
+
+    def _created_store_id(self) -> str | None:
+        """The store id the journal.created record (the first record) names."""
+        for record in self.read(after=0, limit=1, on_damage="report", archived=True):
+            if record.kind == "journal.created":
+                return str(record.payload.get("store_id"))
+        return None
 
     @property
     def store_id(self) -> str | None:

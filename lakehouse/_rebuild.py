@@ -127,13 +127,13 @@ def sealed_hashes(store: Store, upto: int) -> dict[str, str]:
     latest = store.checkpoints.latest_valid()
     known: dict[str, str] = dict(latest.meta.get("segments", {})) if latest else {}
     live, _ = store.journal.segments()
-    archived = sorted(store.journal.archive_dir.glob("*.jsonl"), key=lambda p: p.name)
-    paths = sorted({p.name: p for p in [*archived, *(s.path for s in live)]}.items())
+    archived, _ = store.journal.archived()
+    segments = sorted({s.name: s for s in [*archived, *live]}.values())
     out: dict[str, str] = {}
-    for (name, path), (following, _) in itertools.pairwise(paths):
-        if int(following.split(".")[0]) - 1 > upto:
+    for segment, following in itertools.pairwise(segments):
+        if following.first_seq - 1 > upto:
             break
-        out[name] = known.get(name) or file_sha256(path)[0]
+        out[segment.name] = known.get(segment.name) or file_sha256(segment.path)[0]
     return out
 
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from checkpoints import Checkpoint
+from checkpoints import Checkpoint, is_checkpoint_name
 from journal import LakehouseError, file_sha256
 from lakehouse._readmodels import Fold, bases, connect_models, dead_letters, holds
 from lakehouse._readmodels import open_read_models as open_live
@@ -83,7 +83,7 @@ def verify(
 def check_segment_hashes(ctx: Context) -> None:
     """Each sealed segment a checkpoint lists must hash to the sha256 it lists."""
     journal = ctx.store.journal
-    files = {path.name: path for path in sorted(journal.archive_dir.glob("*.jsonl"))}
+    files = {segment.name: segment.path for segment in journal.archived()[0]}
     files.update((segment.name, segment.path) for segment in journal.segments()[0])
     known: dict[str, str] = {}
     for checkpoint in ctx.checkpoints:
@@ -233,12 +233,12 @@ def _comparable(
         elif mine != other:
             ctx.add(
                 "error",
-                "checkpoint_diverged" if where.startswith("ckpt-") else "projection_diverged",
+                "checkpoint_diverged" if is_checkpoint_name(where) else "projection_diverged",
                 f"projection {projection.name} in {where} and the journal replayed from "
                 f"genesis to seq {seq} disagree on where it stops: {other or 'it does not'}; "
                 f"from genesis: {mine or 'it does not'}",
-                hint=_REPAIR if where.startswith("ckpt-") else _LIVE,
-                checkpoint=where if where.startswith("ckpt-") else None,
+                hint=_REPAIR if is_checkpoint_name(where) else _LIVE,
+                checkpoint=where if is_checkpoint_name(where) else None,
             )
     return out
 
@@ -253,7 +253,7 @@ def _models(ctx: Context, parts: list[Part], seq: int) -> ReadModels:
 
 
 def _diverged(ctx: Context, code: str, where: str, diff: TableDiff, seq: int) -> None:
-    checkpoint = where if where.startswith("ckpt-") else None
+    checkpoint = where if is_checkpoint_name(where) else None
     named = ", ".join(diff.entities)
     more = (
         f" and {diff.entity_count - len(diff.entities)} more"
