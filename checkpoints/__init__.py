@@ -8,9 +8,9 @@ the journal alone can rebuild it. Built on the public API of the journal only.
 """
 
 from checkpoints._checkpoint import (
+    FINDING_KEYS,
     Checkpoint,
     CheckpointFile,
-    CheckpointFinding,
     is_checkpoint_name,
 )
 from checkpoints._errors import (
@@ -26,12 +26,12 @@ from checkpoints._manifest import FORMAT
 from checkpoints._store import CheckpointStore, EntryKind, classify_entry
 
 __all__ = [
+    "FINDING_KEYS",
     "FORMAT",
     "Checkpoint",
     "CheckpointDamaged",
     "CheckpointError",
     "CheckpointFile",
-    "CheckpointFinding",
     "CheckpointInvalid",
     "CheckpointNotFound",
     "CheckpointRefused",

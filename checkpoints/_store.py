@@ -23,10 +23,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from checkpoints._checkpoint import NAME, Checkpoint, CheckpointFinding, checkpoint_name
+from checkpoints._checkpoint import NAME, Checkpoint, checkpoint_finding, checkpoint_name
 from checkpoints._errors import CheckpointNotFound, CheckpointRefused
 from checkpoints._write import check_input, write_checkpoint
-from journal import StoreNotFound, check_dir, fsync_dir
+from journal import Finding, StoreNotFound, check_dir, fsync_dir
 
 EntryKind = Literal["checkpoint", "stray", "set_aside", "unknown"]
 _STRAY = re.compile(r"\.(tmp|pruned|replaced)-ckpt-\d{20}-[0-9a-f]+")
@@ -96,7 +96,7 @@ class CheckpointStore:
                 return checkpoint
         return None
 
-    def verify(self, checkpoint: int | Checkpoint) -> builtins.list[CheckpointFinding]:
+    def verify(self, checkpoint: int | Checkpoint) -> builtins.list[Finding]:
         """Re-read every file of a checkpoint (given by seq or itself) against its manifest."""
         if not isinstance(checkpoint, Checkpoint):
             checkpoint = self.get(checkpoint)
@@ -119,7 +119,7 @@ class CheckpointStore:
         """Leftover temp and pruned directories of interrupted creates and prunes."""
         return [path for path in self._entries() if classify_entry(path.name) == "stray"]
 
-    def scan(self) -> builtins.list[CheckpointFinding]:
+    def scan(self) -> builtins.list[Finding]:
         """Verify every checkpoint and report strays and anything else in checkpoints/."""
         findings = [finding for item in self.list() for finding in item.verify()]
         for path in self._entries():
@@ -183,37 +183,37 @@ def classify_entry(name: str) -> EntryKind:
     return "set_aside" if _SET_ASIDE.fullmatch(name) else "unknown"
 
 
-def _has_errors(findings: list[CheckpointFinding]) -> bool:
+def _has_errors(findings: list[Finding]) -> bool:
     return any(finding.severity == "error" for finding in findings)
 
 
-def _entry_finding(path: Path) -> CheckpointFinding:
+def _entry_finding(path: Path) -> Finding:
     """What a scan says about an entry of checkpoints/ that is not a checkpoint."""
     name = f"checkpoints/{path.name}"
     kind = classify_entry(path.name)
     if kind == "stray":
-        return CheckpointFinding(
+        return checkpoint_finding(
             "stray_temp_dir",
             "warning",
             f"{name} is left from a create or prune that did not finish",
-            path.name,
-            None,
-            "no reader uses it; delete it when no checkpoint is being written",
+            checkpoint=path.name,
+            file=None,
+            hint="no reader uses it; delete it when no checkpoint is being written",
         )
     if kind == "set_aside":
-        return CheckpointFinding(
+        return checkpoint_finding(
             "set_aside",
             "info",
             f"{name} is an invalid checkpoint that a later create set aside",
-            path.name,
-            None,
-            "look at it if you want to know what damaged it, then delete it",
+            checkpoint=path.name,
+            file=None,
+            hint="look at it if you want to know what damaged it, then delete it",
         )
-    return CheckpointFinding(
+    return checkpoint_finding(
         "unknown_entry",
         "warning",
         f"{name} is not a checkpoint",
-        path.name,
-        None,
-        "move it out of checkpoints/",
+        checkpoint=path.name,
+        file=None,
+        hint="move it out of checkpoints/",
     )

@@ -21,9 +21,10 @@ from journal._errors import (
     WriterStopped,
 )
 from journal._files import file_sha256, fsync_dir, replace_durably, write_all
+from journal._finding import JOURNAL_KEYS, Finding, Severity
 from journal._journal import DEFAULT_SEGMENT_BYTES, Journal, ScanReport
 from journal._meta import META, MetaCheck
-from journal._reader import Finding, Reading
+from journal._reader import Reading
 from journal._record import MAX_BYTES, MAX_SEQ, WARN_BYTES, Draft, Record, RecordSizeWarning
 from journal._safe import (
     UnsafeFile,
@@ -41,6 +42,7 @@ from journal._writer import MAX_SKIP, Durability, Transaction
 
 __all__ = [
     "DEFAULT_SEGMENT_BYTES",
+    "JOURNAL_KEYS",
     "MAX_BYTES",
     "MAX_SEQ",
     "MAX_SKIP",
@@ -67,6 +69,7 @@ __all__ = [
     "Segment",
     "SegmentDamaged",
     "SeqExhausted",
+    "Severity",
     "StoreNotFound",
     "Transaction",
     "UnsafeFile",

@@ -16,8 +16,9 @@ from typing import Any
 
 from journal._errors import StoreNotFound
 from journal._files import fsync_dir
+from journal._finding import Finding
 from journal._meta import FORMAT, MetaCheck, check_meta, read_meta
-from journal._reader import Finding, OnDamage, Reading
+from journal._reader import OnDamage, Reading
 from journal._record import Draft, Record, as_draft
 from journal._safe import UnsafeFile, check_dir, open_dir, unsafe_entries
 from journal._segments import Segment, list_segments
@@ -293,16 +294,13 @@ class Journal:
         for _ in reading:
             pass
         findings = list(reading.findings)
-        for path in sorted(self.journal_dir.glob("meta.json.tmp-*")):
+        for path in self.meta_temps():
             findings.append(
                 Finding(
                     "stray_temp_file",
                     "warning",
                     f"journal/{path.name} is a meta.json write that a killed writer left",
-                    None,
-                    None,
-                    None,
-                    "it is safe to delete; meta.json itself is intact or rebuilt",
+                    hint="it is safe to delete; meta.json itself is intact or rebuilt",
                 )
             )
         findings += self._unsafe()
@@ -315,10 +313,7 @@ class Journal:
                     "stray_file",
                     "warning",
                     f"{path.name} is not a segment",
-                    None,
-                    None,
-                    None,
-                    "move it out of journal/segments/",
+                    hint="move it out of journal/segments/",
                 )
             )
         if reading.torn_tail is not None:
@@ -329,10 +324,9 @@ class Journal:
                     "info",
                     f"the active segment ends in {tail.end - tail.start} bytes "
                     "of an unfinished write; the next writer adjudicates them",
-                    segments[-1].name,
-                    tail.prev_seq,
-                    tail.start,
-                    None,
+                    segment=segments[-1].name,
+                    seq=tail.prev_seq,
+                    offset=tail.start,
                 )
             )
         return ScanReport(

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from checkpoints import Checkpoint, CheckpointFinding, CheckpointStore, classify_entry
-from journal import LakehouseError, file_sha256, is_segment_name, unsafe_entries
+from checkpoints import Checkpoint, CheckpointStore, classify_entry
+from journal import Finding, LakehouseError, file_sha256, is_segment_name, unsafe_entries
 from lakehouse._snapshot import CHECKS, CRC32
 from lakehouse.doctor._context import Context
 
@@ -104,12 +104,12 @@ def _heads_problem(checkpoint: Checkpoint, relpath: str) -> str | None:
     )
 
 
-def cheap(checkpoint: Checkpoint) -> list[CheckpointFinding]:
+def cheap(checkpoint: Checkpoint) -> list[Finding]:
     """The cheap check with its reasons: every listed file is a regular file of its size."""
     return checkpoint.check(full=False)
 
 
-def _add_checkpoint_finding(ctx: Context, finding: CheckpointFinding) -> None:
+def _add_checkpoint_finding(ctx: Context, finding: Finding) -> None:
     hint = finding.hint
     if finding.severity == "error":
         # readers check sizes, not hashes: a checkpoint with a flipped byte is still read

@@ -14,10 +14,10 @@ dataset's objects by size.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
-from journal import MAX_SKIP, META, MetaCheck
-from journal import Finding as JournalFinding
+from journal import MAX_SKIP, META, Finding, MetaCheck, Severity
 from lakehouse.doctor._context import Context
 from lakehouse.doctor._disk import (
     check_checkpoints,
@@ -26,7 +26,7 @@ from lakehouse.doctor._disk import (
     check_unsafe,
 )
 from lakehouse.doctor._lag import FOLD_TAIL_UPTO, check_projections
-from lakehouse.doctor._report import Finding, Progress, Report, Severity, quiet
+from lakehouse.doctor._report import KEYS, Progress, Report, quiet
 from lakehouse.doctor._system import LOCKS, MOUNTS, Mount, lock_holder, mount_of
 
 # codes the journal's scan reports that the doctor reports itself, with a path to sweep
@@ -134,29 +134,19 @@ def check_journal(ctx: Context) -> None:
     _check_meta(ctx)
 
 
-def _journal_finding(finding: JournalFinding) -> Finding:
+def _journal_finding(finding: Finding) -> Finding:
     """The scan's finding as the doctor's; a duplicate seq counts as damage (DESIGN §4).
 
     The reader applies both copies in file order and goes on, so for the journal it is
     an anomaly; but a reader that resumes after that seq misses the second copy, and the
     lock that should have made it impossible failed: the store is not sound.
     """
-    severity: Severity = "error"
+    severity: Severity = finding.severity
     message = finding.message
     if finding.code == "duplicate_seq":
+        severity = "error"
         message += "; a reader that resumes after this seq misses the second copy"
-    elif finding.severity in ("warning", "info"):
-        severity = "warning" if finding.severity == "warning" else "info"
-    return Finding(
-        severity,
-        finding.code,
-        message,
-        hint=finding.hint,
-        segment=finding.segment,
-        seq=finding.seq,
-        offset=finding.offset,
-        path=finding.path,
-    )
+    return replace(finding, severity=severity, message=message, keys=KEYS)
 
 
 def _check_meta(ctx: Context) -> None:
