@@ -7,7 +7,12 @@ newest checkpoint whose manifest checks out (cheaply, or with every file hashed)
 the journal alone can rebuild it. Built on the public API of the journal only.
 """
 
-from checkpoints._checkpoint import Checkpoint, CheckpointFile, CheckpointFinding
+from checkpoints._checkpoint import (
+    FINDING_KEYS,
+    Checkpoint,
+    CheckpointFile,
+    is_checkpoint_name,
+)
 from checkpoints._errors import (
     CheckpointDamaged,
     CheckpointError,
@@ -18,19 +23,22 @@ from checkpoints._errors import (
     CheckpointWriteFailed,
 )
 from checkpoints._manifest import FORMAT
-from checkpoints._store import CheckpointStore
+from checkpoints._store import CheckpointStore, EntryKind, classify_entry
 
 __all__ = [
+    "FINDING_KEYS",
     "FORMAT",
     "Checkpoint",
     "CheckpointDamaged",
     "CheckpointError",
     "CheckpointFile",
-    "CheckpointFinding",
     "CheckpointInvalid",
     "CheckpointNotFound",
     "CheckpointRefused",
     "CheckpointStore",
     "CheckpointUnreadable",
     "CheckpointWriteFailed",
+    "EntryKind",
+    "classify_entry",
+    "is_checkpoint_name",
 ]

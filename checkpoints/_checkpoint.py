@@ -11,19 +11,21 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import stat
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from checkpoints._errors import CheckpointDamaged, CheckpointNotFound, CheckpointUnreadable
-from checkpoints._files import MANIFEST, check_relpath, hash_file
+from checkpoints._files import MANIFEST, check_relpath
 from checkpoints._manifest import parse_manifest
-from journal import describe, unsafe_entries
+from journal import Finding, Severity, describe, file_sha256, unsafe_entries
 
 SEQ_DIGITS = 20
-Severity = Literal["error", "warning", "info"]
+NAME = re.compile(r"ckpt-(\d{20})")
+FINDING_KEYS = ("code", "severity", "message", "checkpoint", "file", "hint")
 
 
 def checkpoint_name(seq: int) -> str:
@@ -31,20 +33,18 @@ def checkpoint_name(seq: int) -> str:
     return f"ckpt-{seq:0{SEQ_DIGITS}d}"
 
 
-@dataclass(frozen=True)
-class CheckpointFinding:
-    """One thing a verify or a scan found: what, how bad, where, and what to do."""
+def is_checkpoint_name(name: str) -> bool:
+    """True if `name` is a checkpoint directory's name (ckpt- and 20 digits)."""
+    return NAME.fullmatch(name) is not None
 
-    code: str
-    severity: Severity
-    message: str
-    checkpoint: str | None = None
-    file: str | None = None
-    hint: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The finding as a JSON-ready object."""
-        return asdict(self)
+def checkpoint_finding(
+    code: str, severity: Severity, message: str, *, checkpoint: str, file: str | None, hint: str
+) -> Finding:
+    """A finding of a verify or a scan, with the keys checkpoint findings print."""
+    return Finding(
+        code, severity, message, checkpoint=checkpoint, file=file, hint=hint, keys=FINDING_KEYS
+    )
 
 
 class CheckpointFile(NamedTuple):
@@ -111,11 +111,11 @@ class Checkpoint:
             _check_file(self, relpath, entry, full=False) for relpath, entry in self.files.items()
         )
 
-    def verify(self) -> list[CheckpointFinding]:
+    def verify(self) -> list[Finding]:
         """The full check: re-read and hash every file; report missing, damaged and extra ones."""
         return self.check(full=True)
 
-    def check(self, *, full: bool) -> list[CheckpointFinding]:
+    def check(self, *, full: bool) -> list[Finding]:
         """Every problem found: with `full` each file is hashed, else only its size checked."""
         if self.manifest is None:
             return [_manifest_finding(self)]
@@ -185,21 +185,21 @@ def _read_plain(path: Path) -> bytes:
         return handle.read()
 
 
-def _manifest_finding(checkpoint: Checkpoint) -> CheckpointFinding:
-    return CheckpointFinding(
+def _manifest_finding(checkpoint: Checkpoint) -> Finding:
+    return checkpoint_finding(
         "manifest_invalid" if checkpoint.has_manifest else "manifest_missing",
         "error",
         f"{checkpoint.name} {checkpoint.manifest_error}: it does not exist for readers",
-        checkpoint.name,
-        MANIFEST,
-        "an interrupted or damaged checkpoint: create the checkpoint again "
+        checkpoint=checkpoint.name,
+        file=MANIFEST,
+        hint="an interrupted or damaged checkpoint: create the checkpoint again "
         "(the old directory is set aside, never deleted)",
     )
 
 
 def _check_file(
     checkpoint: Checkpoint, relpath: str, entry: CheckpointFile, *, full: bool
-) -> CheckpointFinding | None:
+) -> Finding | None:
     """The first problem of one listed file; `full` also hashes it."""
     path = checkpoint.path / relpath
     try:
@@ -208,7 +208,7 @@ def _check_file(
             return _bad(checkpoint, relpath, *problem)
         size = os.lstat(path).st_size
         if full and size == entry.size:
-            sha256, size = hash_file(path)
+            sha256, size = file_sha256(path)
             if size == entry.size and sha256 != entry.sha256:
                 return _bad(
                     checkpoint,
@@ -256,32 +256,32 @@ def _parents(relpath: str) -> list[str]:
     return ["/".join(parts[: depth + 1]) for depth in range(len(parts))]
 
 
-def _bad(checkpoint: Checkpoint, relpath: str, code: str, what: str) -> CheckpointFinding:
-    return CheckpointFinding(
+def _bad(checkpoint: Checkpoint, relpath: str, code: str, what: str) -> Finding:
+    return checkpoint_finding(
         code,
         "error",
         f"{checkpoint.name}/{relpath} {what}",
-        checkpoint.name,
-        relpath,
-        "the checkpoint is damaged and is skipped: create a new one; "
+        checkpoint=checkpoint.name,
+        file=relpath,
+        hint="the checkpoint is damaged and is skipped: create a new one; "
         "the journal alone can rebuild its state",
     )
 
 
-def _extra_files(checkpoint: Checkpoint) -> list[CheckpointFinding]:
+def _extra_files(checkpoint: Checkpoint) -> list[Finding]:
     """Files in the directory that the manifest does not list (a warning: never read).
 
     A symlink or special file is an error instead: nothing a checkpoint writes is one.
     """
     listed = checkpoint.files
     found = [
-        CheckpointFinding(
+        checkpoint_finding(
             "unsafe_file",
             "error",
             f"{relpath} is {what}: a checkpoint holds only plain files and directories",
-            checkpoint.name,
-            relpath.removeprefix(f"{checkpoint.name}/"),
-            "the checkpoint is damaged and is skipped: create a new one",
+            checkpoint=checkpoint.name,
+            file=relpath.removeprefix(f"{checkpoint.name}/"),
+            hint="the checkpoint is damaged and is skipped: create a new one",
         )
         for relpath, what in unsafe_entries(checkpoint.path.parent, checkpoint.name)
         if relpath.removeprefix(f"{checkpoint.name}/") not in listed  # _check_file's
@@ -295,13 +295,13 @@ def _extra_files(checkpoint: Checkpoint) -> list[CheckpointFinding]:
                 continue  # a symlink or special file: reported above
             if relpath != MANIFEST and relpath not in listed:
                 found.append(
-                    CheckpointFinding(
+                    checkpoint_finding(
                         "extra_file",
                         "warning",
                         f"{checkpoint.name}/{relpath} is not listed in the manifest",
-                        checkpoint.name,
-                        relpath,
-                        "it is never read; move it out of the checkpoint",
+                        checkpoint=checkpoint.name,
+                        file=relpath,
+                        hint="it is never read; move it out of the checkpoint",
                     )
                 )
     return found

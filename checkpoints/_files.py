@@ -1,4 +1,4 @@
-"""File plumbing: the relative paths a checkpoint may hold, durable writes, hashing.
+"""File plumbing: the relative paths a checkpoint may hold, and new files written durably.
 
 A relative path is checked before anything is written: it stays inside the checkpoint
 (no absolute path, no ``..``), has one spelling (no ``.``, empty or backslash parts, so
@@ -7,13 +7,13 @@ the manifest names each file exactly once), and is not ``manifest.json``.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from checkpoints._errors import CheckpointRefused
+from journal import file_sha256, write_all
 
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
@@ -59,29 +59,11 @@ def check_layout(relpaths: Iterable[str]) -> None:
                 )
 
 
-def fsync_dir(directory: Path) -> None:
-    """fsync a directory so that the names created or renamed in it survive a crash."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        if written <= 0:
-            raise OSError(errno.ENOSPC, "write made no progress")
-        view = view[written:]
-
-
 def write_new(path: Path, data: bytes) -> tuple[str, int]:
     """Create `path` holding `data`, fsynced; return its sha256 and size."""
     fd = os.open(path, _NEW, 0o644)
     try:
-        _write_all(fd, data)
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -98,7 +80,7 @@ def copy_new(source: Path, path: Path) -> tuple[str, int]:
             while chunk := reader.read(_CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
-                _write_all(fd, chunk)
+                write_all(fd, chunk)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -107,14 +89,9 @@ def copy_new(source: Path, path: Path) -> tuple[str, int]:
 
 def sync_and_hash(path: Path) -> tuple[str, int]:
     """fsync a file someone else wrote, and return its sha256 and size."""
-    with open(path, "rb") as reader:
-        os.fsync(reader.fileno())
-        digest = hashlib.file_digest(reader, "sha256")
-        return digest.hexdigest(), reader.tell()
-
-
-def hash_file(path: Path) -> tuple[str, int]:
-    """The sha256 and size of a file, read in full."""
-    with open(path, "rb") as reader:
-        digest = hashlib.file_digest(reader, "sha256")
-        return digest.hexdigest(), reader.tell()
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+        return file_sha256(fd)
+    finally:
+        os.close(fd)

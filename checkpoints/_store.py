@@ -21,15 +21,14 @@ import secrets
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from checkpoints._checkpoint import Checkpoint, CheckpointFinding, checkpoint_name
+from checkpoints._checkpoint import NAME, Checkpoint, checkpoint_finding, checkpoint_name
 from checkpoints._errors import CheckpointNotFound, CheckpointRefused
-from checkpoints._files import fsync_dir
 from checkpoints._write import check_input, write_checkpoint
-from journal import StoreNotFound, check_dir
+from journal import Finding, StoreNotFound, check_dir, fsync_dir
 
-_CHECKPOINT = re.compile(r"ckpt-(\d{20})")
+EntryKind = Literal["checkpoint", "stray", "set_aside", "unknown"]
 _STRAY = re.compile(r"\.(tmp|pruned|replaced)-ckpt-\d{20}-[0-9a-f]+")
 _SET_ASIDE = re.compile(r"\.invalid-ckpt-\d{20}-[0-9a-f]+")
 
@@ -97,21 +96,34 @@ class CheckpointStore:
                 return checkpoint
         return None
 
-    def verify(self, checkpoint: int | Checkpoint) -> builtins.list[CheckpointFinding]:
+    def verify(self, checkpoint: int | Checkpoint) -> builtins.list[Finding]:
         """Re-read every file of a checkpoint (given by seq or itself) against its manifest."""
         if not isinstance(checkpoint, Checkpoint):
             checkpoint = self.get(checkpoint)
         return Checkpoint.load(checkpoint.path, checkpoint.seq).verify()
 
+    def seqs(self) -> builtins.list[int]:
+        """The seq of every entry named as a checkpoint, oldest first (by name alone)."""
+        try:
+            names = os.listdir(self.directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(int(match.group(1)) for name in names if (match := NAME.fullmatch(name)))
+
+    def newest_seq(self) -> int:
+        """The seq of the newest checkpoint directory, 0 if none (by name alone: one
+        listdir, cheap enough to poll on every command)."""
+        return max(self.seqs(), default=0)
+
     def strays(self) -> builtins.list[Path]:
         """Leftover temp and pruned directories of interrupted creates and prunes."""
-        return [path for path in self._entries() if _STRAY.fullmatch(path.name)]
+        return [path for path in self._entries() if classify_entry(path.name) == "stray"]
 
-    def scan(self) -> builtins.list[CheckpointFinding]:
+    def scan(self) -> builtins.list[Finding]:
         """Verify every checkpoint and report strays and anything else in checkpoints/."""
         findings = [finding for item in self.list() for finding in item.verify()]
         for path in self._entries():
-            if _CHECKPOINT.fullmatch(path.name) and path.is_dir():
+            if classify_entry(path.name) == "checkpoint" and path.is_dir():
                 continue
             findings.append(_entry_finding(path))
         return findings
@@ -154,42 +166,54 @@ class CheckpointStore:
         """(seq, path) of every ``ckpt-<seq>`` directory (not a symlink to one), oldest first."""
         found = []
         for path in self._entries():
-            match = _CHECKPOINT.fullmatch(path.name)
+            match = NAME.fullmatch(path.name)
             if match and path.is_dir() and not path.is_symlink():
                 found.append((int(match.group(1)), path))
         return found
 
 
-def _has_errors(findings: list[CheckpointFinding]) -> bool:
+def classify_entry(name: str) -> EntryKind:
+    """What an entry of checkpoints/ is by its name: a checkpoint, a stray (the temp, pruned
+    or replaced directory of an interrupted create or prune), a set-aside invalid
+    checkpoint, or something unknown."""
+    if NAME.fullmatch(name):
+        return "checkpoint"
+    if _STRAY.fullmatch(name):
+        return "stray"
+    return "set_aside" if _SET_ASIDE.fullmatch(name) else "unknown"
+
+
+def _has_errors(findings: list[Finding]) -> bool:
     return any(finding.severity == "error" for finding in findings)
 
 
-def _entry_finding(path: Path) -> CheckpointFinding:
+def _entry_finding(path: Path) -> Finding:
     """What a scan says about an entry of checkpoints/ that is not a checkpoint."""
     name = f"checkpoints/{path.name}"
-    if _STRAY.fullmatch(path.name):
-        return CheckpointFinding(
+    kind = classify_entry(path.name)
+    if kind == "stray":
+        return checkpoint_finding(
             "stray_temp_dir",
             "warning",
             f"{name} is left from a create or prune that did not finish",
-            path.name,
-            None,
-            "no reader uses it; delete it when no checkpoint is being written",
+            checkpoint=path.name,
+            file=None,
+            hint="no reader uses it; delete it when no checkpoint is being written",
         )
-    if _SET_ASIDE.fullmatch(path.name):
-        return CheckpointFinding(
+    if kind == "set_aside":
+        return checkpoint_finding(
             "set_aside",
             "info",
             f"{name} is an invalid checkpoint that a later create set aside",
-            path.name,
-            None,
-            "look at it if you want to know what damaged it, then delete it",
+            checkpoint=path.name,
+            file=None,
+            hint="look at it if you want to know what damaged it, then delete it",
         )
-    return CheckpointFinding(
+    return checkpoint_finding(
         "unknown_entry",
         "warning",
         f"{name} is not a checkpoint",
-        path.name,
-        None,
-        "move it out of checkpoints/",
+        checkpoint=path.name,
+        file=None,
+        hint="move it out of checkpoints/",
     )

@@ -35,12 +35,11 @@ from checkpoints._files import (
     check_layout,
     check_relpath,
     copy_new,
-    fsync_dir,
     sync_and_hash,
     write_new,
 )
 from checkpoints._manifest import check_meta, dump_manifest
-from journal import check_dir
+from journal import check_dir, fsync_dir
 
 Source = bytes | Path | Callable[[Path], None]
 STEPS = (

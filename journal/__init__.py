@@ -20,8 +20,11 @@ from journal._errors import (
     StoreNotFound,
     WriterStopped,
 )
+from journal._files import file_sha256, fsync_dir, replace_durably, write_all
+from journal._finding import JOURNAL_KEYS, Finding, Severity
 from journal._journal import DEFAULT_SEGMENT_BYTES, Journal, ScanReport
-from journal._reader import Finding, Reading
+from journal._meta import META, MetaCheck
+from journal._reader import Reading
 from journal._record import MAX_BYTES, MAX_SEQ, WARN_BYTES, Draft, Record, RecordSizeWarning
 from journal._safe import (
     UnsafeFile,
@@ -34,14 +37,16 @@ from journal._safe import (
     remove_tree,
     unsafe_entries,
 )
-from journal._segments import Segment
+from journal._segments import Segment, is_segment_name
 from journal._writer import MAX_SKIP, Durability, Transaction
 
 __all__ = [
     "DEFAULT_SEGMENT_BYTES",
+    "JOURNAL_KEYS",
     "MAX_BYTES",
     "MAX_SEQ",
     "MAX_SKIP",
+    "META",
     "WARN_BYTES",
     "Draft",
     "DraftInvalid",
@@ -54,6 +59,7 @@ __all__ = [
     "JournalError",
     "LakehouseError",
     "LockTimeout",
+    "MetaCheck",
     "PayloadInvalid",
     "Reading",
     "Record",
@@ -63,16 +69,22 @@ __all__ = [
     "Segment",
     "SegmentDamaged",
     "SeqExhausted",
+    "Severity",
     "StoreNotFound",
     "Transaction",
     "UnsafeFile",
     "WriterStopped",
     "check_dir",
     "describe",
+    "file_sha256",
+    "fsync_dir",
+    "is_segment_name",
     "open_at",
     "open_dir",
     "open_file",
     "relpath_of",
     "remove_tree",
+    "replace_durably",
     "unsafe_entries",
+    "write_all",
 ]

@@ -15,13 +15,15 @@ from types import TracebackType
 from typing import Any
 
 from journal._errors import StoreNotFound
-from journal._meta import FORMAT, read_meta
-from journal._reader import Finding, OnDamage, Reading
+from journal._files import fsync_dir
+from journal._finding import Finding
+from journal._meta import FORMAT, MetaCheck, check_meta, read_meta
+from journal._reader import OnDamage, Reading
 from journal._record import Draft, Record, as_draft
 from journal._safe import UnsafeFile, check_dir, open_dir, unsafe_entries
-from journal._segments import Segment, fsync_dir, list_segments
+from journal._segments import Segment, list_segments
 from journal._tail import last_seq
-from journal._writer import Durability, Transaction, Writer
+from journal._writer import MAX_SKIP, Durability, Transaction, Writer
 
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 
@@ -221,6 +223,31 @@ class Journal:
         """The segments present (oldest first) and any stray files beside them."""
         return list_segments(self.segments_dir)
 
+    def archived(self) -> tuple[list[Segment], list[Path]]:
+        """The archived segments (oldest first) and any stray files beside them."""
+        return list_segments(self.archive_dir)
+
+    def meta_temps(self) -> list[Path]:
+        """Temp files of meta.json writes that a killed writer left (never read)."""
+        return sorted(self.journal_dir.glob("meta.json.tmp-*"))
+
+    def check_meta(self, *, head: int) -> MetaCheck:
+        """How meta.json (a cache) stands against this journal ending at seq `head`."""
+        return check_meta(
+            self.journal_dir,
+            head=head,
+            live=[segment.name for segment in self.segments()[0]],
+            created=self._created_store_id,
+            max_skip=MAX_SKIP,
+        )
+
+    def _created_store_id(self) -> str | None:
+        """The store id the journal.created record (the first record) names."""
+        for record in self.read(after=0, limit=1, on_damage="report", archived=True):
+            if record.kind == "journal.created":
+                return str(record.payload.get("store_id"))
+        return None
+
     @property
     def store_id(self) -> str | None:
         """The store's id, from meta.json or the journal.created record."""
@@ -267,16 +294,13 @@ class Journal:
         for _ in reading:
             pass
         findings = list(reading.findings)
-        for path in sorted(self.journal_dir.glob("meta.json.tmp-*")):
+        for path in self.meta_temps():
             findings.append(
                 Finding(
                     "stray_temp_file",
                     "warning",
                     f"journal/{path.name} is a meta.json write that a killed writer left",
-                    None,
-                    None,
-                    None,
-                    "it is safe to delete; meta.json itself is intact or rebuilt",
+                    hint="it is safe to delete; meta.json itself is intact or rebuilt",
                 )
             )
         findings += self._unsafe()
@@ -289,10 +313,7 @@ class Journal:
                     "stray_file",
                     "warning",
                     f"{path.name} is not a segment",
-                    None,
-                    None,
-                    None,
-                    "move it out of journal/segments/",
+                    hint="move it out of journal/segments/",
                 )
             )
         if reading.torn_tail is not None:
@@ -303,10 +324,9 @@ class Journal:
                     "info",
                     f"the active segment ends in {tail.end - tail.start} bytes "
                     "of an unfinished write; the next writer adjudicates them",
-                    segments[-1].name,
-                    tail.prev_seq,
-                    tail.start,
-                    None,
+                    segment=segments[-1].name,
+                    seq=tail.prev_seq,
+                    offset=tail.start,
                 )
             )
         return ScanReport(

@@ -2,23 +2,25 @@
 
 It holds the store id, the format, a ``next_seq`` hint and the segment list. It can be
 deleted at any time and is rebuilt from the segment listing plus a tail read. Its hint
-only ever raises the next seq (so a seq is never reused), never lowers it.
+only ever raises the next seq (so a seq is never reused), never lowers it. `check_meta`
+says how it stands against the journal on disk (the doctor reports it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import stat
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
-from journal._segments import write_all
+from journal._files import replace_durably
 
 FORMAT = 1
+META = "journal/meta.json"  # relative to the store root
 _MAX_META = 64 << 20  # a meta.json lists segment names, ~30 bytes each
 
 
@@ -55,21 +57,77 @@ def write_meta(dir_fd: int, meta: dict[str, Any], *, durable: bool = True) -> No
     The temp file is created with O_EXCL and the rename replaces a symlink rather than
     following it, so meta.json never writes anywhere but journal/.
     """
-    tmp = f"meta.json.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     data = orjson.dumps(meta, option=orjson.OPT_INDENT_2) + b"\n"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+    # without its fsyncs a crash after the rename can leave an empty meta.json
+    replace_durably(
+        dir_fd, "meta.json", data, shown="journal/meta.json", hidden=False, durable=durable
+    )
+
+
+MetaState = Literal["current", "missing", "unreadable", "no_next_seq", "absurd", "ahead", "behind"]
+
+
+@dataclass(frozen=True)
+class MetaCheck:
+    """What ``journal/meta.json`` says against the journal on disk (`Journal.check_meta`).
+
+    `state` is the one thing to say: ``current``; ``missing``, ``unreadable`` (`error`
+    says why) or ``no_next_seq``; its `next_seq` hint ``absurd`` (more than MAX_SKIP past
+    `expected`, or not a seq), ``ahead`` of `expected` (head + 1: seqs handed out and not
+    on disk) or ``behind`` (a lower hint or another segment list: normal after a kill).
+    `other_store` is the store id of the journal.created record when meta.json names
+    another one (`store_id`), whatever the state.
+    """
+
+    state: MetaState
+    expected: int
+    next_seq: int | None = None
+    error: str | None = None
+    store_id: Any = None
+    other_store: str | None = None
+    listed: int = 0  # segments meta.json lists
+    live: int = 0  # segments in journal/segments/
+
+
+def check_meta(
+    journal_dir: Path,
+    *,
+    head: int,
+    live: list[str],
+    created: Callable[[], str | None],
+    max_skip: int,
+) -> MetaCheck:
+    """Classify meta.json against a journal ending at `head` with the segments `live`.
+
+    `created` gives the store id of the journal.created record (read only when needed).
+    meta.json is read by path, whatever it is: a symlink is reported by the unsafe scan.
+    """
+    expected = head + 1
     try:
-        try:
-            write_all(fd, data)
-            if durable:
-                # without this fsync a crash after the rename can leave an empty meta.json
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, "meta.json", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=dir_fd)
-        raise
-    if durable:
-        os.fsync(dir_fd)
+        meta = orjson.loads((journal_dir / "meta.json").read_bytes())
+    except FileNotFoundError:
+        return MetaCheck("missing", expected)
+    except (OSError, orjson.JSONDecodeError) as exc:
+        return MetaCheck("unreadable", expected, error=str(exc))
+    hint = meta.get("next_seq") if isinstance(meta, dict) else None
+    if type(hint) is not int:
+        return MetaCheck("no_next_seq", expected)
+    origin = created()
+    other = origin if origin is not None and meta.get("store_id") != origin else None
+    listed = meta.get("segments")
+    state: MetaState = "current"
+    if not 1 <= hint <= expected + max_skip:
+        state = "absurd"
+    elif hint > expected:
+        state = "ahead"
+    elif hint < expected or listed != live:
+        state = "behind"
+    return MetaCheck(
+        state,
+        expected,
+        next_seq=hint,
+        store_id=meta.get("store_id"),
+        other_store=other,
+        listed=len(listed) if isinstance(listed, list) else 0,
+        live=len(live),
+    )

@@ -13,11 +13,11 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Generator, Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from journal._errors import SegmentDamaged
+from journal._finding import Finding, Severity
 from journal._parse import DAMAGED, FRAGMENT_NOTE, Region, SegmentParser
 from journal._record import Record
 from journal._seek import SEEK_MIN_BYTES, seek_start
@@ -26,24 +26,6 @@ from journal._segments import Segment, list_segments
 OnDamage = Literal["raise", "report"]
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC  # listed as a file; still never a symlink
 SEQ_NOTE = "journal.seq_repaired"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing a reader or a scan found: what, how bad, where, and what to do."""
-
-    code: str
-    severity: str
-    message: str
-    segment: str | None = None
-    seq: int | None = None
-    offset: int | None = None
-    hint: str | None = None
-    path: str | None = None  # a file other than a segment, relative to the store root
-
-    def to_dict(self) -> dict[str, Any]:
-        """The finding as a JSON-ready object."""
-        return asdict(self)
 
 
 class Reading:
@@ -227,14 +209,14 @@ class Reading:
     def _report(
         self,
         code: str,
-        severity: str,
+        severity: Severity,
         message: str,
         segment: str | None = None,
         seq: int | None = None,
         *,
         hint: str | None = None,
     ) -> None:
-        self._emit(Finding(code, severity, message, segment, seq, None, hint))
+        self._emit(Finding(code, severity, message, segment=segment, seq=seq, hint=hint))
 
 
 def _listing(segments_dir: Path, archive_dir: Path | None) -> tuple[list[Segment], list[Path]]:
@@ -291,10 +273,10 @@ def _describe(segment: Segment, region: Region) -> list[Finding]:
                 "error",
                 f"{name} bytes {region.start}..{region.end} {after} held damaged "
                 f"records (adjudicated by seq {region.adjudicated_by})",
-                name,
-                expected,
-                region.start,
-                "records there were lost to corruption; restore from a backup",
+                segment=name,
+                seq=expected,
+                offset=region.start,
+                hint="records there were lost to corruption; restore from a backup",
             )
         ]
     if not region.bad_lines:
@@ -304,10 +286,10 @@ def _describe(segment: Segment, region: Region) -> list[Finding]:
                 "error",
                 f"{name} bytes {region.start}..{region.end} {after} hold an interrupted "
                 "write that no writer adjudicated",
-                name,
-                expected,
-                region.start,
-                "a torn write must only ever be at the end of the active segment",
+                segment=name,
+                seq=expected,
+                offset=region.start,
+                hint="a torn write must only ever be at the end of the active segment",
             )
         ]
     out = []
@@ -320,10 +302,10 @@ def _describe(segment: Segment, region: Region) -> list[Finding]:
                 "crc_mismatch" if claimed is not None else "malformed_line",
                 "error",
                 f"{name} offset {offset}: the record for seq {expected} {after} {what}",
-                name,
-                expected,
-                offset,
-                "restore this segment from a backup; never edit it",
+                segment=name,
+                seq=expected,
+                offset=offset,
+                hint="restore this segment from a backup; never edit it",
             )
         )
         expected += 1

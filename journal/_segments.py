@@ -1,8 +1,7 @@
-"""Segment files: names, listing, and the directory fsync that makes a new name durable."""
+"""Segment files: their names and the listing of a segments directory."""
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 from pathlib import Path
@@ -55,32 +54,3 @@ def list_segments(directory: Path) -> tuple[list[Segment], list[Path]]:
     segments.sort()
     strays.sort()
     return segments, strays
-
-
-def fsync_dir(directory: Path) -> None:
-    """fsync a directory so that a file created or renamed in it keeps its name after a crash."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """Write all of `data`; a short count is continued, an error propagates.
-
-    A regular file returns a short count only when it hits a limit (ENOSPC, RLIMIT_FSIZE)
-    or a signal; the next call then either finishes the record or raises, so a record is
-    never reported written when only part of it is (tests/faults/test_enospc.py).
-    """
-    written = os.write(fd, data)
-    if written == len(data):
-        return
-    if written <= 0:
-        raise OSError(errno.ENOSPC, "write made no progress")
-    view = memoryview(data)[written:]
-    while view:
-        written = os.write(fd, view)
-        if written <= 0:
-            raise OSError(errno.ENOSPC, "write made no progress")
-        view = view[written:]

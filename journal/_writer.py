@@ -27,13 +27,14 @@ from types import TracebackType
 from typing import Any, Literal
 
 from journal._errors import JournalClosed, JournalError, LockTimeout, SeqExhausted, WriterStopped
+from journal._files import fsync_dir, write_all
 from journal._lock import StoreLock
 from journal._meta import FORMAT, read_meta, write_meta
 from journal._parse import FRAGMENT_NOTE
 from journal._reader import SEQ_NOTE
 from journal._record import MAX_SEQ, Draft, Record, encode, utc_timestamp
 from journal._safe import open_at, open_dir, unsafe
-from journal._segments import Segment, is_segment_name, list_segments, segment_name, write_all
+from journal._segments import Segment, is_segment_name, list_segments, segment_name
 from journal._tail import Tail, first_record, last_seq, read_tail
 from journal._validate import check_draft
 
@@ -406,7 +407,7 @@ class Writer:
         if self.durability != "none":
             # without this, a crash can lose the new segment's name with its records
             # (tests/faults/test_kill.py::test_roll_then_kill)
-            os.fsync(segments_fd)
+            fsync_dir(segments_fd)
         self._write_meta()
 
     def _fsync(self, fd: int) -> None:

@@ -11,7 +11,6 @@ projections/cache/rebuild/ as it goes, so a killed rebuild carries on where it s
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checkpoints import Checkpoint, CheckpointStore
-from journal import check_dir, remove_tree
+from journal import check_dir, file_sha256, remove_tree
 from lakehouse._readmodels import (
     META,
     Fold,
@@ -128,22 +127,14 @@ def sealed_hashes(store: Engine, upto: int) -> dict[str, str]:
     latest = store.checkpoints.latest_valid()
     known: dict[str, str] = dict(latest.meta.get("segments", {})) if latest else {}
     live, _ = store.journal.segments()
-    archived = sorted(store.journal.archive_dir.glob("*.jsonl"), key=lambda p: p.name)
-    paths = sorted({p.name: p for p in [*archived, *(s.path for s in live)]}.items())
+    archived, _ = store.journal.archived()
+    segments = sorted({s.name: s for s in [*archived, *live]}.values())
     out: dict[str, str] = {}
-    for (name, path), (following, _) in itertools.pairwise(paths):
-        if int(following.split(".")[0]) - 1 > upto:
+    for segment, following in itertools.pairwise(segments):
+        if following.first_seq - 1 > upto:
             break
-        out[name] = known.get(name) or _sha256(path)
+        out[segment.name] = known.get(segment.name) or file_sha256(segment.path)[0]
     return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- rebuild -----------------------------------------------------------------------------

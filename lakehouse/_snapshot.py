@@ -26,7 +26,6 @@ head built from damaged bytes (tests/lakehouse/test_heads_damage.py).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 import zlib
@@ -36,6 +35,7 @@ from typing import Any
 import orjson
 
 from checkpoints import Checkpoint
+from journal import file_sha256
 from lakehouse._errors import SnapshotDamaged
 
 SHARD_TARGET = 8
@@ -207,16 +207,6 @@ class Snapshot:
             if not start <= end <= len(data) or zlib.crc32(view[start:end]) != entries[number][1]:
                 raise self.damaged(f"{table}.json", f"shard {number} does not match its CRC-32")
         return data, offsets
-
-
-def file_sha256(fd: int) -> tuple[str, int]:
-    """The sha256 (hex) and size of an open file, read in 1 MiB preads."""
-    digest = hashlib.sha256()
-    at = 0
-    while block := os.pread(fd, 1 << 20, at):
-        digest.update(block)
-        at += len(block)
-    return digest.hexdigest(), at
 
 
 def _read_all(fd: int) -> bytes:

@@ -306,9 +306,4 @@ def _checkpoint_every(value: int | None) -> int:
 
 def newest_checkpoint(store: Engine) -> int:
     """The seq of the newest checkpoint directory (by name alone: cheap enough to poll)."""
-    try:
-        names = os.listdir(store.checkpoints.directory)
-    except FileNotFoundError:
-        return 0
-    seqs = [int(name[5:]) for name in names if name.startswith("ckpt-") and name[5:].isdigit()]
-    return max(seqs, default=0)
+    return store.checkpoints.newest_seq()

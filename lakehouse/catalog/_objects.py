@@ -14,7 +14,6 @@ which is litter (never named by the journal), not damage.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import os
 import secrets
@@ -24,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from journal import check_dir, relpath_of
+from journal import check_dir, file_sha256, fsync_dir, relpath_of
 from lakehouse.catalog._schema import schema_columns, schema_fingerprint
 
 if TYPE_CHECKING:
@@ -204,11 +203,14 @@ def _remove_empty(made: list[Path]) -> None:
 
 def _seal(temp: Path) -> tuple[str, int]:
     """The file's sha256 and size, after fsyncing its data to disk."""
-    with open(temp, "rb") as file:
-        digest = hashlib.file_digest(file, "sha256").hexdigest()
+    fd = os.open(temp, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        sealed = file_sha256(fd)
         # fsync before the rename, or a crash can leave the final name on a short file
-        os.fsync(file.fileno())
-        return digest, os.fstat(file.fileno()).st_size
+        os.fsync(fd)
+        return sealed
+    finally:
+        os.close(fd)
 
 
 def _publish(temp: Path, final: Path, digest: str) -> bool:
@@ -221,7 +223,7 @@ def _publish(temp: Path, final: Path, digest: str) -> bool:
         created = True
     # fsync the directory even when the file was already there: another process may have
     # renamed it without its directory fsync yet, and a journal record will name it
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return created
 
 
@@ -231,15 +233,9 @@ def _digest_or_none(path: Path) -> str | None:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
-    with open(fd, "rb") as file:
+    try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        return hashlib.file_digest(file, "sha256").hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
+        return file_sha256(fd)[0]
     finally:
         os.close(fd)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from journal import open_file
+from journal import fsync_dir, open_file
 from lakehouse._errors import InvalidInput, NotFound
 from lakehouse.catalog._family import CATALOG
 from lakehouse.catalog._models import ENTITY, dataset_id
@@ -197,8 +197,4 @@ def _publish(temp: Path, target: Path, *, force: bool) -> None:
                 hint="pass --force to replace it, or export to a new name",
                 field="to",
             ) from None
-    fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # the new name survives a crash
-    finally:
-        os.close(fd)
+    fsync_dir(target.parent)  # the new name survives a crash

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 
+from journal import Journal
 from lakehouse._errors import CommandError
 from lakehouse.cli._demo_data import sessions, write_other_schema_csv, write_staffing_csv
 from lakehouse.cli._demo_out import command as _command
@@ -266,7 +267,8 @@ def _crash(root: Path) -> list[tuple[int, str]]:
     acked += [_ack(line) for line in rest.splitlines() if line.strip()]
     click.echo(f"the child was told 'ok' for {len(acked)} traces, the last at seq {acked[-1][0]}")
     # a kill can also tear a write in half: add one by hand so recovery has work to do
-    segment = sorted((root / "journal" / "segments").glob("*.jsonl"))[-1]
+    with Journal.open(root) as journal:
+        segment = journal.segments()[0][-1].path
     with open(segment, "ab") as handle:
         handle.write(b'\n{"seq":999999,"ts":"2026-11-24T12:00:00Z","kind":"trace.ad')
     click.echo(f"and a torn half-record is left at the end of {segment.name}")

@@ -27,15 +27,15 @@ def list_segments() -> None:
     """
     with state().journal() as journal:
         live, _ = journal.segments()
-        archived = sorted(journal.archive_dir.glob("*.jsonl"))
+        archived, _ = journal.archived()
     rows = [
         {
-            "name": path.name,
-            "first_seq": int(path.stem),
-            "bytes": path.stat().st_size,
+            "name": seg.name,
+            "first_seq": seg.first_seq,
+            "bytes": seg.path.stat().st_size,
             "state": "archived",
         }
-        for path in archived
+        for seg in archived
     ] + [
         {
             "name": seg.name,

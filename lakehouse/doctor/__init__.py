@@ -7,9 +7,10 @@ report)` does what is safe for what a report found, never rewriting history; `pl
 what that would be.
 """
 
+from journal import Finding
 from lakehouse.doctor._quick import diagnose
 from lakehouse.doctor._repair import STALE_AFTER, Action, plan, repair
-from lakehouse.doctor._report import Finding, Progress, Report
+from lakehouse.doctor._report import Progress, Report
 from lakehouse.doctor._verify import verify
 
 __all__ = [

@@ -13,7 +13,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from lakehouse.doctor._report import Finding, Mode, Progress, Report, Severity, quiet
+from journal import Finding, Severity
+from lakehouse.doctor._report import KEYS, Mode, Progress, Report, quiet
 
 if TYPE_CHECKING:
     from checkpoints import Checkpoint
@@ -75,8 +76,8 @@ class Context:
         """Record a finding: what, how bad, where, and what to do about it (`hint`)."""
         self.report.add(
             Finding(
-                severity,
                 code,
+                severity,
                 message,
                 hint=hint,
                 segment=segment,
@@ -86,6 +87,7 @@ class Context:
                 table=table,
                 path=path,
                 entities=entities,
+                keys=KEYS,
             )
         )
 

@@ -12,18 +12,13 @@ and a killed verify's scratch directory. None of them is ever read by anyone.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
-from checkpoints import Checkpoint, CheckpointFinding
-from journal import LakehouseError, unsafe_entries
-from lakehouse._snapshot import CHECKS, CRC32, file_sha256
+from checkpoints import Checkpoint, CheckpointStore, classify_entry
+from journal import Finding, LakehouseError, file_sha256, is_segment_name, unsafe_entries
+from lakehouse._snapshot import CHECKS, CRC32
 from lakehouse.doctor._context import Context
 
-SEGMENT = re.compile(r"\d{20}\.jsonl")
-CHECKPOINT = re.compile(r"ckpt-\d{20}")
-TEMP_DIR = re.compile(r"\.(tmp|pruned|replaced)-ckpt-\d{20}-[0-9a-f]+")
-SET_ASIDE = re.compile(r"\.invalid-ckpt-\d{20}-[0-9a-f]+")
 SCRATCH = "doctor-"  # projections/cache/doctor-<pid>-<random>/: a verify's scratch
 REBUILD = "projections/cache/rebuild"
 _REBUILD_HINT = (
@@ -109,12 +104,12 @@ def _heads_problem(checkpoint: Checkpoint, relpath: str) -> str | None:
     )
 
 
-def cheap(checkpoint: Checkpoint) -> list[CheckpointFinding]:
+def cheap(checkpoint: Checkpoint) -> list[Finding]:
     """The cheap check with its reasons: every listed file is a regular file of its size."""
     return checkpoint.check(full=False)
 
 
-def _add_checkpoint_finding(ctx: Context, finding: CheckpointFinding) -> None:
+def _add_checkpoint_finding(ctx: Context, finding: Finding) -> None:
     hint = finding.hint
     if finding.severity == "error":
         # readers check sizes, not hashes: a checkpoint with a flipped byte is still read
@@ -135,9 +130,10 @@ def _add_checkpoint_finding(ctx: Context, finding: CheckpointFinding) -> None:
 def _checkpoint_entry(ctx: Context, path: Path) -> None:
     """What an entry of checkpoints/ that is not a checkpoint is."""
     name = f"checkpoints/{path.name}"
-    if CHECKPOINT.fullmatch(path.name) and path.is_dir():
+    kind = classify_entry(path.name)
+    if kind == "checkpoint" and path.is_dir():
         return
-    if TEMP_DIR.fullmatch(path.name):
+    if kind == "stray":
         ctx.report.count("stray_temp")
         ctx.add(
             "warning",
@@ -146,7 +142,7 @@ def _checkpoint_entry(ctx: Context, path: Path) -> None:
             hint="no reader uses it: 'lakehouse doctor --repair' deletes it",
             path=name,
         )
-    elif SET_ASIDE.fullmatch(path.name):
+    elif kind == "set_aside":
         ctx.add(
             "info",
             "set_aside_checkpoint",
@@ -167,9 +163,9 @@ def _checkpoint_entry(ctx: Context, path: Path) -> None:
 def check_strays(ctx: Context) -> None:
     """Temp files and directories that interrupted work left, and files out of place."""
     root = ctx.root
-    for path in sorted((root / "journal").glob("meta.json.tmp-*")):
-        _temp_file(ctx, path, "a meta.json write that a killed writer left")
     journal = ctx.store.journal
+    for path in journal.meta_temps():
+        _temp_file(ctx, path, "a meta.json write that a killed writer left")
     strays = journal.segments()[1] + _non_segments(journal.archive_dir)
     unsafe = {f.path for f in ctx.report.findings if f.code == "unsafe_file"}
     for path in strays:
@@ -187,7 +183,7 @@ def check_strays(ctx: Context) -> None:
         _temp_file(ctx, path, "a cache write that a killed process left")
     cache = projections / "cache"
     if (root / REBUILD).is_dir():
-        points = [p for p in (root / REBUILD / "checkpoints").glob("ckpt-*")]
+        points = CheckpointStore(root / REBUILD).seqs()
         ctx.report.count("stray_temp")
         ctx.add(
             "warning",
@@ -244,7 +240,7 @@ def _temp_file(ctx: Context, path: Path, what: str) -> None:
 
 
 def _non_segments(directory: Path) -> list[Path]:
-    return [path for path in _entries(directory) if not SEGMENT.fullmatch(path.name)]
+    return [path for path in _entries(directory) if not is_segment_name(path.name)]
 
 
 def _entries(directory: Path) -> list[Path]:

@@ -14,12 +14,10 @@ dataset's objects by size.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
-import orjson
-
-from journal import MAX_SKIP
-from journal import Finding as JournalFinding
+from journal import MAX_SKIP, META, Finding, MetaCheck, Severity
 from lakehouse.doctor._context import Context
 from lakehouse.doctor._disk import (
     check_checkpoints,
@@ -28,10 +26,9 @@ from lakehouse.doctor._disk import (
     check_unsafe,
 )
 from lakehouse.doctor._lag import FOLD_TAIL_UPTO, check_projections
-from lakehouse.doctor._report import Finding, Progress, Report, Severity, quiet
+from lakehouse.doctor._report import KEYS, Progress, Report, quiet
 from lakehouse.doctor._system import LOCKS, MOUNTS, Mount, lock_holder, mount_of
 
-META = "journal/meta.json"
 # codes the journal's scan reports that the doctor reports itself, with a path to sweep
 _OWN_CODES = frozenset({"stray_temp_file", "stray_file"})
 
@@ -114,7 +111,7 @@ def check_journal(ctx: Context) -> None:
         duplicates += finding.code == "duplicate_seq"
         oversize += finding.code == "oversize_record"
         ctx.report.add(_journal_finding(finding))
-    archived = len([p for p in journal.archive_dir.glob("*.jsonl")])
+    archived = len(journal.archived()[0])
     for name, value in (
         ("records", scan.records),
         ("segments", scan.segments),
@@ -137,67 +134,56 @@ def check_journal(ctx: Context) -> None:
     _check_meta(ctx)
 
 
-def _journal_finding(finding: JournalFinding) -> Finding:
+def _journal_finding(finding: Finding) -> Finding:
     """The scan's finding as the doctor's; a duplicate seq counts as damage (DESIGN §4).
 
     The reader applies both copies in file order and goes on, so for the journal it is
     an anomaly; but a reader that resumes after that seq misses the second copy, and the
     lock that should have made it impossible failed: the store is not sound.
     """
-    severity: Severity = "error"
+    severity: Severity = finding.severity
     message = finding.message
     if finding.code == "duplicate_seq":
+        severity = "error"
         message += "; a reader that resumes after this seq misses the second copy"
-    elif finding.severity in ("warning", "info"):
-        severity = "warning" if finding.severity == "warning" else "info"
-    return Finding(
-        severity,
-        finding.code,
-        message,
-        hint=finding.hint,
-        segment=finding.segment,
-        seq=finding.seq,
-        offset=finding.offset,
-        path=finding.path,
-    )
+    return replace(finding, severity=severity, message=message, keys=KEYS)
 
 
 def _check_meta(ctx: Context) -> None:
     """meta.json is a cache: missing or lagging is normal after a kill; ahead is not."""
-    path = ctx.root / "journal" / "meta.json"
+    meta = ctx.store.journal.check_meta(head=ctx.head)
     fix = "'lakehouse doctor --repair' rebuilds it (any writer also does, under the lock)"
-    try:
-        meta = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
+    if meta.state == "missing":
         ctx.add("warning", "meta_missing", "journal/meta.json is missing", hint=fix, path=META)
-        return
-    except (OSError, orjson.JSONDecodeError) as exc:
+    elif meta.state == "unreadable":
         ctx.add(
             "warning",
             "meta_unreadable",
-            f"journal/meta.json cannot be read: {exc}",
+            f"journal/meta.json cannot be read: {meta.error}",
             hint=fix,
             path=META,
         )
-        return
-    hint = meta.get("next_seq") if isinstance(meta, dict) else None
-    if type(hint) is not int:
+    elif meta.state == "no_next_seq":
         ctx.add(
             "warning", "meta_unreadable", "journal/meta.json has no next_seq", hint=fix, path=META
         )
-        return
-    created = _created_store_id(ctx)
-    if created is not None and meta.get("store_id") != created:
-        ctx.add(
-            "warning",
-            "meta_store_id_mismatch",
-            f"journal/meta.json names store {meta.get('store_id')!r}, the journal.created "
-            f"record {created!r}: meta.json was copied from another store",
-            hint=fix,
-            path=META,
-        )
-    nxt = ctx.head + 1
-    if not 1 <= hint <= nxt + MAX_SKIP:
+    else:
+        if meta.other_store is not None:
+            ctx.add(
+                "warning",
+                "meta_store_id_mismatch",
+                f"journal/meta.json names store {meta.store_id!r}, the journal.created "
+                f"record {meta.other_store!r}: meta.json was copied from another store",
+                hint=fix,
+                path=META,
+            )
+        _meta_hint(ctx, meta, fix)
+
+
+def _meta_hint(ctx: Context, meta: MetaCheck, fix: str) -> None:
+    """The next_seq hint of a readable meta.json against the head."""
+    hint, nxt = meta.next_seq, meta.expected
+    if meta.state == "absurd":
         ctx.add(
             "warning",
             "meta_absurd",
@@ -208,8 +194,7 @@ def _check_meta(ctx: Context) -> None:
             seq=nxt,
             path=META,
         )
-        return
-    if hint > nxt:
+    elif meta.state == "ahead" and hint is not None:
         ctx.add(
             "warning",
             "meta_ahead",
@@ -220,25 +205,12 @@ def _check_meta(ctx: Context) -> None:
             seq=nxt,
             path=META,
         )
-        return
-    live = [segment.name for segment in ctx.store.journal.segments()[0]]
-    listed = meta.get("segments")
-    if hint < nxt or listed != live:
-        count = len(listed) if isinstance(listed, list) else 0
+    elif meta.state == "behind":
         ctx.add(
             "info",
             "meta_lagging",
-            f"journal/meta.json is behind: it says next seq {hint} and lists {count} "
-            f"segments; the journal's next seq is {nxt}, with {len(live)} segments",
+            f"journal/meta.json is behind: it says next seq {hint} and lists {meta.listed} "
+            f"segments; the journal's next seq is {nxt}, with {meta.live} segments",
             hint="normal after a kill: it is refreshed on roll and close; " + fix,
             path=META,
         )
-
-
-def _created_store_id(ctx: Context) -> str | None:
-    """The store id the journal.created record (the first record) names."""
-    reading = ctx.store.journal.read(after=0, limit=1, on_damage="report", archived=True)
-    for record in reading:
-        if record.kind == "journal.created":
-            return str(record.payload.get("store_id"))
-    return None

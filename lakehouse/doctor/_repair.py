@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from journal import Journal, LakehouseError, check_dir, relpath_of, remove_tree
+from journal import META, Journal, LakehouseError, check_dir, fsync_dir, relpath_of, remove_tree
 from lakehouse.doctor._report import Report
 
 LEFTOVER = "projections/cache/rebuild"  # a killed rebuild's resume points
@@ -173,14 +173,14 @@ def _recovery(root: Path, codes: set[str], lock_timeout: float) -> Action:
 
 
 def _meta(root: Path, lock_timeout: float) -> Action:
-    path = root / "journal" / "meta.json"
+    path = root / META
 
     def run() -> None:
         with Journal.open(root, lock_timeout=lock_timeout) as journal, journal.transaction() as tx:
             # the writer recovered on taking the lock: a hint ahead of the journal is
             # noted and rewritten by now, so deleting meta.json cannot lower it
-            if _next_seq(path) <= tx.head_seq + 1:
-                remove_tree(root, "journal/meta.json")
+            if (journal.check_meta(head=tx.head_seq).next_seq or 0) <= tx.head_seq + 1:
+                remove_tree(root, META)
         # a fresh writer finds no meta.json and writes it from the listing and the tail
         with Journal.open(root, lock_timeout=lock_timeout) as journal, journal.transaction():
             pass
@@ -189,22 +189,11 @@ def _meta(root: Path, lock_timeout: float) -> Action:
 
     return Action(
         "rebuild_meta",
-        "journal/meta.json",
+        META,
         "rebuild journal/meta.json (a cache) from the segment listing and the tail, "
         "under the store lock",
         run,
     )
-
-
-def _next_seq(path: Path) -> int:
-    import orjson
-
-    try:
-        meta = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return 0
-    value = meta.get("next_seq") if isinstance(meta, dict) else None
-    return value if type(value) is int else 0
 
 
 def _sweep(root: Path, relpath: str, min_age: float) -> Action:
@@ -248,11 +237,7 @@ def _set_aside(root: Path, name: str) -> Action:
         check_dir(root, "checkpoints")  # the rename below follows no symlinked directory
         os.rename(directory / name, target)
         # fsync checkpoints/, or a crash can bring the checkpoint back under its name
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(directory)
 
     return Action(
         "set_aside_checkpoint",

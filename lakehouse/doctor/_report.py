@@ -1,4 +1,5 @@
-"""What a doctor run finds: `Finding` (one thing, how bad, where, what to do) and `Report`.
+"""What a doctor run finds: `Finding`s (the journal's: one thing, how bad, where, what to
+do; here with the doctor's `KEYS`) and the `Report` of them.
 
 A report is healthy when no finding is an error. Its status names the worse of the two
 kinds of trouble: ``damaged`` (something on disk is not what was written: a record, a
@@ -11,7 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-Severity = Literal["error", "warning", "info"]
+from journal import Finding, Severity
+
+# the keys of a finding in the doctor's JSON report, in order (all always present)
+KEYS = (
+    "severity",
+    "code",
+    "message",
+    "segment",
+    "seq",
+    "entity",
+    "hint",
+    "offset",
+    "checkpoint",
+    "table",
+    "path",
+    "entities",
+)
 Mode = Literal["quick", "verify"]
 DIVERGENCE = frozenset({"checkpoint_diverged", "projection_diverged"})
 EXIT_DAMAGED = 7
@@ -26,48 +43,6 @@ class Progress(Protocol):
 
 def quiet(message: str, *, transient: bool = False) -> None:
     """A `Progress` that says nothing."""
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing the doctor found: what (code), how bad, where, and what to do (hint)."""
-
-    severity: Severity
-    code: str
-    message: str
-    hint: str | None = None
-    segment: str | None = None
-    seq: int | None = None
-    entity: str | None = None
-    offset: int | None = None
-    checkpoint: str | None = None
-    table: str | None = None
-    path: str | None = None  # relative to the store root
-    entities: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The finding as a JSON-ready object (every key always present)."""
-        return {
-            "severity": self.severity,
-            "code": self.code,
-            "message": self.message,
-            "segment": self.segment,
-            "seq": self.seq,
-            "entity": self.entity,
-            "hint": self.hint,
-            "offset": self.offset,
-            "checkpoint": self.checkpoint,
-            "table": self.table,
-            "path": self.path,
-            "entities": list(self.entities),
-        }
-
-    def lines(self) -> list[str]:
-        """The finding for people: ``severity: code: message`` and an indented hint."""
-        out = [f"{self.severity}: {self.code}: {self.message}"]
-        if self.hint:
-            out.append(f"  hint: {self.hint}")
-        return out
 
 
 @dataclass

@@ -11,13 +11,12 @@ the first damaged record, and the damage is already the finding.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-from checkpoints import Checkpoint
-from journal import LakehouseError
+from checkpoints import Checkpoint, is_checkpoint_name
+from journal import LakehouseError, file_sha256
 from lakehouse._readmodels import Fold, bases, connect_models, dead_letters, holds
 from lakehouse._readmodels import open_read_models as open_live
 from lakehouse.doctor._context import Context
@@ -84,7 +83,7 @@ def verify(
 def check_segment_hashes(ctx: Context) -> None:
     """Each sealed segment a checkpoint lists must hash to the sha256 it lists."""
     journal = ctx.store.journal
-    files = {path.name: path for path in sorted(journal.archive_dir.glob("*.jsonl"))}
+    files = {segment.name: segment.path for segment in journal.archived()[0]}
     files.update((segment.name, segment.path) for segment in journal.segments()[0])
     known: dict[str, str] = {}
     for checkpoint in ctx.checkpoints:
@@ -104,7 +103,7 @@ def check_segment_hashes(ctx: Context) -> None:
                 )
                 continue
             if name not in known:
-                known[name] = _sha256(path)
+                known[name] = file_sha256(path)[0]
                 ctx.report.count("segments_hashed")
             if known[name] != sha256:
                 ctx.add(
@@ -118,11 +117,6 @@ def check_segment_hashes(ctx: Context) -> None:
                     checkpoint=checkpoint.name,
                     path=str(path.relative_to(ctx.root)),
                 )
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def compare(ctx: Context) -> None:
@@ -239,12 +233,12 @@ def _comparable(
         elif mine != other:
             ctx.add(
                 "error",
-                "checkpoint_diverged" if where.startswith("ckpt-") else "projection_diverged",
+                "checkpoint_diverged" if is_checkpoint_name(where) else "projection_diverged",
                 f"projection {projection.name} in {where} and the journal replayed from "
                 f"genesis to seq {seq} disagree on where it stops: {other or 'it does not'}; "
                 f"from genesis: {mine or 'it does not'}",
-                hint=_REPAIR if where.startswith("ckpt-") else _LIVE,
-                checkpoint=where if where.startswith("ckpt-") else None,
+                hint=_REPAIR if is_checkpoint_name(where) else _LIVE,
+                checkpoint=where if is_checkpoint_name(where) else None,
             )
     return out
 
@@ -259,7 +253,7 @@ def _models(ctx: Context, parts: list[Part], seq: int) -> ReadModels:
 
 
 def _diverged(ctx: Context, code: str, where: str, diff: TableDiff, seq: int) -> None:
-    checkpoint = where if where.startswith("ckpt-") else None
+    checkpoint = where if is_checkpoint_name(where) else None
     named = ", ".join(diff.entities)
     more = (
         f" and {diff.entity_count - len(diff.entities)} more"

@@ -16,7 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from checkpoints import Checkpoint, CheckpointFinding, CheckpointInvalid, CheckpointStore
+from checkpoints import Checkpoint, CheckpointInvalid, CheckpointStore
+from journal import Finding
 from tests.checkpoints._util import assert_whole, expected, files_for
 
 TABLE = "tables/traces.parquet"
@@ -30,7 +31,7 @@ def damaged(store: Path, tmp_path: Path) -> tuple[CheckpointStore, Checkpoint]:
     return checkpoints, checkpoints.create(20, files_for(20, tmp_path / "src"), meta={"seq": 20})
 
 
-def _codes(findings: list[CheckpointFinding]) -> list[tuple[str, str, str | None, str | None]]:
+def _codes(findings: list[Finding]) -> list[tuple[str, str, str | None, str | None]]:
     return [(f.code, f.severity, f.checkpoint, f.file) for f in findings]
 
 

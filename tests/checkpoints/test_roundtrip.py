@@ -17,6 +17,8 @@ from checkpoints import (
     CheckpointNotFound,
     CheckpointRefused,
     CheckpointStore,
+    classify_entry,
+    is_checkpoint_name,
 )
 from journal import Journal, StoreNotFound
 from tests.checkpoints._util import assert_whole, expected, files_for
@@ -189,3 +191,20 @@ def test_any_file_tree_round_trips(tree: dict[str, bytes], meta: dict[str, objec
         made = checkpoints.create(1, dict(tree), meta=meta)
         assert made.verify() == [] and made.meta == meta
         assert {path: made.read_bytes(path) for path in made.files} == tree
+
+
+def test_checkpoint_names_entries_and_the_newest_seq_by_name(store: Path) -> None:
+    checkpoints = CheckpointStore(store)
+    assert checkpoints.newest_seq() == 0 and checkpoints.seqs() == []
+    for seq in (3, 12):
+        checkpoints.create(seq, {"a.txt": b"a"})
+    (checkpoints.directory / ".tmp-ckpt-00000000000000000020-ab12").mkdir()
+    assert checkpoints.seqs() == [3, 12] and checkpoints.newest_seq() == 12
+    assert is_checkpoint_name("ckpt-00000000000000000003") and not is_checkpoint_name("ckpt-3")
+    assert [classify_entry(path.name) for path in sorted(checkpoints.directory.iterdir())] == [
+        "stray",
+        "checkpoint",
+        "checkpoint",
+    ]
+    assert classify_entry(".invalid-ckpt-00000000000000000003-ab12") == "set_aside"
+    assert classify_entry("notes.txt") == "unknown"

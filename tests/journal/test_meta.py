@@ -169,3 +169,30 @@ def test_an_append_past_the_largest_seq_is_refused(store: Path) -> None:
         with pytest.raises(SeqExhausted, match=f"would pass the largest seq, {MAX_SEQ}"):
             journal.append_many([draft("a"), draft("b")])
         assert journal.stopped is None
+
+
+def test_check_meta_classifies_meta_against_the_journal(store: Path) -> None:
+    """`Journal.check_meta` says how the cache stands; the doctor turns it into findings."""
+    head, store_id = _fill(store, 12)
+    with Journal.open(store) as journal:
+        current = journal.check_meta(head=head)
+        assert (current.state, current.next_seq, current.expected) == (
+            "current",
+            head + 1,
+            head + 1,
+        )
+        assert current.other_store is None and current.listed == current.live > 1
+        assert journal.check_meta(head=head - 2).state == "ahead"
+        assert journal.check_meta(head=head + 3).state == "behind"
+        _meta(store).write_bytes(orjson.dumps({"next_seq": 0, "store_id": store_id}))
+        assert journal.check_meta(head=head).state == "absurd"
+        _meta(store).write_bytes(orjson.dumps({"next_seq": head + 1, "store_id": "other"}))
+        copied = journal.check_meta(head=head)
+        assert (copied.state, copied.store_id, copied.other_store) == ("behind", "other", store_id)
+        _meta(store).write_bytes(b'{"segments": []}')
+        assert journal.check_meta(head=head).state == "no_next_seq"
+        _meta(store).write_bytes(b"\x00 not json")
+        unreadable = journal.check_meta(head=head)
+        assert unreadable.state == "unreadable" and unreadable.error
+        _meta(store).unlink()
+        assert journal.check_meta(head=head).state == "missing"

@@ -206,13 +206,13 @@ def test_a_temp_name_planted_as_a_symlink_is_never_written_through(
 ) -> None:
     """meta.json's temp file is created with O_EXCL: a link planted under its name (here a
     guessed name: the random part is pinned) fails the write instead of being followed."""
-    import journal._meta as meta_module
+    import journal._files as files_module  # meta.json is written by replace_durably
 
     root, outside = tmp_path / "store", tmp_path / "outside"
     _fresh(root, outside)
     before = outside_state(outside)
     (root / "journal/meta.json").unlink()  # so the next writer writes it at once
-    monkeypatch.setattr(meta_module.secrets, "token_hex", lambda n: "feedface")
+    monkeypatch.setattr(files_module.secrets, "token_hex", lambda n: "feedface")
     (root / f"journal/meta.json.tmp-{os.getpid()}-feedface").symlink_to(outside / "victim")
     with Journal(root) as journal, pytest.raises(OSError, match="File exists"):
         journal.append(kind="t.added", entity="t", id="c", payload={"i": 3})
