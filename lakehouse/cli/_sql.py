@@ -3,7 +3,7 @@
 The query comes from the argument, from a file (`--file PATH`), or from stdin (`-`, or no
 argument when stdin is not a terminal); with neither on a terminal, an interactive shell
 starts (cli/_shell.py). The rows are printed by `projections.render`, the conversion the
-Python API and the endpoint use too (cli/_output.py).
+Python API and the endpoint use too (lakehouse/clikit/_output.py).
 """
 
 from __future__ import annotations

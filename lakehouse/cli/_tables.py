@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from lakehouse._store import Store
 
 # the main schema is what a query sees; the tables behind the views (the tails of the
-# read models) live in a schema of their own and are not listed (projections/_models.py)
+# read models) live in a schema of their own and are not listed (projections/_projection.py)
 _COLUMNS = """
 SELECT c.table_name, list({'name': c.column_name, 'type': c.data_type}
                           ORDER BY c.ordinal_position)

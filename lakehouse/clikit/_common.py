@@ -34,7 +34,7 @@ class State:
     lock_timeout: float = 10.0
     explicit_store: bool = False  # --store was given (the demo then uses it)
     format: str | None = None  # --format of a verb that prints rows (clikit/_output.py)
-    # how the root group opens the store (lakehouse/cli/__init__.py: the composition root)
+    # how the root group opens the store (lakehouse/cli/_opening.py)
     opener: Callable[[Path, float], Host] | None = None
 
     def journal(self, **options: Any) -> Journal:

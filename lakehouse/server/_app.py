@@ -13,8 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from lakehouse import Store
-from lakehouse._registry import PLUGINS
+from lakehouse import Store, _registry
 from lakehouse.httpkit import install_handlers
 from lakehouse.server import _journal_feed, _reads, _sql_route
 from lakehouse.server._asof import AsOfReads
@@ -68,7 +67,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.as_of = AsOfReads(live, config.max_queries)
     app.state.results = ResultMemory(config.result_memory)
     app.include_router(_reads.router)
-    for plugin in PLUGINS:  # each family's routes, from its folder
+    for plugin in _registry.PLUGINS:  # each family's routes, from its folder
         if plugin.routes is not None:
             app.include_router(plugin.routes())
     for module in (_sql_route, _journal_feed):

@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+# the CLI and the server are imported before the registry is patched, as in any real run:
+# a module that copied the registry's tuple when it was imported would miss the new family
 from lakehouse import Store
+from lakehouse.cli import cli
+from lakehouse.server import ServerConfig, create_app
 
 # the folder a new family would be under lakehouse/: fold, API, projection, CLI, routes
 WIDGETS = {
@@ -157,8 +161,6 @@ def widgets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def test_a_family_in_one_folder_appears_everywhere_and_works(widgets: None, tmp_path: Path) -> None:
     from lakehouse._registry import projections as registry_projections
-    from lakehouse.cli import cli
-    from lakehouse.server import ServerConfig, create_app
     from tests.server.conftest import TestClient
 
     # the projection contract suite parametrises over exactly this list
@@ -191,7 +193,6 @@ def test_a_family_in_one_folder_appears_everywhere_and_works(widgets: None, tmp_
 def test_without_the_entry_the_family_is_nowhere(tmp_path: Path) -> None:
     """The check above is not vacuous: the registry alone decides."""
     from lakehouse._registry import projections as registry_projections
-    from lakehouse.cli import cli
 
     assert "widgets" not in [p.name for p in registry_projections(Path("unused"))]
     assert "widget " not in CliRunner().invoke(cli, ["--help"]).stdout
