@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from lakehouse.cli._opening import open_store
-from lakehouse.clikit import emit, examples, json_option, print_rows, progress
+from lakehouse.clikit import emit, examples, format_option, json_option, print_rows, progress
 
 
 @click.group("projections", context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +17,7 @@ def projections_group() -> None:
 
 
 @projections_group.command("status")
+@format_option()
 @json_option
 @examples("""
 lakehouse projections status

@@ -8,17 +8,21 @@ models hold their records in tails (the internal tables `tables` must not show).
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -148,7 +152,40 @@ LISTS = [
     ("segments", "list"),
     ("journal", "tail", "--limit", "3"),
     ("tables",),
+    ("projections", "status"),
 ]
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+        elif command is not None:
+            yield (*path, name), command
+
+
+def test_every_verb_that_prints_rows_takes_format() -> None:
+    """A verb whose code prints rows (print_rows, print_result) has the shared --format,
+    and is in LISTS, so the test above runs it in every format."""
+    commands = dict(_commands(cli))
+    printing = {
+        path
+        for path, command in commands.items()
+        if re.search(r"\bprint_(rows|result)\(", inspect.getsource(command.callback))
+    }
+    takes = {
+        path for path, command in commands.items() if any(p.name == "fmt" for p in command.params)
+    }
+    assert len(printing) >= 12 and printing - takes == set()
+    # sql and dataset head (a query's rows) have their own format tests above
+    untested = [
+        path
+        for path in takes - {("sql",), ("dataset", "head")}
+        if not any(verb[: len(path)] == path for verb in LISTS)
+    ]
+    assert untested == []
 
 
 @pytest.mark.parametrize("verb", LISTS, ids=" ".join)
