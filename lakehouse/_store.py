@@ -272,8 +272,15 @@ class Store:
     # -- lifetime ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the journal."""
-        self.journal.close()
+        """Close the journal and the files of the cached heads' checkpoint snapshot."""
+        heads, self._heads = self._heads, None
+        try:
+            if heads is not None and heads.snapshot is not None:
+                # not left to the collector: Heads and Store refer to each other (the
+                # fallback), and a fold's gc.freeze() can make such a cycle immortal
+                heads.snapshot.close()
+        finally:
+            self.journal.close()
 
     def __enter__(self) -> Store:
         return self

@@ -53,8 +53,11 @@ class JournalMachine(RuleBasedStateMachine):
         self.journal = Journal.open(self.root, create=True, segment_bytes=2000)
         self.acked: dict[int, Key] = {}
         self.maybe: list[list[Key]] = []  # drafts of failed writes: whole or absent
+        self.abandoned: list[Journal] = []  # left open as a crash would, closed at teardown
 
     def teardown(self) -> None:
+        for old in self.abandoned:  # or each keeps its descriptors for the whole session
+            old.close()
         self.journal.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -76,6 +79,8 @@ class JournalMachine(RuleBasedStateMachine):
     def reopen(self, durability: str, clean: bool) -> None:
         if clean:
             self.journal.close()
+        else:
+            self.abandoned.append(self.journal)
         self.journal = Journal.open(self.root, durability=durability, segment_bytes=2000)
 
     @rule(draft=DRAFTS)
@@ -109,6 +114,7 @@ class JournalMachine(RuleBasedStateMachine):
         finally:
             writer_module.write_all = real
         self.maybe.append([_key(d) for d in drafts])
+        self.journal.close()  # a stopped writer still holds its files until closed
         self.journal = Journal.open(self.root, segment_bytes=2000)
 
     @invariant()

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checkpoints import Checkpoint, CheckpointStore
-from lakehouse import _snapshot
+from lakehouse import Store, _snapshot
 from lakehouse._errors import SnapshotDamaged
 from lakehouse._snapshot import SHARD_TARGET, Snapshot, shard_count, shard_of, snapshot_files
 
@@ -256,3 +256,24 @@ def test_a_checkpoint_without_checksums_is_hashed_whole_once(
             snapshot.get("trace", "trc_000001")
     finally:
         snapshot.close()
+
+
+def test_closing_a_store_closes_the_files_of_its_cached_heads(tmp_path: Path) -> None:
+    """Store and its cached Heads refer to each other, so the collector would have to close
+    the snapshot's files, and a fold's gc.freeze() can keep that cycle forever."""
+    import gc
+
+    root = tmp_path / "s"
+    with Store.open(root, create=True, checkpoint_every=0) as store:
+        store.traces.add(text="one")
+        store.checkpoint()
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+    gc.disable()  # only what close() releases counts
+    try:
+        for _ in range(3):
+            with Store.open(root, checkpoint_every=0) as store:
+                store.traces.add(text="two")  # a command loads the heads from the checkpoint
+        assert len(os.listdir("/proc/self/fd")) == before
+    finally:
+        gc.enable()
