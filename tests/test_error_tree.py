@@ -65,6 +65,7 @@ TREE: dict[str, tuple[str | None, int, int, tuple[str, ...]]] = {
     "ResultMemoryBusy": ("ServerError", 6, 429, ()),
     "NotCaughtUp": ("ServerError", 6, 503, ("TimeoutError", "OSError")),
     "TooManyConnections": ("ServerError", 6, 503, ()),
+    "HttpError": ("ServerError", 1, 500, ()),
 }
 
 

@@ -23,7 +23,13 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from journal import LakehouseError
-from lakehouse.httpkit._errors import MethodNotAllowed, RequestInvalid, RouteNotFound, ServerError
+from lakehouse.httpkit._errors import (
+    HttpError,
+    MethodNotAllowed,
+    RequestInvalid,
+    RouteNotFound,
+    ServerError,
+)
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -88,12 +94,13 @@ def failure(
     headers: dict[str, str] | None = None,
     *,
     root: Path | None = None,
+    status: int | None = None,
 ) -> JSONBody:
-    """The error envelope for `error`, with the status its class names.
+    """The error envelope for `error`, with the status its class names (or `status`).
 
     With `root`, the store's paths in the message and fields read `<store>` (see `scrub`).
     """
-    status = error.http_status
+    status = error.http_status if status is None else status
     detail = error.to_dict() if root is None else scrub(error.to_dict(), root)
     body = {"ok": False, "status": status, "watermark": watermark, "error": detail}
     if status in RETRY_STATUSES:  # busy or not there yet: say when to come back
@@ -154,7 +161,9 @@ def install_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
-        return failure(watermark_of(request), _http_error(request, error), _headers(error))
+        failed = _http_error(request, error)
+        status = error.status_code if isinstance(failed, HttpError) else None
+        return failure(watermark_of(request), failed, _headers(error), status=status)
 
     app.add_exception_handler(LakehouseError, lakehouse_error)
     app.add_exception_handler(RequestValidationError, invalid)
@@ -192,12 +201,8 @@ def _http_error(request: Request, error: HTTPException) -> ServerError:
             hint="the endpoint only reads: GET, or POST for /v1/sql",
             method=request.method,
         )
-    # any other status Starlette raises: an error class made for it, so the status matches
-    kind = type(
-        "HttpError", (ServerError,), {"http_status": error.status_code, "code": "http_error"}
-    )
-    failed: ServerError = kind(str(error.detail), hint="see /openapi.json")
-    return failed
+    # any other status Starlette raises: the answer keeps that status (see http_error)
+    return HttpError(str(error.detail), hint="see /openapi.json", status=error.status_code)
 
 
 def _headers(error: HTTPException) -> dict[str, str] | None:

@@ -16,6 +16,7 @@
           +-- ResultMemoryBusy                      exit 6, HTTP 429
           +-- NotCaughtUp (TimeoutError)            exit 6, HTTP 503
           +-- TooManyConnections                    exit 6, HTTP 503
+          +-- HttpError                             exit 1, the status Starlette raised
 
 Every response that is not a success carries one of these (or another LakehouseError)
 in the error envelope: its code, message, hint and fields, with its HTTP status.
@@ -131,3 +132,9 @@ class TooManyConnections(ServerError):
     exit_code = 6
     http_status = 503
     code = "too_many_connections"
+
+
+class HttpError(ServerError):
+    """A status Starlette raised that no class above names; the answer keeps that status."""
+
+    code = "http_error"

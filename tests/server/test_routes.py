@@ -299,6 +299,26 @@ def test_unknown_routes_and_methods_use_the_envelope(client: TestClient) -> None
     assert envelope(client.get("/v1/sql"), 405)
 
 
+def test_a_status_starlette_raises_keeps_its_status_in_the_envelope(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    from starlette.exceptions import HTTPException
+
+    app = make_app()
+
+    @app.get("/teapot")
+    def teapot() -> None:
+        raise HTTPException(status_code=418, detail="short and stout")
+
+    with TestClient(app) as client:
+        error = envelope(client.get("/teapot"), 418)["error"]
+        assert (error["code"], error["message"], error["status"]) == (
+            "http_error",
+            "short and stout",
+            418,
+        )
+
+
 def test_the_body_cap_answers_413_before_reading_on(make_app: Callable[..., FastAPI]) -> None:
     with TestClient(make_app(max_body_bytes=1000)) as client:
         big = {"sql": "SELECT '" + "x" * 2000 + "'"}
