@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from journal import Record
 from lakehouse._errors import RecordUnfoldable
@@ -71,6 +71,26 @@ def unknown_entity(record: Record) -> RecordUnfoldable:
     )
 
 
+@dataclass(frozen=True)
+class Bulk:
+    """A family's fold from genesis in SQL, over a DuckDB table `records` of the raw records
+    (seq, ts, writer, kind, entity, id, rev, v, payload JSON): see lakehouse/_bulk.py.
+
+    `prepare` makes the relations the family's projections select their tables from
+    (`Projection.columnar`); `refusals` selects the seq of every record of the family
+    this SQL cannot take exactly as `Family.fold` and the projections do, and any such
+    record sends the whole fold back to Python, record by record; `heads` reads every
+    head and secondary index from what `prepare` made, by table then key. Each
+    (table, JSON column, text column) of `sorted_json` gets the JSON as compact text with
+    sorted keys (`lakehouse._columns.json_text`), which SQL cannot write.
+    """
+
+    prepare: tuple[str, ...]
+    refusals: str
+    heads: Callable[[Any], dict[str, dict[str, Any]]]
+    sorted_json: tuple[tuple[str, str, str], ...] = ()
+
+
 class Family(Generic[H]):
     """Base of the four families: subclasses set the names and define `fold` over heads H."""
 
@@ -81,6 +101,7 @@ class Family(Generic[H]):
     # kinds whose fold starts a head afresh, never reading the one before (trace.added):
     # folding one needs no lookup in the checkpoint's heads
     creates: frozenset[str] = frozenset()
+    bulk: ClassVar[Bulk | None] = None  # its fold in SQL, if it has one
 
     def fold(self, head: H | None, record: Record, payload: dict[str, Any]) -> H | None:
         """The entity's head after `record` (None: the entity is gone)."""

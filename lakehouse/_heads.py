@@ -123,6 +123,16 @@ class Heads:
         if isinstance(idempotency, dict) and isinstance(idempotency.get("key"), str):
             self._keys[idempotency["key"]] = _key_result(record, idempotency)
 
+    def put(self, table: str, values: dict[str, Any]) -> None:
+        """Set every entry of a table (an entity, a family's index, or the keys) at once:
+        what a fold in bulk computed (lakehouse/_bulk.py), in place of folding records."""
+        if table == KEYS:
+            self._keys.update(values)
+        elif table in self.families:
+            self._folded.update(((table, key), value) for key, value in values.items())
+        else:
+            self._index.update(((table, key), list(ids)) for key, ids in values.items())
+
     @overload
     def get(self, entity: Family[H], id: str) -> H | None: ...
     @overload

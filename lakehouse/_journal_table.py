@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import orjson
@@ -35,6 +36,9 @@ class JournalProjection(Projection):
     # that matches) can stop it, and then only its own queries fail, naming the record
     policy: ClassVar[Policy] = "stop"
     uses_heads = False  # a record its family cannot fold is still a row of the history
+    columnar: ClassVar[Mapping[str, str]] = {
+        "journal": "SELECT seq, ts, writer, kind, entity, id, rev, payload FROM records"
+    }
 
     def apply(self, event: Event[Any], changes: Changes) -> None:
         """Append the record's row."""

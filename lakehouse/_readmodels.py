@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from checkpoints import Checkpoint
-from journal import LakehouseError, Record
+from journal import LakehouseError, Reading, Record
 from lakehouse._errors import CommandError, InvalidInput
+from lakehouse._family import Family
 from lakehouse._heads import Heads
 from lakehouse._snapshot import Snapshot
 from lakehouse._stops import record_error
@@ -95,12 +96,21 @@ class Fold:
     """
 
     def __init__(
-        self, store: Engine, base: Checkpoint | None, projections: list[Projection]
+        self,
+        store: Engine,
+        base: Checkpoint | None,
+        projections: list[Projection],
+        *,
+        families: list[Family[Any]] | None = None,
     ) -> None:
         self.store = store
         self.base = base
         self.seq = base.seq if base is not None else 0
-        self.heads = Heads(store.families, Snapshot(base) if base is not None else None)
+        chosen = store.families if families is None else families
+        self.heads = Heads(chosen, Snapshot(base) if base is not None else None)
+        self.reading: Reading | None = None  # the last journal read, with its findings
+        # how many records the fold took, and the sum of their seqs and of their squares
+        self.tally = (0, 0, 0)
         self.parts: list[Part] = []
         try:
             for projection in projections:
@@ -141,11 +151,15 @@ class Fold:
         upto: int,
         progress: Progress | None,
     ) -> int:
-        count = 0
+        count = total = squares = 0
         if self.seq < upto:
-            for record in self.store.journal.read(after=self.seq, archived=True):
-                if record.seq > upto:
+            self.reading = reading = self.store.journal.read(after=self.seq, archived=True)
+            for record in reading:
+                seq = record.seq
+                if seq > upto:
                     break
+                total += seq
+                squares += seq * seq
                 targets = readers.get(record.kind)
                 if targets is None:
                     targets = readers[record.kind] = [
@@ -165,8 +179,10 @@ class Fold:
                 for target in targets:
                     target.feed(event)
                 count += 1
-                if progress is not None and not record.seq % 8192:
-                    progress(record.seq)
+                if progress is not None and not seq % 8192:
+                    progress(seq)
+        counted, summed, squared = self.tally
+        self.tally = (counted + count, summed + total, squared + squares)
         return count
 
     def close(self) -> None:

@@ -27,7 +27,16 @@ from projections._errors import (
     VectorIndexUnreadable,
 )
 from projections._pin import pin, pinned_directory
-from projections._projection import Changes, DeadLetter, Event, Part, Policy, Projection, ReadModels
+from projections._projection import (
+    INTERNAL,
+    Changes,
+    DeadLetter,
+    Event,
+    Part,
+    Policy,
+    Projection,
+    ReadModels,
+)
 from projections._table import Column, Row, Table, TableChanges, literal, quote
 from projections._text import bare, cell_text, csv_line, table_text, unique_names
 
@@ -63,6 +72,7 @@ def __getattr__(name: str) -> typing.Any:
 
 
 __all__ = [
+    "INTERNAL",
     "Changes",
     "Column",
     "DeadLetter",

@@ -67,6 +67,12 @@ class Projection:
     # False: `apply` reads only the record, never the head, so it is fed even a record its
     # family cannot fold (the raw journal); True: such a record goes to `policy`
     uses_heads: ClassVar[bool] = True
+    # the projection's tables as SQL over the raw records, for a fold from genesis in bulk
+    # (lakehouse/_bulk.py): table -> a SELECT of its columns in order, over the relations
+    # its family's bulk fold prepares. Empty: the projection is folded record by record.
+    # Not part of the fingerprint: it must give exactly what `apply` gives (a test checks
+    # both on random histories, tests/lakehouse/test_bulk.py), so it changes no output
+    columnar: ClassVar[Mapping[str, str]] = {}
 
     def identity(self) -> dict[str, Any]:
         """Everything the projection's output depends on besides the journal."""
@@ -196,6 +202,8 @@ class Part:
     projection: Projection
     changes: Changes
     base_files: Mapping[str, Path] = field(default_factory=dict)  # table -> Parquet
+    # table -> a DuckDB table holding its rows (a fold in bulk), read in place of a file
+    base_relations: Mapping[str, str] = field(default_factory=dict)
     base_seq: int = 0
     base_dir: Path | None = None  # the checkpoint the part starts from
     base_meta: Mapping[str, Any] = field(default_factory=dict)  # that checkpoint's meta entry
@@ -259,7 +267,10 @@ class ReadModels:
         changes = part.changes[table.name]
         name = table.name
         base_file = part.base_files.get(name)
-        if base_file is not None:
+        relation = part.base_relations.get(name)
+        if relation is not None:
+            base = f"SELECT * FROM {relation}"
+        elif base_file is not None:
             base = f"SELECT * FROM read_parquet({literal(str(base_file))})"
         else:
             base = f"SELECT * FROM {self._load('_empty_' + name, table.to_arrow([]))}"

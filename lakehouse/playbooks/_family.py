@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from journal import Record
-from lakehouse._family import Family, unknown_entity
+from lakehouse._family import Bulk, Family, unknown_entity
+from lakehouse.playbooks._bulk import BULK
 from lakehouse.playbooks._models import ENTITY, KINDS, RECORDED, RETIRED, PlaybookHead
 
 
@@ -16,6 +17,7 @@ class PlaybooksFamily(Family[PlaybookHead]):
     entity = ENTITY
     kinds = KINDS
     creates = frozenset({RECORDED.name})
+    bulk: ClassVar[Bulk | None] = BULK
 
     def fold(
         self, head: PlaybookHead | None, record: Record, payload: dict[str, Any]

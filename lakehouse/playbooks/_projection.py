@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from lakehouse._columns import columns, text_list
 from lakehouse._search import SearchProjection, search_table
+from lakehouse.playbooks._bulk import PLAYBOOKS, SEARCH
 from lakehouse.playbooks._models import KINDS, PlaybookHead
 from projections import Changes, Event, Policy, Projection, Table
 
@@ -41,6 +43,7 @@ class PlaybooksProjection(Projection):
     # where a stop would freeze the whole table at that record for good
     policy: ClassVar[Policy] = "skip"
     tables: ClassVar[tuple[Table, ...]] = (PLAYBOOKS_TABLE,)
+    columnar: ClassVar[Mapping[str, str]] = {"playbooks": PLAYBOOKS}
 
     def apply(self, event: Event[PlaybookHead], changes: Changes) -> None:
         """Set the playbook's row."""
@@ -73,6 +76,7 @@ class PlaybookSearchProjection(SearchProjection):
     name = "playbook_search"
     kinds = _KINDS
     tables: ClassVar[tuple[Table, ...]] = (search_table("playbook_search", "id"),)
+    columnar: ClassVar[Mapping[str, str]] = {"playbook_search": SEARCH}
 
     def apply(self, event: Event[PlaybookHead], changes: Changes) -> None:
         """Index the playbook's query; a retired playbook leaves the index."""

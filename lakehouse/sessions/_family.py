@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from journal import Record
 from lakehouse._errors import RecordUnfoldable
-from lakehouse._family import Family
+from lakehouse._family import Bulk, Family
+from lakehouse.sessions._bulk import BULK
 from lakehouse.sessions._models import ENTITY, KINDS, RECORDED, SessionHead
 
 
@@ -17,6 +18,7 @@ class SessionsFamily(Family[SessionHead]):
     entity = ENTITY
     kinds = KINDS
     creates = frozenset({RECORDED.name})
+    bulk: ClassVar[Bulk | None] = BULK
 
     def fold(
         self, head: SessionHead | None, record: Record, payload: dict[str, Any]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from lakehouse._columns import columns, json_text
+from lakehouse.sessions._bulk import ATTEMPTS, SESSIONS
 from lakehouse.sessions._models import KINDS, SessionHead
 from projections import Changes, Event, Policy, Projection, Table
 
@@ -50,6 +52,7 @@ class SessionsProjection(Projection):
     # where a stop would freeze the whole table at that record for good
     policy: ClassVar[Policy] = "skip"
     tables: ClassVar[tuple[Table, ...]] = (SESSIONS_TABLE, ATTEMPTS_TABLE)
+    columnar: ClassVar[Mapping[str, str]] = {"sessions": SESSIONS, "session_attempts": ATTEMPTS}
 
     def apply(self, event: Event[SessionHead], changes: Changes) -> None:
         """Set the session's row and append its attempts."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from journal import Record
-from lakehouse._family import Family, unknown_entity
+from lakehouse._family import Bulk, Family, unknown_entity
+from lakehouse.traces._bulk import BULK
 from lakehouse.traces._models import (
     ADDED,
     CONTENT_INDEX,
@@ -35,6 +36,7 @@ class TracesFamily(Family[TraceHead]):
     kinds = KINDS
     creates = frozenset({ADDED.name, REVISED.name})
     indexes = (CONTENT_INDEX,)
+    bulk: ClassVar[Bulk | None] = BULK
 
     def fold(
         self, head: TraceHead | None, record: Record, payload: dict[str, Any]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from lakehouse._columns import columns, json_text, text_list
 from lakehouse._search import SearchProjection, search_table
+from lakehouse.traces._bulk import REVISIONS, SEARCH, TRACES
 from lakehouse.traces._models import KINDS, SUPERSEDED, TraceHead
 from projections import Changes, Event, Policy, Projection, Table
 
@@ -59,6 +61,7 @@ class TracesProjection(Projection):
     # where a stop would freeze the whole table at that record for good
     policy: ClassVar[Policy] = "skip"
     tables: ClassVar[tuple[Table, ...]] = (TRACES_TABLE, REVISIONS_TABLE)
+    columnar: ClassVar[Mapping[str, str]] = {"traces": TRACES, "trace_revisions": REVISIONS}
 
     def apply(self, event: Event[TraceHead], changes: Changes) -> None:
         """Set the trace's row and append its revision."""
@@ -108,6 +111,7 @@ class TraceSearchProjection(SearchProjection):
     name = "trace_search"
     kinds = _KINDS
     tables: ClassVar[tuple[Table, ...]] = (search_table("trace_search", "uid"),)
+    columnar: ClassVar[Mapping[str, str]] = {"trace_search": SEARCH}
 
     def apply(self, event: Event[TraceHead], changes: Changes) -> None:
         """Index the trace's current text; a superseded trace leaves the index."""
