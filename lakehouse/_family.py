@@ -77,17 +77,19 @@ class Bulk:
     (seq, ts, writer, kind, entity, id, rev, v, payload JSON): see lakehouse/_bulk.py.
 
     `prepare` makes the relations the family's projections select their tables from
-    (`Projection.columnar`); `refusals` selects the seq of every record of the family
-    this SQL cannot take exactly as `Family.fold` and the projections do, and any such
-    record sends the whole fold back to Python, record by record; `heads` reads every
-    head and secondary index from what `prepare` made, by table then key. Each
-    (table, JSON column, text column) of `sorted_json` gets the JSON as compact text with
-    sorted keys (`lakehouse._columns.json_text`), which SQL cannot write.
+    (`Projection.columnar`) and `refusals` reads. `refusals` selects the seq of every
+    record of the family this SQL cannot take exactly as `Family.fold` and the
+    projections do; any such record sends the whole fold back to Python, record by
+    record. `heads` reads every head and secondary index from what `prepare` made, by
+    table then key, each as its JSON text (decoding it must give what `fold` gives; the
+    key order may differ). Each (table, JSON column, text column) of `sorted_json` gets
+    the JSON as compact text with sorted keys (`lakehouse._columns.json_text`), which SQL
+    cannot write.
     """
 
     prepare: tuple[str, ...]
     refusals: str
-    heads: Callable[[Any], dict[str, dict[str, Any]]]
+    heads: Callable[[Any], dict[str, dict[str, str]]]
     sorted_json: tuple[tuple[str, str, str], ...] = ()
 
 

@@ -20,8 +20,10 @@ records after that up to `seq`, so every answer is what it would be without the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, overload
+
+import orjson
 
 from journal import Record
 from lakehouse._errors import SnapshotDamaged
@@ -54,6 +56,9 @@ class Heads:
         self._folded: dict[_Key, Head | None] = {}
         self._index: dict[_Key, list[str]] = {}
         self._keys: dict[str, dict[str, Any]] = {}
+        # tables set in bulk as JSON text (`put(..., encoded=True)`): read like a snapshot's
+        # entries, decoded when asked for, and handed to the snapshot writer as they are
+        self._encoded: dict[str, dict[str, str | bytes]] = {}
 
     def _rebase(self, damage: SnapshotDamaged) -> None:
         """Start again from the fallback's older snapshot: the damaged one is never read again.
@@ -123,10 +128,18 @@ class Heads:
         if isinstance(idempotency, dict) and isinstance(idempotency.get("key"), str):
             self._keys[idempotency["key"]] = _key_result(record, idempotency)
 
-    def put(self, table: str, values: dict[str, Any]) -> None:
+    def put(self, table: str, values: Mapping[str, Any], *, encoded: bool = False) -> None:
         """Set every entry of a table (an entity, a family's index, or the keys) at once:
-        what a fold in bulk computed (lakehouse/_bulk.py), in place of folding records."""
-        if table == KEYS:
+        what a fold in bulk computed (lakehouse/_bulk.py), in place of folding records.
+
+        `encoded`: each value is its JSON text, kept as it is until someone asks for it
+        (a rebuild only writes them into the checkpoint's snapshot). Only for a table
+        nothing was folded into, on heads without a snapshot.
+        """
+        if encoded:
+            assert self.snapshot is None, "encoded heads go on heads without a snapshot"
+            self._encoded.setdefault(table, {}).update(values)
+        elif table == KEYS:
             self._keys.update(values)
         elif table in self.families:
             self._folded.update(((table, key), value) for key, value in values.items())
@@ -184,7 +197,8 @@ class Heads:
                 return self.snapshot.get(table, key)
             except SnapshotDamaged as damage:
                 self._rebase(damage)
-        return None
+        text = self._encoded.get(table, {}).get(key)
+        return None if text is None else orjson.loads(text)
 
     def _stored_items(self, table: str) -> dict[str, Any]:
         """Every entry of a snapshot table ({} without a snapshot)."""
@@ -193,7 +207,7 @@ class Heads:
                 return dict(self.snapshot.items(table))
             except SnapshotDamaged as damage:
                 self._rebase(damage)
-        return {}
+        return {key: orjson.loads(text) for key, text in self._encoded.get(table, {}).items()}
 
     @overload
     def all(self, entity: Family[H]) -> Iterator[tuple[str, H]]: ...
@@ -229,6 +243,9 @@ class Heads:
             out[entity] = {}
             for index in family.indexes:
                 out[index] = {}
+        for table, texts in self._encoded.items():  # written as they are (orjson.Fragment)
+            encoded = {key: orjson.Fragment(text) for key, text in texts.items()}
+            out[table] = encoded | out.get(table, {})
         for entity, id in [*self._pending, *self._folded]:
             out[entity][id] = self.get(entity, id)
         for index, value in self._index:
@@ -241,8 +258,12 @@ class Heads:
             rebases = self._rebases
             out: dict[str, dict[str, Any]] = {}
             for table, changed in self.changed().items():
-                whole = self._stored_items(table)
-                whole.update(changed)
+                whole = self._stored_items(table)  # the encoded ones decoded
+                whole.update(
+                    (key, value)
+                    for key, value in changed.items()
+                    if key not in whole or not isinstance(value, orjson.Fragment)
+                )
                 out[table] = {key: value for key, value in whole.items() if value is not None}
             if self._rebases == rebases:
                 return out

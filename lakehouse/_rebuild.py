@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from checkpoints import Checkpoint, CheckpointStore
 from journal import check_dir, file_sha256, remove_tree
+from lakehouse._bulk import bulk_fold
 from lakehouse._readmodels import (
     META,
     Fold,
@@ -175,8 +176,14 @@ def rebuild(
     everything: bool = False,
     progress: Progress | None = None,
     resume_every: int = RESUME_EVERY,
+    bulk: bool = True,
 ) -> RebuildReport:
-    """Rebuild projections from genesis (named ones, all, or the stale ones) into a checkpoint."""
+    """Rebuild projections from genesis (named ones, all, or the stale ones) into a checkpoint.
+
+    In bulk (lakehouse/_bulk.py: one pass of SQL) where the history allows it, unless
+    `bulk` is False; else record by record, leaving a resume point every `resume_every`
+    records so that a killed rebuild carries on where it stopped.
+    """
     projections = store.projections()
     if everything:
         chosen = projections
@@ -191,19 +198,32 @@ def rebuild(
     # before any work if a symlink stands on the way (tests/lakehouse/test_symlinks.py)
     check_dir(store.root, "projections/cache", create=True)
     shadow = CheckpointStore(store.root / LEFTOVER)
-    rebuilt, resumed = _fold_with_resume(
-        store, shadow, chosen=chosen, upto=upto, progress=progress, every=resume_every
-    )
+    # in bulk (SQL) if the history allows it, which needs no resume points: it is one pass
+    done = bulk_fold(store, chosen, upto=upto) if bulk else None
+    resumed = 0
+    if done is not None:
+        folds, con = list(done.folds), done.con
+    else:
+        rebuilt, resumed = _fold_with_resume(
+            store, shadow, chosen=chosen, upto=upto, progress=progress, every=resume_every
+        )
+        folds, con = [rebuilt], connect_models(store.root, locked=False)
     others = [p for p in projections if p not in chosen]
-    folds = [rebuilt]
-    for base, group in bases(store.checkpoints.list(), others, at_most=upto, verify=True).values():
-        folds.append(fold(store, base, group, upto=upto))
-    parts: list[Part] = [part for done in folds for part in done.parts]
-    models = ReadModels(connect_models(store.root, locked=False), parts, upto)
+    try:
+        listed = store.checkpoints.list()
+        for base, group in bases(listed, others, at_most=upto, verify=True).values():
+            folds.append(fold(store, base, group, upto=upto))
+        parts: list[Part] = [part for done in folds for part in done.parts]
+        models = ReadModels(con, parts, upto)
+    except BaseException:
+        con.close()
+        raise
     try:
         checkpoint = _publish(store, store.checkpoints, models, folds, replace=True)
     finally:
         models.close()
+        if done is not None:
+            done.close()
     remove_tree(store.root, LEFTOVER)
     store.forget_heads()
     return RebuildReport(

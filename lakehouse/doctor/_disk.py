@@ -16,6 +16,7 @@ from pathlib import Path
 
 from checkpoints import Checkpoint, CheckpointStore, classify_entry
 from journal import Finding, LakehouseError, file_sha256, is_segment_name, unsafe_entries
+from lakehouse._bulk import SPILL
 from lakehouse._snapshot import CHECKS, CRC32
 from lakehouse.doctor._context import Context
 
@@ -199,6 +200,16 @@ def check_strays(ctx: Context) -> None:
             "stray_temp_dir",
             f"{path.relative_to(root)} is the scratch directory of a verify that was killed "
             "(or is running now)",
+            hint="'lakehouse doctor --repair' deletes it once it is old",
+            path=str(path.relative_to(root)),
+        )
+    for path in sorted(cache.glob(SPILL + "*")) if cache.is_dir() else []:
+        ctx.report.count("stray_temp")
+        ctx.add(
+            "warning",
+            "stray_temp_dir",
+            f"{path.relative_to(root)} is where a rebuild that was killed (or is running now) "
+            "spilled what did not fit in its memory budget",
             hint="'lakehouse doctor --repair' deletes it once it is old",
             path=str(path.relative_to(root)),
         )

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from lakehouse._bulksql import epoch, not_bigint, not_text, not_texts, text_list
 from lakehouse._family import Bulk
 from lakehouse.playbooks._models import ENTITY, RECORDED, RETIRED
@@ -67,35 +65,21 @@ FROM (SELECT * FROM playbook_states {_LATEST}) WHERE NOT retired
 """
 
 _HEADS = f"""
-SELECT id, recorded, retired, json_extract_string(reason_json, '$'), created_seq, created_at,
-    rev, seq, ts
+SELECT id, json_object('id', id, 'query', json_extract(recorded, '$.query'),
+    'endorsed', json_extract(recorded, '$.endorsed'),
+    'target_count', json_extract(recorded, '$.target_count'),
+    'fingerprint', json_extract(recorded, '$.fingerprint'),
+    'kind', json_extract(recorded, '$.kind'), 'retired', retired,
+    'retired_reason', json_extract_string(reason_json, '$'), 'created_seq', created_seq,
+    'created_at', created_at, 'rev', rev, 'updated_seq', seq, 'updated_at', ts
+)::VARCHAR
 FROM playbook_states {_LATEST}
 """
 
 
-def heads(con: Any) -> dict[str, dict[str, Any]]:
-    """Every playbook's head, as lakehouse/playbooks/_family.py folds it."""
-    playbooks: dict[str, Any] = {}
-    cursor = con.execute(_HEADS)
-    while rows := cursor.fetchmany(10_000):
-        for id, recorded, retired, reason, created_seq, created_at, rev, seq, ts in rows:
-            payload = orjson.loads(recorded)
-            playbooks[id] = {
-                "id": id,
-                "query": payload.get("query"),
-                "endorsed": payload.get("endorsed"),
-                "target_count": payload.get("target_count"),
-                "fingerprint": payload.get("fingerprint"),
-                "kind": payload.get("kind"),
-                "retired": bool(retired),
-                "retired_reason": reason,
-                "created_seq": created_seq,
-                "created_at": created_at,
-                "rev": rev,
-                "updated_seq": seq,
-                "updated_at": ts,
-            }
-    return {ENTITY: playbooks}
+def heads(con: Any) -> dict[str, dict[str, str]]:
+    """Every playbook's head (JSON), as lakehouse/playbooks/_family.py folds it."""
+    return {ENTITY: dict(con.execute(_HEADS).fetchall())}
 
 
 BULK = Bulk(prepare=(STATES,), refusals=REFUSALS, heads=heads)

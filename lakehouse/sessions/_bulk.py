@@ -10,50 +10,51 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from lakehouse._bulksql import boolean, not_boolean, not_text
 from lakehouse._family import Bulk
 from lakehouse.sessions._models import ENTITY
 
 _TEXTS = ("model", "outcome", "started_at", "ended_at", "content_hash")
 
+_PATHS = ("id", *_TEXTS, "grounded_in_roster", "attempts", "timings")
+# every payload value the projection reads, parsed out once (SQL NULL: the key is absent)
 STATES = f"""
 CREATE OR REPLACE TEMP TABLE session_states AS
 SELECT seq, ts, id, rev, payload,
-    coalesce(CAST(json_extract(payload, '$.attempts') AS JSON[]), []) AS attempts,
-    CASE WHEN coalesce(json_type(payload, '$.timings'), 'NULL') <> 'NULL'
-        THEN json_extract(payload, '$.timings') END AS timings_json,
+    {", ".join(f"f[{n}] AS {name}_j" for n, name in enumerate(_PATHS, 1))},
+    CASE WHEN json_type(f[{_PATHS.index("attempts") + 1}]) = 'ARRAY'
+        THEN CAST(f[{_PATHS.index("attempts") + 1}] AS JSON[]) ELSE [] END AS attempts,
+    CASE WHEN coalesce(json_type(f[{_PATHS.index("timings") + 1}]), 'NULL') <> 'NULL'
+        THEN f[{_PATHS.index("timings") + 1}] END AS timings_json,
     CAST(NULL AS VARCHAR) AS timings
-FROM records WHERE entity = '{ENTITY}'
+FROM (
+    SELECT *, json_extract(payload, [{", ".join(f"'$.{name}'" for name in _PATHS)}]) AS f
+    FROM records WHERE entity = '{ENTITY}'
+)
 """
 
-_ATTEMPT_FIELDS = " OR ".join(
-    f"NOT json_exists(x, '$.{key}') OR {not_text('x', f'$.{key}')}"
-    for key in ("prompt", "raw", "verdict")
-)
+_ATTEMPT_FIELDS = " OR ".join(f"a[{n}] IS NULL OR {not_text(f'a[{n}]', '$')}" for n in (1, 2, 3))
 REFUSALS = f"""
-SELECT seq FROM records WHERE entity = '{ENTITY}' AND (
-    json_exists(payload, '$.id')
-    OR {" OR ".join(not_text("payload", f"$.{key}") for key in _TEXTS)}
-    OR {not_boolean("payload", "$.grounded_in_roster")}
-    OR coalesce(json_type(payload, '$.attempts'), 'NULL') NOT IN ('ARRAY', 'NULL')
-    OR (json_type(payload, '$.attempts') = 'ARRAY' AND len(list_filter(
-        CAST(json_extract(payload, '$.attempts') AS JSON[]),
-        lambda x: x IS NULL OR json_type(x) <> 'OBJECT' OR {_ATTEMPT_FIELDS})) > 0)
-)
+SELECT seq FROM session_states WHERE id_j IS NOT NULL
+    OR {" OR ".join(not_text(f"{key}_j", "$") for key in _TEXTS)}
+    OR {not_boolean("grounded_in_roster_j", "$")}
+    OR coalesce(json_type(attempts_j), 'NULL') NOT IN ('ARRAY', 'NULL')
+    OR len(list_filter(attempts, lambda x: x IS NULL OR json_type(x) <> 'OBJECT')) > 0
+    OR len(list_filter(
+        list_transform(attempts, lambda x: json_extract(x, ['$.prompt', '$.raw', '$.verdict'])),
+        lambda a: {_ATTEMPT_FIELDS})) > 0
 """
 
 SESSIONS = f"""
 SELECT id,
-    json_extract_string(payload, '$.model') AS model,
-    json_extract_string(payload, '$.outcome') AS outcome,
-    {boolean("payload", "$.grounded_in_roster")} AS grounded_in_roster,
+    json_extract_string(model_j, '$') AS model,
+    json_extract_string(outcome_j, '$') AS outcome,
+    {boolean("grounded_in_roster_j", "$")} AS grounded_in_roster,
     len(attempts)::BIGINT AS attempts,
     timings,
-    json_extract_string(payload, '$.started_at') AS started_at,
-    json_extract_string(payload, '$.ended_at') AS ended_at,
-    json_extract_string(payload, '$.content_hash') AS content_hash,
+    json_extract_string(started_at_j, '$') AS started_at,
+    json_extract_string(ended_at_j, '$') AS ended_at,
+    json_extract_string(content_hash_j, '$') AS content_hash,
     rev, seq AS created_seq, ts AS created_at
 FROM session_states QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1
 """
@@ -67,21 +68,17 @@ FROM session_states s, LATERAL (SELECT unnest(range(1, len(s.attempts) + 1)) AS 
 """
 
 _HEADS = """
-SELECT id, payload, rev, seq, ts
+SELECT id, json_merge_patch(
+    json_merge_patch(payload, '{"idempotency": null}'),
+    json_object('id', id, 'rev', rev, 'created_seq', seq, 'created_at', ts)
+)::VARCHAR
 FROM session_states QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1
 """
 
 
-def heads(con: Any) -> dict[str, dict[str, Any]]:
-    """Every session's head, as lakehouse/sessions/_family.py folds it."""
-    sessions: dict[str, Any] = {}
-    cursor = con.execute(_HEADS)
-    while rows := cursor.fetchmany(10_000):
-        for id, payload, rev, seq, ts in rows:
-            body = orjson.loads(payload)
-            body.pop("idempotency", None)
-            sessions[id] = {"id": id, **body, "rev": rev, "created_seq": seq, "created_at": ts}
-    return {ENTITY: sessions}
+def heads(con: Any) -> dict[str, dict[str, str]]:
+    """Every session's head (JSON), as lakehouse/sessions/_family.py folds it."""
+    return {ENTITY: dict(con.execute(_HEADS).fetchall())}
 
 
 BULK = Bulk(

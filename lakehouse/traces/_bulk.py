@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from lakehouse._bulksql import epoch, not_text, not_texts, text_list
 from lakehouse._family import Bulk
 from lakehouse.traces._models import (
@@ -36,37 +34,43 @@ _FRESH = f"kind IN ('{ADDED.name}', '{REVISED.name}')"
 _BODY = f"kind IN ('{ADDED.name}', '{REVISED.name}', '{UPDATED.name}')"
 _RUN = "PARTITION BY id, epoch ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
 
+_PATHS = ("text", "content", "tags", "content_hash", "predecessor", "successor", "reason")
+# every payload value the fold reads, parsed out once (SQL NULL: the key is absent; JSON
+# null: it is there, null), with each record's epoch
+FIELDS = f"""
+CREATE OR REPLACE TEMP TABLE trace_fields AS
+SELECT seq, ts, kind, id, rev, {_FRESH} AS fresh, {_BODY} AS body, {epoch(_FRESH)} AS epoch,
+    {", ".join(f"f[{n}] AS {name}_j" for n, name in enumerate(_PATHS, 1))}
+FROM (
+    SELECT *, json_extract(payload, [{", ".join(f"'$.{name}'" for name in _PATHS)}]) AS f
+    FROM records WHERE entity = '{ENTITY}'
+)
+"""
+
 STATES = f"""
 CREATE OR REPLACE TEMP TABLE trace_states AS
-WITH r AS (
-    SELECT seq, ts, kind, id, rev, payload, {_FRESH} AS fresh, {_BODY} AS body
-    FROM records WHERE entity = '{ENTITY}'
-), e AS (
-    SELECT *, {epoch("fresh")} AS epoch FROM r
-), s AS (
+WITH s AS (
     SELECT seq, ts, kind, id, rev, epoch,
         first_value(seq) OVER run AS created_seq,
         first_value(ts) OVER run AS created_at,
-        first_value(json_extract_string(payload, '$.predecessor')) OVER run AS predecessor,
-        last_value(CASE WHEN body THEN payload END IGNORE NULLS) OVER run AS body_payload,
-        last_value(CASE WHEN body AND json_exists(payload, '$.tags')
-            THEN json_extract(payload, '$.tags') END IGNORE NULLS) OVER run AS tags_json,
-        last_value(CASE WHEN body AND json_exists(payload, '$.content_hash')
-            THEN json_extract(payload, '$.content_hash') END IGNORE NULLS) OVER run AS hash_json,
+        first_value(json_extract_string(predecessor_j, '$')) OVER run AS predecessor,
+        last_value(CASE WHEN body THEN {{'text': text_j, 'content': content_j}} END IGNORE NULLS)
+            OVER run AS latest_body,
+        last_value(CASE WHEN body THEN tags_j END IGNORE NULLS) OVER run AS tags_json,
+        last_value(CASE WHEN body THEN content_hash_j END IGNORE NULLS) OVER run AS hash_json,
         sum((kind = '{REPLAYED.name}')::INTEGER) OVER run AS replays,
-        last_value(CASE WHEN kind = '{SUPERSEDED.name}'
-            THEN json_extract(payload, '$.successor') END IGNORE NULLS) OVER run AS successor_json,
+        last_value(CASE WHEN kind = '{SUPERSEDED.name}' THEN successor_j END IGNORE NULLS)
+            OVER run AS successor_json,
         bool_or(kind = '{RETIRED.name}') OVER run AS retired,
-        last_value(CASE WHEN kind = '{RETIRED.name}'
-            THEN coalesce(json_extract(payload, '$.reason'), 'null'::JSON) END IGNORE NULLS)
-            OVER run AS reason_json
-    FROM e
+        last_value(CASE WHEN kind = '{RETIRED.name}' THEN coalesce(reason_j, 'null'::JSON) END
+            IGNORE NULLS) OVER run AS reason_json
+    FROM trace_fields
     WINDOW run AS ({_RUN})
 )
 SELECT seq, ts, kind, id, rev, epoch, created_seq, created_at, predecessor,
-    json_extract_string(body_payload, '$.text') AS text,
-    CASE WHEN coalesce(json_type(body_payload, '$.content'), 'NULL') <> 'NULL'
-        THEN json_extract(body_payload, '$.content') END AS content_json,
+    json_extract_string(latest_body.text, '$') AS text,
+    CASE WHEN coalesce(json_type(latest_body.content), 'NULL') <> 'NULL'
+        THEN latest_body.content END AS content_json,
     CAST(NULL AS VARCHAR) AS content,
     tags_json,
     {text_list("tags_json")} AS tags,
@@ -80,69 +84,50 @@ FROM s
 """
 
 REFUSALS = f"""
-SELECT seq FROM (
-    SELECT seq, kind, payload, {epoch(_FRESH)} AS epoch FROM records WHERE entity = '{ENTITY}'
-) WHERE epoch = 0
-    OR ({_FRESH} AND {not_text("payload", "$.predecessor")})
-    OR ({_BODY} AND ({not_text("payload", "$.text")}
-        OR {not_text("payload", "$.content_hash")} OR {not_texts("payload", "$.tags")}))
-    OR (kind = '{SUPERSEDED.name}' AND (NOT json_exists(payload, '$.successor')
-        OR {not_text("payload", "$.successor")}))
-    OR (kind = '{RETIRED.name}' AND {not_text("payload", "$.reason")})
+SELECT seq FROM trace_fields WHERE epoch = 0
+    OR (fresh AND {not_text("predecessor_j", "$")})
+    OR (body AND ({not_text("text_j", "$")} OR {not_text("content_hash_j", "$")}
+        OR {not_texts("tags_j", "$")}))
+    OR (kind = '{SUPERSEDED.name}' AND (successor_j IS NULL OR {not_text("successor_j", "$")}))
+    OR (kind = '{RETIRED.name}' AND {not_text("reason_j", "$")})
 """
 
+# a head's JSON; "tags" and "content_hash" only if a record gave them (as the fold has it)
 _HEADS = """
-SELECT id, text, content_json, predecessor, successor, retired, retired_reason, replays,
-    created_seq, created_at, rev, seq, ts, tags_json, hash_json
-FROM trace_states QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1
+SELECT id, CASE
+    WHEN tags_json IS NULL AND hash_json IS NULL THEN head
+    WHEN hash_json IS NULL THEN left(head, -1) || ',"tags":' || tags_json || '}'
+    WHEN tags_json IS NULL THEN left(head, -1) || ',"content_hash":' || hash_json || '}'
+    ELSE left(head, -1) || ',"tags":' || tags_json || ',"content_hash":' || hash_json || '}'
+END FROM (
+    SELECT id, tags_json::VARCHAR AS tags_json, hash_json::VARCHAR AS hash_json,
+        json_object('uid', id, 'text', text, 'content', content_json,
+            'predecessor', predecessor, 'successor', successor, 'retired', retired,
+            'retired_reason', retired_reason, 'replays', replays, 'created_seq', created_seq,
+            'created_at', created_at, 'rev', rev, 'updated_seq', seq, 'updated_at', ts
+        )::VARCHAR AS head
+    FROM trace_states QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1
+)
 """
-_CONTENT_INDEX = f"""
-SELECT hash, list(id ORDER BY last_seq) FROM (
-    SELECT json_extract_string(payload, '$.content_hash') AS hash, id, max(seq) AS last_seq
-    FROM records
-    WHERE entity = '{ENTITY}' AND json_type(payload, '$.content_hash') = 'VARCHAR'
+_CONTENT_INDEX = """
+SELECT hash, to_json(list(id ORDER BY last_seq))::VARCHAR FROM (
+    SELECT json_extract_string(content_hash_j, '$') AS hash, id, max(seq) AS last_seq
+    FROM trace_fields WHERE json_type(content_hash_j) = 'VARCHAR'
     GROUP BY ALL
 ) GROUP BY hash
 """
 
 
-def _loads(text: str | None) -> Any:
-    return None if text is None else orjson.loads(text)
-
-
-def heads(con: Any) -> dict[str, dict[str, Any]]:
-    """Every trace's head, as the Python fold leaves it, and the content-hash index."""
-    traces: dict[str, Any] = {}
-    cursor = con.execute(_HEADS)
-    while rows := cursor.fetchmany(10_000):
-        for row in rows:
-            uid = row[0]
-            head: dict[str, Any] = {
-                "uid": uid,
-                "text": row[1],
-                "content": _loads(row[2]),
-                "predecessor": row[3],
-                "successor": row[4],
-                "retired": bool(row[5]),
-                "retired_reason": row[6],
-                "replays": row[7],
-                "created_seq": row[8],
-                "created_at": row[9],
-                "rev": row[10],
-                "updated_seq": row[11],
-                "updated_at": row[12],
-            }
-            if row[13] is not None:
-                head["tags"] = orjson.loads(row[13])
-            if row[14] is not None:
-                head["content_hash"] = orjson.loads(row[14])
-            traces[uid] = head
-    index = dict(con.execute(_CONTENT_INDEX).fetchall())
-    return {ENTITY: traces, CONTENT_INDEX: index}
+def heads(con: Any) -> dict[str, dict[str, str]]:
+    """Every trace's head, as the Python fold leaves it, and the content-hash index (JSON)."""
+    return {
+        ENTITY: dict(con.execute(_HEADS).fetchall()),
+        CONTENT_INDEX: dict(con.execute(_CONTENT_INDEX).fetchall()),
+    }
 
 
 BULK = Bulk(
-    prepare=(STATES,),
+    prepare=(FIELDS, STATES),
     refusals=REFUSALS,
     heads=heads,
     sorted_json=(("trace_states", "content_json", "content"),),

@@ -152,14 +152,13 @@ def both(
         got = bulk_fold(store, chosen, upto=upto)
         if got is None:
             return None, expected
-        con, folds = got
-        bulk = ReadModels(con, [part for done in folds for part in done.parts], upto)
+        bulk = ReadModels(got.con, [part for done in got.folds for part in done.parts], upto)
         try:
-            return (bulk.state_digest(), folds[0].heads.tables()), expected
+            return (bulk.state_digest(), got.folds[0].heads.tables()), expected
         finally:
             bulk.close()
-            for done in folds:
-                done.close()
+            got.close()
+            assert not list((root / "projections" / "cache").glob("spill-*"))
 
 
 @settings(
@@ -262,8 +261,5 @@ def test_a_projection_without_sql_that_reads_heads_keeps_the_fold_in_python(empt
         assert bulk_fold(store, [*chosen, Plain()], upto=store.journal.head_seq or 0) is None
         got = bulk_fold(store, chosen, upto=store.journal.head_seq or 0)
         assert got is not None
-        con, folds = got
-        con.close()
-        for done in folds:
-            assert isinstance(done, Fold)
-            done.close()
+        assert all(isinstance(done, Fold) for done in got.folds)
+        got.close()

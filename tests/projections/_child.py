@@ -15,7 +15,7 @@ traceback on stderr and exits non-zero. Roles:
                                    for a line, check the same models again and fresh ones
     stall STORE                    list the checkpoints, print "listed", wait for a line,
                                    then open the read models from that listing and check
-    rebuild STORE --resume-every R [--kill-step K | --kill-seq J]
+    rebuild STORE --resume-every R [--kill-step K | --kill-seq J] [--record-by-record]
                                    rebuild everything; print each checkpoint `_step` and
                                    SIGKILL itself at the K-th step, or when the fold first
                                    feeds record seq J
@@ -353,7 +353,9 @@ def stall(path: Path) -> int:
     return 0
 
 
-def rebuild_child(path: Path, resume_every: int, kill_step: int, kill_seq: int) -> int:
+def rebuild_child(
+    path: Path, resume_every: int, kill_step: int, kill_seq: int, *, bulk: bool
+) -> int:
     """Rebuild everything, printing each step; SIGKILL at step `kill_step` or seq `kill_seq`."""
     import checkpoints._write as write
     from lakehouse import Store
@@ -379,7 +381,7 @@ def rebuild_child(path: Path, resume_every: int, kill_step: int, kill_seq: int) 
     write._step = step
     Changes.feed = feed_or_die  # type: ignore[method-assign]
     with Store.open(path, checkpoint_every=0) as store:
-        report = rebuild(store, everything=True, resume_every=resume_every)
+        report = rebuild(store, everything=True, resume_every=resume_every, bulk=bulk)
     say("done", orjson.dumps(report.to_dict()).decode())
     return 0
 
@@ -461,6 +463,7 @@ def main() -> int:
     parser.add_argument("--kill-step", type=int, default=0)
     parser.add_argument("--kill-seq", type=int, default=0)
     parser.add_argument("--pause", action="store_true")
+    parser.add_argument("--record-by-record", action="store_true")
     args = parser.parse_args()
     roles: dict[str, Callable[[], int]] = {
         "reader": lambda: reader(args.store, args.min_reads),
@@ -468,7 +471,11 @@ def main() -> int:
         "hold": lambda: hold(args.store),
         "stall": lambda: stall(args.store),
         "rebuild": lambda: rebuild_child(
-            args.store, args.resume_every, args.kill_step, args.kill_seq
+            args.store,
+            args.resume_every,
+            args.kill_step,
+            args.kill_seq,
+            bulk=not args.record_by_record,
         ),
         "journal-reader": lambda: journal_reader(args.store, args.min_reads, args.pause),
     }

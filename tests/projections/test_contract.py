@@ -516,7 +516,7 @@ def _fail_final_publish(monkeypatch: pytest.MonkeyPatch, store: Store, every: in
     with monkeypatch.context() as patch:
         patch.setattr(rebuild_module, "_publish", publish)
         with pytest.raises(PublishFailed):
-            rebuild(store, everything=True, resume_every=every)
+            rebuild(store, everything=True, resume_every=every, bulk=False)
     assert calls == [1] and store.checkpoints.list() == []
     head = store.journal.head_seq or 0
     points = sorted(int(p.name.split("-")[1]) for p in _shadow(store).iterdir())
@@ -540,7 +540,7 @@ def test_a_rebuild_never_resumes_from_a_damaged_resume_point(
         data = bytearray(damaged.read_bytes())
         data[len(data) // 2] ^= 0x01
         damaged.write_bytes(bytes(data))
-        report = rebuild(store, everything=True, resume_every=7)
+        report = rebuild(store, everything=True, resume_every=7, bulk=False)
         assert report.resumed_from == points[-2]
         resumed_files = _checkpoint_bytes(store)
         rebuild(store, everything=True)
@@ -557,7 +557,7 @@ def test_a_failed_rebuild_resumes_from_its_last_resume_point(
         points = _fail_final_publish(monkeypatch, store, every)
         shadow = _shadow(store)
 
-        report = rebuild(store, everything=True, resume_every=every)
+        report = rebuild(store, everything=True, resume_every=every, bulk=False)
         assert report.resumed_from == points[-1] > 0
         assert report.checkpoint is not None and report.checkpoint.seq == head
         assert not shadow.exists()

@@ -37,11 +37,13 @@ from typing import Any
 
 import orjson
 import pytest
+from click.testing import CliRunner
 
 from checkpoints import CheckpointStore
 from journal import Journal, Record
 from lakehouse import Store
 from lakehouse._rebuild import rebuild
+from lakehouse.cli import cli as lakehouse_cli
 from tests.projections._child import (
     CLI_QUERY,
     History,
@@ -378,7 +380,7 @@ class KillStore:
         clean = root.parent / "clean"
         shutil.copytree(root, clean)
         with Store.open(clean, checkpoint_every=0) as store:
-            report = rebuild(store, everything=True, resume_every=RESUME_EVERY)
+            report = rebuild(store, everything=True, resume_every=RESUME_EVERY, bulk=False)
         assert report.resumed_from == 0 and report.to_dict()["seq"] == self.head
         assert _digest(clean) == self.digest, "merge-on-read and a clean rebuild differ"
         self.steps = self.dry_run(root.parent / "dry")
@@ -406,9 +408,11 @@ def kill_store(tmp_path_factory: pytest.TempPathFactory) -> KillStore:
     return KillStore(tmp_path_factory.mktemp("kill") / "template")
 
 
-def _rebuild_child(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _rebuild_child(root: Path, *args: str, bulk: bool = False) -> subprocess.CompletedProcess[str]:
+    """A rebuild in a child: record by record (resume points and all), or in bulk."""
+    how = () if bulk else ("--record-by-record",)
     return subprocess.run(
-        [*CHILD, "rebuild", str(root), "--resume-every", str(RESUME_EVERY), *args],
+        [*CHILD, "rebuild", str(root), "--resume-every", str(RESUME_EVERY), *how, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -427,10 +431,10 @@ def _step_index(steps: list[str], create: str, name: str, nth: int) -> int:
     return found[nth] + 1
 
 
-def _kill(kill_store: KillStore, root: Path, *args: str) -> str:
+def _kill(kill_store: KillStore, root: Path, *args: str, bulk: bool = False) -> str:
     """Copy the template to `root` and run a rebuild there that SIGKILLs itself."""
     shutil.copytree(kill_store.root, root)
-    done = _rebuild_child(root, *args)
+    done = _rebuild_child(root, *args, bulk=bulk)
     assert done.returncode == -signal.SIGKILL, done.stderr
     last = done.stdout.splitlines()[-1]
     assert last.startswith("killed at "), last
@@ -450,7 +454,7 @@ def _check_after_kill(kill_store: KillStore, root: Path, *, resumed: int) -> Non
     scanned = {f.checkpoint for f in findings if f.code == "stray_temp_dir"}
     assert set(temps) <= scanned, "scan() does not name a stray temp dir"
     with Store.open(root, checkpoint_every=0) as store:
-        report = rebuild(store, everything=True, resume_every=RESUME_EVERY)
+        report = rebuild(store, everything=True, resume_every=RESUME_EVERY, bulk=False)
     assert (report.resumed_from, report.to_dict()["seq"]) == (resumed, kill_store.head)
     latest = checkpoints.latest_valid(verify=True)
     assert latest is not None and latest.seq == kill_store.head
@@ -521,6 +525,39 @@ def test_a_rebuild_killed_while_replacing_disturbs_nothing(
     assert ([c.seq for c in checkpoints.list() if c.valid], unclassified) == (before, []), (
         f"leftovers {leftovers}"
     )
+
+
+BULK_STEPS = ("tmp_created", "file_written", "manifest_written", "tmp_synced", "renamed")
+
+
+@pytest.mark.parametrize("name", BULK_STEPS)
+def test_a_rebuild_in_bulk_killed_at_a_step_leaves_the_old_checkpoint_or_the_new(
+    kill_store: KillStore, tmp_path: Path, name: str
+) -> None:
+    dry = _rebuild_child(shutil.copytree(kill_store.root, tmp_path / "dry"), bulk=True)
+    assert dry.returncode == 0, dry.stderr
+    steps = [line.split()[2] for line in dry.stdout.splitlines() if line.startswith("step ")]
+    assert steps.count("tmp_created") == 1, f"a rebuild in bulk leaves no resume point: {steps}"
+    index = steps.index(name) + 1
+    root = tmp_path / "store"
+    assert _kill(kill_store, root, "--kill-step", str(index), bulk=True) == f"step {index} {name}"
+    reader = _sql_start(root)  # a reader process beside this one
+    assert kill_store.read(root) == kill_store.answers
+    assert _sql_result(reader) == kill_store.cli
+    findings = CheckpointStore(root).scan()
+    assert not [f for f in findings if f.severity == "error"], findings
+    with Store.open(root, checkpoint_every=0) as store:
+        report = rebuild(store, everything=True)
+    assert (report.resumed_from, report.to_dict()["seq"]) == (0, kill_store.head)
+    assert _digest(root) == kill_store.digest
+    assert kill_store.read(root) == kill_store.answers
+    # the killed rebuild's spill directory is left, and the doctor names it for --repair
+    (spill,) = (root / "projections" / "cache").glob("spill-*")
+    doctor = CliRunner().invoke(lakehouse_cli, ["--store", str(root), "--json", "doctor"])
+    strays = [
+        f["path"] for f in orjson.loads(doctor.stdout)["findings"] if f["code"] == "stray_temp_dir"
+    ]
+    assert str(spill.relative_to(root)) in strays
 
 
 # -- 3. archiving beside a reader from genesis ---------------------------------------------

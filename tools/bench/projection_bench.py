@@ -10,6 +10,8 @@ reuses it for rows A, B, C, E and F. Rows (compare the ratios, not the absolute 
   A   baseline: `for line in open(segment, 'rb'): orjson.loads(line)`, every segment
   B   `rebuild(store, everything=True)` from genesis, records/s       target >= 0.5x A
       B.fold  `fold(store, None, store.projections(), upto=head)` alone
+      B.bulk  `bulk_fold(store, store.projections(), upto=head)` alone (lakehouse/_bulk.py:
+              the tables in SQL, held in DuckDB, the heads in memory; nothing written)
       B.read  `journal.read(archived=True)` alone: every record CRC-checked, nothing folded
       B.hnsw  the embedding and HNSW builds inside B; its ratio, A's seconds over these,
               is the most B could reach if every other step cost nothing
@@ -600,6 +602,20 @@ def child_fold(store: Store) -> dict[str, Any]:
     return {}
 
 
+def child_bulk(store: Store) -> dict[str, Any]:
+    """Row B.bulk: `bulk_fold(store, store.projections(), upto=head)`, nothing written."""
+    from lakehouse._bulk import bulk_fold
+
+    got = bulk_fold(store, store.projections(), upto=store.journal.head_seq or 0)
+    expect(got is not None, "the bulk fold fell back to folding record by record")
+    assert got is not None
+    con, folds = got
+    con.close()
+    for done in folds:
+        done.close()
+    return {}
+
+
 def child_checkpoint(store: Store) -> dict[str, Any]:
     """Row E: `create_checkpoint(store)` at the head, from the latest checkpoint."""
     from lakehouse._rebuild import create_checkpoint
@@ -610,6 +626,7 @@ def child_checkpoint(store: Store) -> dict[str, Any]:
 CHILDREN: dict[str, Callable[[Store], dict[str, Any]]] = {
     "rebuild": child_rebuild,
     "fold": child_fold,
+    "bulk": child_bulk,
     "checkpoint": child_checkpoint,
 }
 
@@ -798,6 +815,8 @@ class Run:
         b = fastest("rebuild", self.big, runs, remove=True)
         say("B.fold: fold in a child process")
         folded = fastest("fold", self.big, runs)
+        say("B.bulk: the fold in bulk in a child process")
+        bulk = fastest("bulk", self.big, runs)
         spent, peak = b["spent"], b["maxrss"] - imports_rss
         written = spent.get("write", 0.0) + spent.get("resume", 0.0)
         rate, fold_rate = records / b["seconds"], records / folded["seconds"]
@@ -814,6 +833,12 @@ class Run:
                 "B.fold fold() alone",
                 f"{fold_rate:,.0f}/s",
                 ratio=fold_rate * a / records,
+                unit="x A",
+            ),
+            row(
+                "B.bulk bulk_fold() alone",
+                f"{records / bulk['seconds']:,.0f}/s",
+                ratio=a / bulk["seconds"],
                 unit="x A",
             ),
             row(
@@ -842,7 +867,8 @@ class Run:
         self.notes.append(
             f"F: rebuild child {b['maxrss'] / 2**20:,.0f} MiB, import-only child "
             f"{imports_rss / 2**20:,.0f} MiB, fold-only child {folded['maxrss'] / 2**20:,.0f} "
-            f"MiB; checkpoint dir {b['bytes'] / 2**20:,.1f} MiB"
+            f"MiB, bulk-fold child {bulk['maxrss'] / 2**20:,.0f} MiB; checkpoint dir "
+            f"{b['bytes'] / 2**20:,.1f} MiB"
         )
 
     def search_rows(self) -> None:
