@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from checkpoints import Checkpoint, CheckpointStore
 from journal import LakehouseError, check_dir, remove_tree
+from lakehouse._bulk import bulk_fold
 from lakehouse._errors import CommandError
 from lakehouse._readmodels import Fold, Progress, connect_models
 from lakehouse._rebuild import RESUME_EVERY, checkpoint_content
@@ -55,9 +56,37 @@ def replay(
     """Fold `projections` from genesis; at each seq in `stops`, yield its read models.
 
     The models (an in-memory DuckDB) and the fold are valid until the next step; the
-    caller must not close them.
+    caller must not close them. Each stop is folded in bulk (lakehouse/_bulk.py) while the
+    history allows; from the first it does not, record by record.
     """
     pending = sorted(set(stops))
+    while pending:
+        got = bulk_fold(store, projections, upto=pending[0])
+        if got is None:
+            break
+        first = got.folds[0]
+        first.parts = [part for done in got.folds for part in done.parts]  # all, for the caller
+        models = ReadModels(got.con, first.parts, pending[0], owns_parts=False)
+        try:
+            yield pending.pop(0), models, first
+        finally:
+            models.close()
+            got.close()
+    if not pending:
+        return
+    yield from _replay(store, projections, pending, shadow, every=every, progress=progress)
+
+
+def _replay(
+    store: Engine,
+    projections: list[Projection],
+    pending: list[int],
+    shadow: CheckpointStore,
+    *,
+    every: int,
+    progress: Progress | None,
+) -> Iterator[tuple[int, ReadModels, Fold]]:
+    """`replay` record by record, scratch checkpoints every `every` records."""
     head = pending[-1]
     families = [family.name for family in store.families]
     base: Checkpoint | None = None
