@@ -13,6 +13,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from lakehouse._readmodels import Fold, build_models, fold_all
+from lakehouse._rebuild import persist_stale
 from lakehouse._store import newest_checkpoint
 from projections import ReadModels
 
@@ -52,6 +53,7 @@ class Follower:
             return self.models
 
     def _start(self, head: int) -> ReadModels:
+        persist_stale(self.store, self.store.projections(), upto=head)
         self._checkpoint = newest_checkpoint(self.store)
         self._folds = fold_all(self.store, self.store.projections(), upto=head)
         return self._build(head)

@@ -12,13 +12,14 @@ projections/cache/rebuild/ as it goes, so a killed rebuild carries on where it s
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checkpoints import Checkpoint, CheckpointStore
-from journal import check_dir, file_sha256, remove_tree
+from journal import LakehouseError, check_dir, file_sha256, remove_tree
 from lakehouse._bulk import bulk_fold
 from lakehouse._readmodels import (
     META,
@@ -38,7 +39,11 @@ from projections import Part, Projection, ReadModels
 if TYPE_CHECKING:
     from lakehouse._kernel import Engine
 
+log = logging.getLogger(__name__)
 RESUME_EVERY = 250_000  # records between a rebuild's resume points
+# records a read at the head would fold from genesis, for a projection whose fingerprint
+# changed, from which it rebuilds that projection into a checkpoint first (`persist_stale`)
+PERSIST_FROM = 10_000
 LEFTOVER = "projections/cache/rebuild"  # where a rebuild keeps its resume points
 
 
@@ -229,6 +234,33 @@ def rebuild(
     return RebuildReport(
         [p.name for p in chosen], checkpoint, resumed, kept=[p.name for p in others]
     )
+
+
+def persist_stale(
+    store: Engine, projections: list[Projection], *, upto: int
+) -> RebuildReport | None:
+    """Rebuild, once, the projections a read at `upto` would fold from genesis though the
+    store has checkpoints (their code changed since): every read after that starts from
+    the checkpoint this writes, where each used to fold the whole history again.
+
+    Only past PERSIST_FROM records (a short history folds faster than a checkpoint is
+    written); None if nothing was rebuilt. A rebuild that cannot be written (a read-only
+    store, a full disk) is logged and the read folds as it always did.
+    """
+    if upto < PERSIST_FROM:
+        return None
+    listed = store.checkpoints.list()
+    if not any(checkpoint.valid for checkpoint in listed):
+        return None  # a young store: the checkpoint cadence writes its first one
+    genesis = bases(listed, projections, at_most=upto).get(0)
+    if genesis is None:
+        return None
+    names = [projection.name for projection in genesis[1]]
+    try:
+        return rebuild(store, names)
+    except (LakehouseError, OSError) as error:
+        log.warning("could not rebuild %s for the read: %s", ", ".join(names), error)
+        return None
 
 
 def _fold_with_resume(
