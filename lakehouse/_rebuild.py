@@ -45,15 +45,22 @@ RESUME_EVERY = 250_000  # records between a rebuild's resume points
 # changed, from which it rebuilds that projection into a checkpoint first (`persist_stale`)
 PERSIST_FROM = 10_000
 LEFTOVER = "projections/cache/rebuild"  # where a rebuild keeps its resume points
+INDEXES = "index/"  # a checkpoint's vector indexes, under their projection's name
 
 
 def checkpoint_content(
-    models: ReadModels, folds: list[Fold], families: list[str], *, extras: bool = True
+    models: ReadModels,
+    folds: list[Fold],
+    families: list[str],
+    *,
+    extras: bool = True,
+    indexes: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The files and meta of a checkpoint of `models` (heads from the first fold).
 
     Without `extras`, the projections' own files (indexes, manifests) are left out: a
-    rebuild's resume points need only the tables and the heads.
+    rebuild's resume points need only the tables and the heads. Without `indexes`, only
+    the vector indexes are (`index/...`): a rebuild publishes its tables first.
     """
     heads = folds[0].heads
     heads_files, heads_meta = snapshot_files(heads.snapshot, heads.changed())
@@ -75,7 +82,10 @@ def checkpoint_content(
         for table in projection.tables:
             files[table_file(table.name)] = _writer(models, table.name)
         if extras:
-            files.update(projection.files(models))
+            own = projection.files(models)
+            files.update(
+                (name, file) for name, file in own.items() if indexes or not _is_index(name)
+            )
         entries[projection.name] = {
             **entry,
             "tables": [table.name for table in projection.tables],
@@ -83,6 +93,10 @@ def checkpoint_content(
         }
     meta = {**heads_meta, "families": families, META: entries}
     return files, meta
+
+
+def _is_index(relpath: str) -> bool:
+    return relpath.startswith(INDEXES)
 
 
 def _writer(models: ReadModels, table: str) -> Callable[[Path], None]:
@@ -112,9 +126,14 @@ def _publish(
     *,
     replace: bool,
     extra: dict[str, Any] | None = None,
+    indexes: bool = True,
 ) -> Checkpoint:
     files, meta = checkpoint_content(
-        models, folds, [family.name for family in store.families], extras=extra is None
+        models,
+        folds,
+        [family.name for family in store.families],
+        extras=extra is None,
+        indexes=indexes,
     )
     if extra is None:
         meta["segments"] = sealed_hashes(store, models.seq)
@@ -224,7 +243,11 @@ def rebuild(
         con.close()
         raise
     try:
-        checkpoint = _publish(store, store.checkpoints, models, folds, replace=True)
+        # the tables first, so reads start from them while the indexes are built (a search
+        # of a checkpoint without its index is exact: lakehouse/_search.py), then the same
+        # checkpoint again with the indexes, swapped in as a rebuild swaps any checkpoint
+        checkpoint = _publish(store, store.checkpoints, models, folds, replace=True, indexes=False)
+        checkpoint = _with_indexes(store, checkpoint, models)
     finally:
         models.close()
         if done is not None:
@@ -233,6 +256,22 @@ def rebuild(
     store.forget_heads()
     return RebuildReport(
         [p.name for p in chosen], checkpoint, resumed, kept=[p.name for p in others]
+    )
+
+
+def _with_indexes(store: Engine, checkpoint: Checkpoint, models: ReadModels) -> Checkpoint:
+    """`checkpoint` again with the vector indexes of `models`, replacing it (its other
+    files copied as they are); itself if no projection has an index."""
+    files: dict[str, Any] = {}
+    for part in models.parts.values():
+        if part.changes.stopped is None:
+            own = part.projection.files(models)
+            files.update((name, file) for name, file in own.items() if _is_index(name))
+    if not files:
+        return checkpoint
+    copied: dict[str, Any] = {name: checkpoint.path_of(name) for name in checkpoint.files}
+    return store.checkpoints.create(
+        checkpoint.seq, {**copied, **files}, meta=checkpoint.meta, replace=True
     )
 
 

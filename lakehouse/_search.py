@@ -21,7 +21,7 @@ from lakehouse._columns import columns
 from projections import Part, Projection, ReadModels, Table
 
 if TYPE_CHECKING:
-    from projections import Embedder, VectorIndex
+    from projections import Embedder, ExactIndex, VectorIndex
 
 EMBEDDER_ENV = "LAKEHOUSE_EMBEDDER"
 PARALLEL_FROM = 20_000  # vectors from which an index is built on every core
@@ -144,18 +144,29 @@ class SearchProjection(Projection):
             allow=allow,
         )
 
-    def _index(self, models: ReadModels, part: Part) -> VectorIndex | None:
-        """The checkpoint's index (loaded once per part); None when the part has no base."""
+    def _index(self, models: ReadModels, part: Part) -> VectorIndex | ExactIndex | None:
+        """The checkpoint's index (loaded once per part); None when the part has no base.
+
+        A checkpoint without its index (a rebuild publishes its tables before it builds
+        the indexes; a resume point has none) is searched exactly: its rows are embedded
+        once and compared with every query, which is what an index approximates.
+        """
         if "index" not in part.cache:
-            found: VectorIndex | None = None
+            found: VectorIndex | ExactIndex | None = None
             if part.base_dir is not None:
-                # a checkpoint without its index (a rebuild's resume point): build one
                 found = self._load_base(part)
                 if found is None:
-                    found = self._new_index(self._base_rows(part))
+                    found = self._exact(self._base_rows(part))
             part.cache["index"] = found
-        index: VectorIndex | None = part.cache["index"]
+        index: VectorIndex | ExactIndex | None = part.cache["index"]
         return index
+
+    def _exact(self, rows: list[tuple[Any, ...]]) -> ExactIndex:
+        """The (id, text) rows embedded, for an exact search."""
+        from projections import ExactIndex
+
+        vectors = self.embedder.embed([row[1] for row in rows])
+        return ExactIndex([row[0] for row in rows], vectors, self.embedder.dim)
 
     def _base_rows(self, part: Part) -> list[tuple[Any, ...]]:
         """The (id, text) rows of the part's checkpoint table, by id."""

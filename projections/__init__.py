@@ -46,7 +46,7 @@ if typing.TYPE_CHECKING:
     from projections._guard import check_select
     from projections._render import render
     from projections._sql import QueryResult, connect, run
-    from projections._vectors import VectorIndex, search_merged
+    from projections._vectors import ExactIndex, VectorIndex, search_merged
 
 _LAZY = {
     "Embedder": "projections._embed",
@@ -59,6 +59,7 @@ _LAZY = {
     "check_select": "projections._guard",
     "connect": "projections._sql",
     "run": "projections._sql",
+    "ExactIndex": "projections._vectors",
     "VectorIndex": "projections._vectors",
     "search_merged": "projections._vectors",
 }
@@ -80,6 +81,7 @@ __all__ = [
     "EmbedderUnavailable",
     "Encoding",
     "Event",
+    "ExactIndex",
     "HashingEmbedder",
     "MiniLMEmbedder",
     "Part",

@@ -204,11 +204,49 @@ class VectorIndex:
         return _best([(str(ids[i]), float(s)) for i, s in zip(labels, sims, strict=True)], k)
 
 
+class ExactIndex:
+    """The vectors of rows no index covers yet, searched exactly: what a checkpoint whose
+    index is still being built (or was never written) is searched with, so that a search
+    never waits for an index and never answers less well than one would."""
+
+    def __init__(self, ids: Sequence[str], vectors: npt.ArrayLike, dim: int) -> None:
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(ids), dim)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        self.vectors = matrix / np.where(norms > 0, norms, 1.0)
+        self.ids = list(ids)
+        self.dim = dim
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(
+        self,
+        query: npt.ArrayLike,
+        k: int,
+        *,
+        hidden: Container[str] = frozenset(),
+        allow: Callable[[str], bool] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` ids nearest to ``query`` with their similarity, never hidden nor disallowed."""
+        if k <= 0 or not self.ids:
+            return []
+        sims = self.vectors @ _unit_query(query, self.dim)
+        hits: list[Hit] = []
+        for row in np.argsort(-sims, kind="stable"):
+            id = self.ids[int(row)]
+            if id in hidden or (allow is not None and not allow(id)):
+                continue
+            hits.append((id, float(sims[row])))
+            if len(hits) == k:
+                break
+        return hits
+
+
 def search_merged(
     query: npt.ArrayLike,
     k: int,
     *,
-    index: VectorIndex | None,
+    index: VectorIndex | ExactIndex | None,
     tail_ids: Sequence[str],
     tail_vectors: npt.ArrayLike,
     hidden: Container[str] = frozenset(),

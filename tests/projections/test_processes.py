@@ -357,6 +357,8 @@ STEP_POINTS = [
     ("final", "tmp_synced", 0),
     ("final", "renamed", 0),
     ("final", "published", 0),
+    ("index", "file_written", -1),
+    ("index", "renamed", 0),
 ]
 SEQ_POINTS = [60, 160]  # a record before the resume point, and one after
 
@@ -422,11 +424,12 @@ def _rebuild_child(root: Path, *args: str, bulk: bool = False) -> subprocess.Com
 
 
 def _step_index(steps: list[str], create: str, name: str, nth: int) -> int:
-    """The 1-based index in `steps` of the `nth` `name` step of the resume or final create."""
+    """The 1-based index in `steps` of the `nth` `name` step of the resume point's create,
+    the final one's (the tables) or the one that adds the indexes to it."""
     starts = [i for i, step in enumerate(steps) if step == "tmp_created"]
-    assert len(starts) == 2, f"expected one resume point and the final create: {steps}"
-    start = starts[0] if create == "resume" else starts[1]
-    end = starts[1] if create == "resume" else len(steps)
+    assert len(starts) == 3, f"expected a resume point, the tables, the indexes: {steps}"
+    which = ("resume", "final", "index").index(create)
+    start, end = starts[which], ([*starts, len(steps)])[which + 1]
     found = [i for i in range(start, end) if steps[i] == name]
     return found[nth] + 1
 
@@ -481,9 +484,9 @@ def test_a_rebuild_killed_at_a_step(
     renamed = name in ("renamed", "published")
     shadow = root / "projections" / "cache" / "rebuild" / "checkpoints"
     temps = len(list((root / "checkpoints").glob(".tmp-ckpt-*")))
-    assert temps == (create == "final")
+    assert temps == (create in ("final", "index"))
     assert len(list(shadow.glob(".tmp-ckpt-*"))) == (create == "resume" and not renamed)
-    resumed = create == "final" or renamed
+    resumed = create in ("final", "index") or renamed
     _check_after_kill(kill_store, root, resumed=RESUME_EVERY if resumed else 0)
 
 
@@ -530,15 +533,17 @@ def test_a_rebuild_killed_while_replacing_disturbs_nothing(
 BULK_STEPS = ("tmp_created", "file_written", "manifest_written", "tmp_synced", "renamed")
 
 
+@pytest.mark.parametrize("last", [False, True], ids=["tables", "indexes"])
 @pytest.mark.parametrize("name", BULK_STEPS)
 def test_a_rebuild_in_bulk_killed_at_a_step_leaves_the_old_checkpoint_or_the_new(
-    kill_store: KillStore, tmp_path: Path, name: str
+    kill_store: KillStore, tmp_path: Path, name: str, last: bool
 ) -> None:
     dry = _rebuild_child(shutil.copytree(kill_store.root, tmp_path / "dry"), bulk=True)
     assert dry.returncode == 0, dry.stderr
     steps = [line.split()[2] for line in dry.stdout.splitlines() if line.startswith("step ")]
-    assert steps.count("tmp_created") == 1, f"a rebuild in bulk leaves no resume point: {steps}"
-    index = steps.index(name) + 1
+    # no resume point: the tables' create, then the one adding the indexes
+    assert steps.count("tmp_created") == 2, f"a rebuild in bulk leaves no resume point: {steps}"
+    index = len(steps) - steps[::-1].index(name) if last else steps.index(name) + 1
     root = tmp_path / "store"
     assert _kill(kill_store, root, "--kill-step", str(index), bulk=True) == f"step {index} {name}"
     reader = _sql_start(root)  # a reader process beside this one
