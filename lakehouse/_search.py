@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 EMBEDDER_ENV = "LAKEHOUSE_EMBEDDER"
 PARALLEL_FROM = 20_000  # vectors from which an index is built on every core
+EMBED_ROWS = 20_000  # texts embedded at a time
 
 
 def search_table(name: str, key: str) -> Table:
@@ -87,9 +88,9 @@ class SearchProjection(Projection):
                 index.update(ids, vectors, removed=removed)
                 return index
         key = self.table.key or ""
-        return self._new_index(
-            models.query(f'SELECT "{key}", text FROM "{self.table.name}" ORDER BY 1')
-        )
+        with models.cursor() as cursor:
+            select = f'SELECT "{key}", text FROM "{self.table.name}" ORDER BY 1'
+            return self._new_index(*self._embedded(cursor, select))
 
     def _load_base(self, part: Part) -> VectorIndex | None:
         """The index saved in the part's checkpoint, or None if it has none."""
@@ -101,16 +102,29 @@ class SearchProjection(Projection):
             return None
         return VectorIndex.load(index_path, ids_path, self.embedder.dim)
 
-    def _new_index(self, rows: list[tuple[Any, ...]]) -> VectorIndex:
-        """An index built from (id, text) rows."""
+    def _embedded(self, cursor: Any, select: str) -> tuple[list[str], Any]:
+        """The ids and vectors of the (id, text) rows `select` gives, embedded EMBED_ROWS at a
+        time into one array: embedding a million texts at once held ten times their
+        vectors' size in intermediate arrays (a 3M-record rebuild ran out of memory)."""
+        import numpy as np
+
+        (count,) = cursor.execute(f"SELECT count(*) FROM ({select})").fetchone()
+        vectors = np.empty((count, self.embedder.dim), dtype=np.float32)
+        ids: list[str] = []
+        cursor.execute(select)
+        while rows := cursor.fetchmany(EMBED_ROWS):
+            at = len(ids)
+            vectors[at : at + len(rows)] = self.embedder.embed([row[1] for row in rows])
+            ids.extend(row[0] for row in rows)
+        return ids, vectors[: len(ids)]
+
+    def _new_index(self, ids: list[str], vectors: Any) -> VectorIndex:
+        """An index built from ids and their vectors."""
         from projections import VectorIndex
 
-        vectors = self.embedder.embed([row[1] for row in rows])
         # more threads build faster but in an order that varies: small indexes stay exact
-        threads = 1 if len(rows) < PARALLEL_FROM else os.cpu_count() or 1
-        return VectorIndex.build(
-            [row[0] for row in rows], vectors, ef_construction=64, threads=threads
-        )
+        threads = 1 if len(ids) < PARALLEL_FROM else os.cpu_count() or 1
+        return VectorIndex.build(ids, vectors, ef_construction=64, threads=threads)
 
     def search(
         self,
@@ -156,26 +170,22 @@ class SearchProjection(Projection):
             if part.base_dir is not None:
                 found = self._load_base(part)
                 if found is None:
-                    found = self._exact(self._base_rows(part))
+                    found = self._exact(part)
             part.cache["index"] = found
         index: VectorIndex | ExactIndex | None = part.cache["index"]
         return index
 
-    def _exact(self, rows: list[tuple[Any, ...]]) -> ExactIndex:
-        """The (id, text) rows embedded, for an exact search."""
-        from projections import ExactIndex
-
-        vectors = self.embedder.embed([row[1] for row in rows])
-        return ExactIndex([row[0] for row in rows], vectors, self.embedder.dim)
-
-    def _base_rows(self, part: Part) -> list[tuple[Any, ...]]:
-        """The (id, text) rows of the part's checkpoint table, by id."""
+    def _exact(self, part: Part) -> ExactIndex:
+        """The part's checkpoint rows embedded, for an exact search."""
         import duckdb
+
+        from projections import ExactIndex
 
         base = part.base_files[self.table.name]
         with duckdb.connect(":memory:") as con:
             select = f"SELECT * FROM read_parquet('{_escape(base)}') ORDER BY 1"
-            return con.execute(select).fetchall()
+            ids, vectors = self._embedded(con, f"SELECT * EXCLUDE (tags, retired) FROM ({select})")
+        return ExactIndex(ids, vectors, self.embedder.dim)
 
     def _tail(self, models: ReadModels) -> tuple[list[str], Any, set[str]]:
         """The tail's ids and vectors (embedded once per read models), and the ids it removed.

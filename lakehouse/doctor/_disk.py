@@ -193,26 +193,21 @@ def check_strays(ctx: Context) -> None:
             hint=_REBUILD_HINT,
             path=REBUILD,
         )
-    for path in sorted(cache.glob(SCRATCH + "*")) if cache.is_dir() else []:
-        ctx.report.count("stray_temp")
-        ctx.add(
-            "warning",
-            "stray_temp_dir",
-            f"{path.relative_to(root)} is the scratch directory of a verify that was killed "
-            "(or is running now)",
-            hint="'lakehouse doctor --repair' deletes it once it is old",
-            path=str(path.relative_to(root)),
-        )
-    for path in sorted(cache.glob(SPILL + "*")) if cache.is_dir() else []:
-        ctx.report.count("stray_temp")
-        ctx.add(
-            "warning",
-            "stray_temp_dir",
-            f"{path.relative_to(root)} is where a rebuild that was killed (or is running now) "
-            "spilled what did not fit in its memory budget",
-            hint="'lakehouse doctor --repair' deletes it once it is old",
-            path=str(path.relative_to(root)),
-        )
+    leftovers = {
+        SCRATCH: "is the scratch directory of a verify that was killed (or is running now)",
+        SPILL: "is where a rebuild that was killed (or is running now) spilled what did not "
+        "fit in its memory budget",
+    }
+    for prefix, what in leftovers.items():
+        for path in sorted(cache.glob(prefix + "*")) if cache.is_dir() else []:
+            ctx.report.count("stray_temp")
+            ctx.add(
+                "warning",
+                "stray_temp_dir",
+                f"{path.relative_to(root)} {what}",
+                hint="'lakehouse doctor --repair' deletes it once it is old",
+                path=str(path.relative_to(root)),
+            )
 
 
 def check_unsafe(ctx: Context) -> None:
