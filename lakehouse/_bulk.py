@@ -14,7 +14,8 @@ they always are.
 The SQL answer is used only where it is exactly what the Python fold would give, else
 this returns None and the caller folds record by record:
 - the reader reported nothing (no damage, no gap) and DuckDB read exactly the records
-  it handed out (their count, and the sum of their seqs and of their squares);
+  it handed out (their count, and the sum of their seqs and of their squares), each
+  record's envelope of the types its writer gives it (strings, and BIGINT rev and v);
 - no record of a family folded in SQL is one its SQL refuses (a kind or schema version
   it does not know, an entity no record created, a value of a type its projection would
   refuse: those records go to each projection's policy, which only the Python fold does);
@@ -152,6 +153,7 @@ def _fold(
 ) -> list[Fold] | None:
     others = [family for family in store.families if family not in bulk]
     rest = Fold(store, None, python, families=others)
+    rest.check_envelopes = True
     done = Fold(store, None, sql)
     try:
         # DuckDB works on its own threads (it lets go of the GIL) while this one folds
@@ -167,10 +169,18 @@ def _fold(
         if isinstance(built[0], BaseException):
             raise built[0]
         reading = rest.reading
-        if built[0] is None or reading is None or reading.findings or rest.tally != built[0]:
+        if (
+            built[0] is None
+            or reading is None
+            or reading.findings
+            or rest.tally != built[0]
+            or not rest.envelopes_ok
+        ):
             done.close()
             rest.close()
-            return None  # refused, or the reader saw damage, or DuckDB read other records
+            # refused, or the reader saw damage, or DuckDB read other records, or read an
+            # envelope value it would have made text or NULL (a number for an id, say)
+            return None
         _heads(con, bulk, done, upto)
         _merge_heads(done, rest)
     except BaseException:
@@ -314,15 +324,16 @@ def _heads(con: duckdb.DuckDBPyConnection, bulk: list[Family[Any]], done: Fold, 
 def _merge_heads(done: Fold, rest: Fold) -> None:
     """Take the heads the Python fold folded (of the families without SQL) into `done`'s;
     an idempotency key both folds saw is the one of the later record, as `Heads` has it."""
-    keys = done.heads.changed()[KEYS]
+    heads = done.heads
     for table, values in rest.heads.changed().items():
-        if table != KEYS:
-            done.heads.put(table, values)
-            continue
-        for key, result in values.items():
-            if key not in keys or keys[key]["seq"] < result["seq"]:
-                keys[key] = result
-    done.heads.put(KEYS, keys)
+        taken = values
+        if table == KEYS:
+            taken = {
+                key: result
+                for key, result in values.items()
+                if (mine := heads.idempotent(key)) is None or mine["seq"] < result["seq"]
+            }
+        heads.put(table, taken)
 
 
 def _sort_json(con: duckdb.DuckDBPyConnection, table: str, source: str, target: str) -> None:

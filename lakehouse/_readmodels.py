@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 META = "projections"  # the checkpoint meta key listing the projections a checkpoint holds
 Progress = Callable[[int], None]
+_BIGINT = 2**63  # a BIGINT holds -2**63 up to 2**63 - 1
 _RACES = 5  # times to pick checkpoints again when one vanishes as it is opened
 
 
@@ -111,6 +112,11 @@ class Fold:
         self.reading: Reading | None = None  # the last journal read, with its findings
         # how many records the fold took, and the sum of their seqs and of their squares
         self.tally = (0, 0, 0)
+        # with `check_envelopes`: False once a record's ts, writer, kind, entity or id is not
+        # a string or its rev or v not a BIGINT (read as written by a fold in bulk, where
+        # DuckDB would make them text or NULL: lakehouse/_bulk.py)
+        self.check_envelopes = False
+        self.envelopes_ok = True
         self.parts: list[Part] = []
         try:
             for projection in projections:
@@ -160,6 +166,8 @@ class Fold:
                     break
                 total += seq
                 squares += seq * seq
+                if self.check_envelopes and not _envelope_ok(record):
+                    self.envelopes_ok = False
                 targets = readers.get(record.kind)
                 if targets is None:
                     targets = readers[record.kind] = [
@@ -191,6 +199,22 @@ class Fold:
             part.close()
         if self.heads.snapshot is not None:
             self.heads.snapshot.close()
+
+
+def _envelope_ok(record: Record) -> bool:
+    """The record's envelope has the types the journal's writer gives it."""
+    ts, writer, kind, entity, id, rev, v = record[1:8]
+    return (
+        ts.__class__
+        is writer.__class__
+        is kind.__class__
+        is entity.__class__
+        is id.__class__
+        is str
+        and rev.__class__ is v.__class__ is int
+        and -_BIGINT <= rev < _BIGINT
+        and -_BIGINT <= v < _BIGINT
+    )
 
 
 def at_fault(error: Exception) -> bool:
