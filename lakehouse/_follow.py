@@ -9,6 +9,7 @@ generation is closed when the last query using it lets go (its pinned files with
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -53,9 +54,13 @@ class Follower:
             return self.models
 
     def _start(self, head: int) -> ReadModels:
-        persist_stale(self.store, self.store.projections(), upto=head)
+        self._folds = fold_all(
+            self.store,
+            self.store.projections(),
+            upto=head,
+            stale=functools.partial(persist_stale, self.store),
+        )
         self._checkpoint = newest_checkpoint(self.store)
-        self._folds = fold_all(self.store, self.store.projections(), upto=head)
         return self._build(head)
 
     def _build(self, head: int) -> ReadModels:

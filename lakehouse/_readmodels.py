@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 META = "projections"  # the checkpoint meta key listing the projections a checkpoint holds
 Progress = Callable[[int], None]
+# given the checkpoints listed and the projections a read would fold from genesis: True if
+# it wrote a checkpoint holding them (lakehouse._rebuild.persist_stale)
+Stale = Callable[..., bool]
 _BIGINT = 2**63  # a BIGINT holds -2**63 up to 2**63 - 1
 _RACES = 5  # times to pick checkpoints again when one vanishes as it is opened
 
@@ -311,6 +314,7 @@ def open_read_models(
     projections: list[Projection] | None = None,
     progress: Progress | None = None,
     verify: bool = False,
+    stale: Stale | None = None,
     **limits: Any,
 ) -> tuple[ReadModels, list[Fold]]:
     """The read models at the head (or at `as_of`), merged from checkpoints and the tail.
@@ -323,7 +327,9 @@ def open_read_models(
     chosen = projections if projections is not None else store.projections()
     for attempt in range(_RACES):
         try:
-            folds = fold_all(store, chosen, upto=upto, progress=progress, verify=verify)
+            folds = fold_all(
+                store, chosen, upto=upto, progress=progress, verify=verify, stale=stale
+            )
             break
         except FileNotFoundError:
             if attempt == _RACES - 1:
@@ -343,8 +349,13 @@ def fold_all(
     upto: int,
     progress: Progress | None = None,
     verify: bool = False,
+    stale: Stale | None = None,
 ) -> list[Fold]:
     """Fold every projection from its checkpoint up to `upto`, one fold per checkpoint.
+
+    `stale(listed, projections, upto=)` is given the projections that would be folded
+    from genesis though there are checkpoints; if it writes one that holds them (True),
+    the checkpoints are picked again.
 
     FileNotFoundError means a checkpoint was pruned or replaced between being listed and
     being opened; nothing is pinned then, and the caller picks checkpoints again.
@@ -352,7 +363,12 @@ def fold_all(
     folds: list[Fold] = []
     try:
         listed = store.checkpoints.list()
-        for base, group in bases(listed, projections, at_most=upto, verify=verify).values():
+        groups = bases(listed, projections, at_most=upto, verify=verify)
+        genesis = groups.get(0)
+        if stale is not None and genesis is not None and stale(listed, genesis[1], upto=upto):
+            listed = store.checkpoints.list()
+            groups = bases(listed, projections, at_most=upto, verify=verify)
+        for base, group in groups.values():
             folds.append(fold(store, base, group, upto=upto, progress=progress))
     except BaseException:
         _close(folds)

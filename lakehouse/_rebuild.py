@@ -276,30 +276,26 @@ def _with_indexes(store: Engine, checkpoint: Checkpoint, models: ReadModels) -> 
 
 
 def persist_stale(
-    store: Engine, projections: list[Projection], *, upto: int
-) -> RebuildReport | None:
-    """Rebuild, once, the projections a read at `upto` would fold from genesis though the
-    store has checkpoints (their code changed since): every read after that starts from
-    the checkpoint this writes, where each used to fold the whole history again.
+    store: Engine, listed: list[Checkpoint], projections: list[Projection], *, upto: int
+) -> bool:
+    """Rebuild, once, `projections`, which a read at `upto` would fold from genesis though
+    the store has checkpoints (`listed`: their code changed since): every read after that
+    starts from the checkpoint this writes, where each used to fold the whole history
+    again (`fold_all` calls this: see `stale`). True if it wrote one.
 
     Only past PERSIST_FROM records (a short history folds faster than a checkpoint is
-    written); None if nothing was rebuilt. A rebuild that cannot be written (a read-only
-    store, a full disk) is logged and the read folds as it always did.
+    written). A rebuild that cannot be written (a read-only store, a full disk) is logged
+    and the read folds as it always did.
     """
-    if upto < PERSIST_FROM:
-        return None
-    listed = store.checkpoints.list()
-    if not any(checkpoint.valid for checkpoint in listed):
-        return None  # a young store: the checkpoint cadence writes its first one
-    genesis = bases(listed, projections, at_most=upto).get(0)
-    if genesis is None:
-        return None
-    names = [projection.name for projection in genesis[1]]
+    if upto < PERSIST_FROM or not any(checkpoint.valid for checkpoint in listed):
+        return False  # a short history, or a young store: the cadence writes its first one
+    names = [projection.name for projection in projections]
     try:
-        return rebuild(store, names)
+        rebuild(store, names)
     except (LakehouseError, OSError) as error:
         log.warning("could not rebuild %s for the read: %s", ", ".join(names), error)
-        return None
+        return False
+    return True
 
 
 def _fold_with_resume(

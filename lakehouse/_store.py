@@ -8,6 +8,7 @@ that refuses raises before anything is written.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import warnings
@@ -265,12 +266,11 @@ class Store:
             unknown = set(only) - {projection.name for projection in chosen}
             if unknown:
                 raise ValueError(f"no projection named {', '.join(sorted(unknown))}")
-        if as_of is None:  # a projection whose code changed is rebuilt once, not on each read
-            from lakehouse._rebuild import persist_stale
+        from lakehouse._rebuild import persist_stale
 
-            head = self.journal.head_seq or 0
-            persist_stale(self, chosen if chosen is not None else self.projections(), upto=head)
-        return open_read_models(self, as_of=as_of, projections=chosen)[0]
+        # at the head, a projection whose code changed is rebuilt once, not on every read
+        stale = functools.partial(persist_stale, self) if as_of is None else None
+        return open_read_models(self, as_of=as_of, projections=chosen, stale=stale)[0]
 
     sql = query_sql  # store.sql(query, params=, as_of=, format=): see lakehouse/_query.py
 
