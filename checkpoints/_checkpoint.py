@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from checkpoints._errors import CheckpointDamaged, CheckpointNotFound, CheckpointUnreadable
-from checkpoints._files import MANIFEST, check_relpath
+from checkpoints._files import MANIFEST, Shared, check_relpath
 from checkpoints._manifest import parse_manifest
 from journal import Finding, Severity, describe, file_sha256, unsafe_entries
 
@@ -130,6 +130,11 @@ class Checkpoint:
         """Where the listed file `relpath` lies; raise if it is not listed."""
         self._entry(relpath)
         return self.path / relpath
+
+    def shared(self, relpath: str) -> Shared:
+        """The listed file `relpath`, to put in a new checkpoint as it is (hard-linked)."""
+        entry = self._entry(relpath)
+        return Shared(self.path, relpath, entry.sha256, entry.size)
 
     def read_bytes(self, relpath: str, *, verify: bool = True) -> bytes:
         """The bytes of the listed file `relpath`, checked against its size and sha256."""

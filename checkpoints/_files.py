@@ -7,17 +7,38 @@ the manifest names each file exactly once), and is not ``manifest.json``.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from checkpoints._errors import CheckpointRefused
-from journal import file_sha256, write_all
+from journal import file_sha256, open_at, open_dir, write_all
 
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# where a filesystem cannot hard-link a file (another device, no links, too many): copied
+_NO_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP, errno.ENOTSUP})
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A file another checkpoint holds, put in a new one as it is (no bytes written).
+
+    `directory` is that checkpoint's path, `relpath` the file's path in it, and `sha256`
+    and `size` what its manifest lists: the new manifest lists the same, so a file damaged
+    since is as detectable in the new checkpoint as in the old. Checkpoint files are never
+    written in place (each is created whole, O_EXCL), so one inode can serve many.
+    """
+
+    directory: Path
+    relpath: str
+    sha256: str
+    size: int
 
 
 def check_relpath(relpath: object) -> str:
@@ -95,3 +116,66 @@ def sync_and_hash(path: Path) -> tuple[str, int]:
         return file_sha256(fd)
     finally:
         os.close(fd)
+
+
+def share(source: Shared, path: Path) -> tuple[str, int]:
+    """Create `path` as a hard link to the shared file (a copy where links fail).
+
+    The file is reached through real directories only (`open_dir`), must be a regular file
+    of its listed size, and the new name must end up on that very inode: a file swapped
+    for a symlink meanwhile is refused, never linked (tests/checkpoints/test_shared.py).
+    """
+    parent, _, name = source.relpath.rpartition("/")
+    shown = f"{source.directory.name}/{source.relpath}"
+    dir_fd = open_dir(source.directory, parent)
+    try:
+        fd = open_at(dir_fd, name, os.O_RDONLY | os.O_CLOEXEC, shown=shown)
+        try:
+            info = os.fstat(fd)
+            if info.st_size != source.size:
+                raise CheckpointRefused(
+                    f"{shown} has {info.st_size} bytes, its manifest says {source.size}",
+                    hint="the checkpoint it comes from is damaged: 'lakehouse doctor' says "
+                    "which, and '--repair' rebuilds it",
+                    file=source.relpath,
+                )
+            try:
+                os.link(name, path, src_dir_fd=dir_fd, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno not in _NO_LINK:
+                    raise
+                return _copy_checked(fd, path, source)
+            linked = os.lstat(path)
+            if not stat.S_ISREG(linked.st_mode) or linked.st_ino != info.st_ino:
+                raise CheckpointRefused(
+                    f"{shown} changed while it was being shared",
+                    hint="something else is writing under checkpoints/: stop it and retry",
+                    file=source.relpath,
+                )
+        finally:
+            os.close(fd)
+    finally:
+        os.close(dir_fd)
+    return source.sha256, source.size
+
+
+def _copy_checked(fd: int, path: Path, source: Shared) -> tuple[str, int]:
+    """Copy the open shared file to `path`, fsynced; refuse it if it hashes wrong."""
+    with os.fdopen(os.dup(fd), "rb") as reader:
+        out = os.open(path, _NEW, 0o644)
+        digest = hashlib.sha256()
+        try:
+            while chunk := reader.read(_CHUNK):
+                digest.update(chunk)
+                write_all(out, chunk)
+            os.fsync(out)
+        finally:
+            os.close(out)
+    if digest.hexdigest() != source.sha256:
+        raise CheckpointRefused(
+            f"{source.directory.name}/{source.relpath} does not match its manifest's sha256",
+            hint="the checkpoint it comes from is damaged: 'lakehouse doctor' says which, "
+            "and '--repair' rebuilds it",
+            file=source.relpath,
+        )
+    return source.sha256, source.size

@@ -19,13 +19,13 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from checkpoints._checkpoint import NAME, Checkpoint, checkpoint_finding, checkpoint_name
 from checkpoints._errors import CheckpointNotFound, CheckpointRefused
-from checkpoints._write import check_input, write_checkpoint
+from checkpoints._write import Source, check_input, write_checkpoint
 from journal import Finding, StoreNotFound, check_dir, fsync_dir
 
 EntryKind = Literal["checkpoint", "stray", "set_aside", "unknown"]
@@ -43,16 +43,18 @@ class CheckpointStore:
     def create(
         self,
         seq: int,
-        files: Mapping[str, bytes | Path | Callable[[Path], None]],
+        files: Mapping[str, Source],
         *,
         meta: dict[str, Any] | None = None,
         replace: bool = False,
     ) -> Checkpoint:
         """Write a checkpoint of `files` at `seq`, crash-safe; keep one already valid there.
 
-        Each file is given as its bytes, a Path to copy, or a callback that writes the file
-        at the path it is passed. `meta` (JSON) is stored in the manifest as given. With
-        `replace`, a valid checkpoint already at `seq` is replaced rather than kept.
+        Each file is given as its bytes, a Path to copy, a file of another checkpoint to
+        share (`Checkpoint.shared`: hard-linked, no bytes written), or a callback that
+        writes the file at the path it is passed. `meta` (JSON) is stored in the manifest
+        as given. With `replace`, a valid checkpoint already at `seq` is replaced rather
+        than kept.
         """
         checked = check_input(seq, files, meta)
         if not self.root.is_dir():

@@ -4,7 +4,7 @@ The protocol, each numbered point a `_step` that the kill tests stop a child at
 (tests/checkpoints/test_kill.py)::
 
     1. mkdir checkpoints/.tmp-ckpt-<seq>-<random>/           "tmp_created"
-    2. write + fsync each file                                 "file_written" (per file)
+    2. write + fsync each file (or hard-link a shared one)     "file_written" (per file)
     3. write + fsync manifest.json                             "manifest_written"
        fsync every directory in the temp dir                   "tmp_synced"
     4. rename an invalid ckpt-<seq> aside (never delete it)    "moved_aside"
@@ -32,16 +32,18 @@ from checkpoints._checkpoint import Checkpoint, checkpoint_name
 from checkpoints._errors import CheckpointRefused, CheckpointWriteFailed
 from checkpoints._files import (
     MANIFEST,
+    Shared,
     check_layout,
     check_relpath,
     copy_new,
+    share,
     sync_and_hash,
     write_new,
 )
 from checkpoints._manifest import check_meta, dump_manifest
 from journal import check_dir, fsync_dir
 
-Source = bytes | Path | Callable[[Path], None]
+Source = bytes | Path | Shared | Callable[[Path], None]
 STEPS = (
     "tmp_created",
     "file_written",
@@ -75,10 +77,13 @@ def check_input(seq: object, files: Mapping[str, Source], meta: object) -> dict[
                 file=relpath,
                 source=str(source),
             )
-        if not isinstance(source, bytes | Path) and not callable(source):
+        if isinstance(source, Shared):
+            check_relpath(source.relpath)
+        elif not isinstance(source, bytes | Path) and not callable(source):
             raise CheckpointRefused(
                 f"checkpoint file {relpath!r} has a {type(source).__name__} as its content",
-                hint="pass bytes, an existing file's Path, or a callback that writes the file",
+                hint="pass bytes, an existing file's Path, a file another checkpoint shares, "
+                "or a callback that writes the file",
                 file=relpath,
             )
     check_layout(files)
@@ -180,6 +185,8 @@ def _write_one(path: Path, relpath: str, source: Source) -> tuple[str, int]:
         return write_new(path, source)
     if isinstance(source, Path):
         return copy_new(source, path)
+    if isinstance(source, Shared):
+        return share(source, path)
     source(path)
     if not path.is_file() or path.is_symlink():
         raise CheckpointRefused(
