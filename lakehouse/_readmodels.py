@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +34,12 @@ from lakehouse._stops import record_error
 from projections import (
     Changes,
     Event,
+    Layer,
     Part,
     Projection,
     ReadModels,
     ReadModelsTooLarge,
+    literal,
     pin,
 )
 
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from lakehouse._kernel import Engine
 
 META = "projections"  # the checkpoint meta key listing the projections a checkpoint holds
+LAYERS = "layers"  # each projection's entry: its tables' layers (projections/_layers.py)
 Progress = Callable[[int], None]
 # given the checkpoints listed and the projections a read would fold from genesis: True if
 # it wrote a checkpoint holding them (lakehouse._rebuild.persist_stale)
@@ -255,6 +258,18 @@ def fold(
     return done
 
 
+def layer_files(entry: Mapping[str, Any], table: str) -> list[tuple[str, int, str | None]]:
+    """A table's layers in a checkpoint's meta entry: (rows file, rows, keys file or None),
+    oldest first. A checkpoint written before layers holds each table as one file."""
+    listed = entry.get(LAYERS, {}).get(table)
+    if not listed:
+        digest = str(entry.get("digests", {}).get(table, "-1:"))
+        return [(table_file(table), int(digest.partition(":")[0]), None)]
+    return [
+        (str(rows), int(count), None if keys is None else str(keys)) for rows, count, keys in listed
+    ]
+
+
 def _part(projection: Projection, changes: Changes, base: Checkpoint | None) -> Part:
     """The projection's part; its checkpoint files are pinned open (see `projections.pin`)."""
     if base is None:
@@ -263,23 +278,38 @@ def _part(projection: Projection, changes: Changes, base: Checkpoint | None) -> 
     if isinstance(entry, dict) and isinstance(entry.get("stopped"), dict):
         changes.stop_as(entry["stopped"])  # stopped where the checkpoint says: no tables
         return Part(projection, changes, base_meta=entry)
-    tables = {table.name: base.path_of(table_file(table.name)) for table in projection.tables}
+    layers = {table.name: layer_files(entry, table.name) for table in projection.tables}
+    files = {
+        relpath: base.path_of(relpath)
+        for listed in layers.values()
+        for rows, _, keys in listed
+        for relpath in (rows, keys)
+        if relpath is not None
+    }
     prefix = f"index/{projection.name}."
     extra = {name: base.path_of(name) for name in base.files if name.startswith(prefix)}
     fds: list[int] = []
     try:
-        pinned, pinned_extra = pin(tables, fds), pin(extra, fds)
+        pinned, pinned_extra = pin(files, fds), pin(extra, fds)
     except BaseException:
         for fd in fds:
             os.close(fd)
         raise
+
+    def read(relpath: str | None) -> str | None:
+        return None if relpath is None else f"read_parquet({literal(str(pinned[relpath]))})"
+
     return Part(
         projection,
         changes,
-        base_files=pinned,
+        base_files={name: pinned[listed[0][0]] for name, listed in layers.items()},
+        base_layers={
+            name: [Layer(str(read(rows)), read(keys), count) for rows, count, keys in listed[1:]]
+            for name, listed in layers.items()
+        },
         base_seq=base.seq,
         base_dir=base.path,
-        base_meta=base.meta.get(META, {}).get(projection.name, {}),
+        base_meta=entry,
         extra_files=pinned_extra,
         fds=fds,
     )

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checkpoints import Checkpoint, CheckpointStore
 from journal import LakehouseError, check_dir, file_sha256, remove_tree
 from lakehouse._bulk import bulk_fold
+from lakehouse._layering import table_layers
 from lakehouse._readmodels import (
+    LAYERS,
     META,
     Fold,
     Progress,
@@ -30,7 +30,6 @@ from lakehouse._readmodels import (
     dead_letters,
     fold,
     open_read_models,
-    table_file,
 )
 from lakehouse._snapshot import snapshot_files
 from lakehouse.catalog import install_manifest
@@ -55,17 +54,22 @@ def checkpoint_content(
     *,
     extras: bool = True,
     indexes: bool = True,
+    layers: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The files and meta of a checkpoint of `models` (heads from the first fold).
 
     Without `extras`, the projections' own files (indexes, manifests) are left out: a
     rebuild's resume points need only the tables and the heads. Without `indexes`, only
-    the vector indexes are (`index/...`): a rebuild publishes its tables first.
+    the vector indexes are (`index/...`): a rebuild publishes its tables first. With
+    `layers`, a table that starts from a checkpoint shares that checkpoint's files and
+    adds a layer for its tail (lakehouse/_layering.py); else every table is written
+    whole, which a rebuild does, so one journal always rebuilds to the same files.
     """
     heads = folds[0].heads
     heads_files, heads_meta = snapshot_files(heads.snapshot, heads.changed())
     files: dict[str, Any] = dict(heads_files)
     entries: dict[str, Any] = {}
+    base_of = {part.projection.name: done.base for done in folds for part in done.parts}
     for part in models.parts.values():
         projection = part.projection
         entry: dict[str, Any] = {
@@ -79,8 +83,14 @@ def checkpoint_content(
             # from here take over the stop, until its code changes and it is rebuilt
             entries[projection.name] = {**entry, "tables": [], "digests": {}, "stopped": stop}
             continue
+        table_layers_of: dict[str, Any] = {}
+        digests: dict[str, str] = {}
         for table in projection.tables:
-            files[table_file(table.name)] = _writer(models, table.name)
+            own, listed, digests[table.name] = table_layers(
+                models, part, base_of.get(projection.name) if layers else None, table
+            )
+            files.update(own)
+            table_layers_of[table.name] = [list(layer) for layer in listed]
         if extras:
             own = projection.files(models)
             files.update(
@@ -89,7 +99,8 @@ def checkpoint_content(
         entries[projection.name] = {
             **entry,
             "tables": [table.name for table in projection.tables],
-            "digests": {table.name: models.digest(table.name) for table in projection.tables},
+            "digests": digests,
+            LAYERS: table_layers_of,
         }
     meta = {**heads_meta, "families": families, META: entries}
     return files, meta
@@ -97,10 +108,6 @@ def checkpoint_content(
 
 def _is_index(relpath: str) -> bool:
     return relpath.startswith(INDEXES)
-
-
-def _writer(models: ReadModels, table: str) -> Callable[[Path], None]:
-    return lambda path: models.write_table(table, path)
 
 
 def create_checkpoint(
@@ -113,7 +120,7 @@ def create_checkpoint(
     """
     models, folds = open_read_models(store, locked=False, progress=progress, verify=True)
     try:
-        return _publish(store, store.checkpoints, models, folds, replace=replace)
+        return _publish(store, store.checkpoints, models, folds, replace=replace, layers=True)
     finally:
         models.close()
 
@@ -127,6 +134,7 @@ def _publish(
     replace: bool,
     extra: dict[str, Any] | None = None,
     indexes: bool = True,
+    layers: bool = False,
 ) -> Checkpoint:
     files, meta = checkpoint_content(
         models,
@@ -134,6 +142,7 @@ def _publish(
         [family.name for family in store.families],
         extras=extra is None,
         indexes=indexes,
+        layers=layers,
     )
     if extra is None:
         meta["segments"] = sealed_hashes(store, models.seq)
@@ -261,7 +270,7 @@ def rebuild(
 
 def _with_indexes(store: Engine, checkpoint: Checkpoint, models: ReadModels) -> Checkpoint:
     """`checkpoint` again with the vector indexes of `models`, replacing it (its other
-    files copied as they are); itself if no projection has an index."""
+    files shared as they are: hard links); itself if no projection has an index."""
     files: dict[str, Any] = {}
     for part in models.parts.values():
         if part.changes.stopped is None:
@@ -269,9 +278,9 @@ def _with_indexes(store: Engine, checkpoint: Checkpoint, models: ReadModels) -> 
             files.update((name, file) for name, file in own.items() if _is_index(name))
     if not files:
         return checkpoint
-    copied: dict[str, Any] = {name: checkpoint.path_of(name) for name in checkpoint.files}
+    shared: dict[str, Any] = {name: checkpoint.shared(name) for name in checkpoint.files}
     return store.checkpoints.create(
-        checkpoint.seq, {**copied, **files}, meta=checkpoint.meta, replace=True
+        checkpoint.seq, {**shared, **files}, meta=checkpoint.meta, replace=True
     )
 
 

@@ -26,6 +26,7 @@ from projections._errors import (
     ValueUnsupported,
     VectorIndexUnreadable,
 )
+from projections._layers import GROWTH, MAX_LAYERS, Layer, layered, merged_keys, plan
 from projections._pin import pin, pinned_directory
 from projections._projection import (
     INTERNAL,
@@ -73,7 +74,9 @@ def __getattr__(name: str) -> typing.Any:
 
 
 __all__ = [
+    "GROWTH",
     "INTERNAL",
+    "MAX_LAYERS",
     "Changes",
     "Column",
     "DeadLetter",
@@ -83,6 +86,7 @@ __all__ = [
     "Event",
     "ExactIndex",
     "HashingEmbedder",
+    "Layer",
     "MiniLMEmbedder",
     "Part",
     "Policy",
@@ -107,9 +111,12 @@ __all__ = [
     "connect",
     "csv_line",
     "embedder",
+    "layered",
     "literal",
+    "merged_keys",
     "pin",
     "pinned_directory",
+    "plan",
     "quote",
     "render",
     "run",

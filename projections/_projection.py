@@ -13,9 +13,10 @@ Read models (`ReadModels`) live here too, since a projection's hooks take them a
 hold projections: an in-memory DuckDB whose views merge checkpoint Parquet with the tail.
 
 Each projection contributes a `Part`: the Parquet files of its tables in the checkpoint
-it starts from (immutable, never written by a reader) and the `Changes` the records after
-that checkpoint made. A keyed table's view is the checkpoint's rows minus the keys the
-tail touched, plus the tail's rows; a log table's view is the checkpoint's rows plus the
+it starts from (immutable, never written by a reader; each table one or more layers,
+projections/_layers.py) and the `Changes` the records after that checkpoint made, one
+layer more: a keyed table's view is the checkpoint's rows minus the keys the tail
+touched, plus the tail's rows; a log table's view is the checkpoint's rows plus the
 tail's. Nothing derived is modified in place, so any number of processes read beside
 one writer, and opening costs what the tail costs, not what the history costs.
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
@@ -33,6 +34,7 @@ import orjson
 
 from journal import Record
 from projections._errors import ProjectionStopped
+from projections._layers import Layer, layered
 from projections._table import Table, TableChanges, literal, quote
 
 if TYPE_CHECKING:
@@ -204,6 +206,8 @@ class Part:
     base_files: Mapping[str, Path] = field(default_factory=dict)  # table -> Parquet
     # table -> a DuckDB table holding its rows (a fold in bulk), read in place of a file
     base_relations: Mapping[str, str] = field(default_factory=dict)
+    # table -> the checkpoint's later layers of it, over its base file (projections/_layers.py)
+    base_layers: Mapping[str, Sequence[Layer]] = field(default_factory=dict)
     base_seq: int = 0
     base_dir: Path | None = None  # the checkpoint the part starts from
     base_meta: Mapping[str, Any] = field(default_factory=dict)  # that checkpoint's meta entry
@@ -224,6 +228,17 @@ class Part:
     def watermark(self) -> int:
         """The seq the part reflects: its checkpoint's, or its last record's."""
         return max(self.base_seq, self.changes.watermark)
+
+    def layers(self, table: Table) -> list[Layer]:
+        """A table's rows at the part's checkpoint, as layers (none: it starts empty)."""
+        relation = self.base_relations.get(table.name)
+        if relation is not None:
+            return [Layer(relation, None, 0)]
+        base_file = self.base_files.get(table.name)
+        if base_file is None:
+            return []
+        first = Layer(f"read_parquet({literal(str(base_file))})", None, 0)
+        return [first, *self.base_layers.get(table.name, ())]
 
 
 class ReadModels:
@@ -264,30 +279,24 @@ class ReadModels:
                 self.views[name] = select
 
     def _table_view(self, part: Part, table: Table) -> None:
+        """The table's view: its checkpoint's layers, and the tail as one more on top."""
         changes = part.changes[table.name]
         name = table.name
-        base_file = part.base_files.get(name)
-        relation = part.base_relations.get(name)
-        if relation is not None:
-            base = f"SELECT * FROM {relation}"
-        elif base_file is not None:
-            base = f"SELECT * FROM read_parquet({literal(str(base_file))})"
-        else:
-            base = f"SELECT * FROM {self._load('_empty_' + name, table.to_arrow([]))}"
-        selects = [base]
+        layers = part.layers(table)
+        if not layers:
+            layers = [Layer(self._load("_empty_" + name, table.to_arrow([])), None, 0)]
+        keys = None
         if table.key is not None and changes.upserts:
             import pyarrow as pa
 
             touched = pa.table({"key": pa.array(changes.touched(), type=_key_type(table))})
-            self.touched[name] = self._load("_touched_" + name, touched)
-            selects = [
-                f"SELECT b.* FROM ({base}) b ANTI JOIN {self.touched[name]} t "
-                f"ON b.{quote(table.key)} = t.key"
-            ]
+            keys = self.touched[name] = self._load("_touched_" + name, touched)
         if len(changes):
             self.tail[name] = self._load("_tail_" + name, table.to_arrow(changes.rows()))
-            selects.append(f"SELECT * FROM {self.tail[name]}")
-        self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {' UNION ALL '.join(selects)}")
+        if name in self.tail or keys is not None:
+            rows = self.tail.get(name) or self._load("_empty_" + name, table.to_arrow([]))
+            layers.append(Layer(rows, keys, len(changes.rows())))
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {layered(layers, table.key)}")
         self.tables[name] = table
 
     def _stopped_view(self, table: Table, message: str) -> None:
@@ -359,20 +368,27 @@ class ReadModels:
 
     # -- writing -------------------------------------------------------------------------
 
-    def write_table(self, table: str, path: Path) -> None:
-        """Write a table to a Parquet file, rows in its sort order (equal states, equal files).
+    def write_table(self, table: str, path: Path, select: str | None = None) -> int:
+        """Write a table (or `select`, rows of its columns) to a Parquet file, rows in the
+        table's sort order (equal states, equal files); how many rows it wrote.
 
         Written by pyarrow in the table's own schema: DuckDB's writer marks a column
         required or optional by what it knows of its NULLs, which depends on the path the
         rows took (tests/projections/test_contract.py).
         """
+        spec = self.tables[table]
+        order = ", ".join(quote(column) for column in spec.sort)
+        select = f"SELECT * FROM ({select or f'SELECT * FROM {quote(table)}'})" + (
+            f" ORDER BY {order}" if order else ""
+        )
+        return self.write_parquet(select, spec.arrow_schema(), path)
+
+    def write_parquet(self, select: str, schema: Any, path: Path) -> int:
+        """Write the rows of `select` to a Parquet file in the Arrow `schema`; how many."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        spec = self.tables[table]
-        schema = spec.arrow_schema()
-        order = ", ".join(quote(column) for column in spec.sort)
-        select = f"SELECT * FROM {quote(table)}" + (f" ORDER BY {order}" if order else "")
+        written = 0
         with self.cursor() as cursor:
             reader = cursor.sql(select).to_arrow_reader(_ROW_GROUP)
             try:
@@ -380,8 +396,10 @@ class ReadModels:
                     for batch in reader:
                         rows = pa.Table.from_batches([batch]).cast(schema)
                         writer.write_table(rows, row_group_size=_ROW_GROUP)
+                        written += rows.num_rows
             finally:
                 reader.close()
+        return written
 
     def close(self) -> None:
         """Close the DuckDB connection and the files pinned for it."""

@@ -328,6 +328,11 @@ def test_checkpoints_change_between_listing_and_opening(
     child = spawn("stall", store)
     assert child.wait_for("listed").split()[1:] == [str(head)]
     newer = head
+    # a checkpoint made from the one before holds layer files (tables/<name>.<seq>.parquet)
+    # that a rebuild, writing each table whole, does not: opening them fails, and the
+    # reader picks again (lakehouse/_layering.py)
+    files = CheckpointStore(store).get(head).files
+    layered = any(name.startswith("tables/") and name.count(".") > 1 for name in files)
     if change == "replace":
         with Store.open(store, checkpoint_every=0) as lake:
             assert rebuild(lake, everything=True).checkpoint is not None
@@ -336,8 +341,8 @@ def test_checkpoints_change_between_listing_and_opening(
     child.send()
     assert child.finish() == 0, child.stderr()
     _, seq, folds, *base = child.lines()[-1].split()
-    if change == "replace":  # the same name, the same state: opened as listed
-        assert (int(seq), base, folds) == (head, [str(head)], "1")
+    if change == "replace":  # the same name, the same state: opened as listed, or again
+        assert (int(seq), base, folds) == (head, [str(head)], "2" if layered else "1")
     else:  # it vanished as it was opened: picked again, and the newer one is past the
         # watermark the reader pinned before listing, so it folds from genesis
         assert newer > head
