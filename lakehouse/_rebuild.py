@@ -66,7 +66,9 @@ def checkpoint_content(
     whole, which a rebuild does, so one journal always rebuilds to the same files.
     """
     heads = folds[0].heads
-    heads_files, heads_meta = snapshot_files(heads.snapshot, heads.changed())
+    heads_files, heads_meta = snapshot_files(
+        heads.snapshot, heads.changed(), seq=models.seq if layers else None
+    )
     files: dict[str, Any] = dict(heads_files)
     entries: dict[str, Any] = {}
     base_of = {part.projection.name: done.base for done in folds for part in done.parts}

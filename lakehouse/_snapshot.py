@@ -42,6 +42,11 @@ SHARD_TARGET = 8
 ENTRIES = "head_entries"  # the meta key of each table's entry count
 CHECKS = "head_checks"  # the meta key saying the .idx files hold each shard's CRC-32
 CRC32 = "crc32"
+# each table's runs over its sharded files, oldest first: [seq, shards, entries] each, in
+# heads/<table>.<seq>.json and .idx (a removed key's value is null); and how many entries
+# the sharded files themselves hold
+RUNS = "head_runs"
+BASE_ENTRIES = "head_base_entries"
 # heads/<table>.idx, checked layout: one (offset, CRC-32) entry per shard, then the end
 # offset (CRC 0); a shard's start, checksum and end are one 20-byte read
 _ENTRY = struct.Struct("<QI")
@@ -82,6 +87,14 @@ class Snapshot:
             if isinstance(value, list):
                 self._offsets[table] = value
             self.shards[table] = len(value) if isinstance(value, list) else int(value)
+        self.runs: dict[str, list[tuple[int, int, int]]] = {
+            table: [(int(seq), int(shards), int(count)) for seq, shards, count in listed]
+            for table, listed in meta.get(RUNS, {}).items()
+        }
+        self.base_entries: dict[str, int] = {
+            table: int(meta.get(BASE_ENTRIES, {}).get(table, count))
+            for table, count in self.entries.items()
+        }
         self._loaded: dict[tuple[str, int], dict[str, Any]] = {}
         self._hashed: set[str] = set()  # tables verified whole (no per-shard checksums)
         # every file is opened now and read through its descriptor, so a checkpoint pruned
@@ -99,7 +112,11 @@ class Snapshot:
 
     def _names(self, table: str) -> list[str]:
         names = [f"{table}.json", f"{table}.idx"]
-        return names[:1] if table in self._offsets else names
+        if table in self._offsets:
+            return names[:1]
+        for seq, _, _ in self.runs.get(table, ()):
+            names += [f"{table}.{seq}.json", f"{table}.{seq}.idx"]
+        return names
 
     def close(self) -> None:
         """Close the snapshot's files."""
@@ -129,6 +146,20 @@ class Snapshot:
             if not isinstance(loaded, dict):
                 raise self.damaged(f"{table}.json", f"shard {number} is not a JSON object")
             self._loaded[table, number] = loaded
+        return loaded
+
+    def _run_shard(self, stem: str, number: int) -> dict[str, Any]:
+        """One shard of a run (heads/<stem>.json), verified; a removed key's value is None."""
+        loaded = self._loaded.get((stem, number))
+        if loaded is None:
+            data = self._checked_shard(stem, number)
+            try:
+                loaded = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise self.damaged(f"{stem}.json", f"shard {number} is not JSON") from exc
+            if not isinstance(loaded, dict):
+                raise self.damaged(f"{stem}.json", f"shard {number} is not a JSON object")
+            self._loaded[stem, number] = loaded
         return loaded
 
     def _checked_shard(self, table: str, number: int) -> bytes:
@@ -176,14 +207,36 @@ class Snapshot:
         )
 
     def get(self, table: str, key: str) -> Any:
-        """The stored value for `key` in `table`, or None."""
+        """The stored value for `key` in `table`, or None: the newest run holding the key
+        says, else the sharded files."""
+        for seq, count, _ in reversed(self.runs.get(table, ())):
+            part = self._run_shard(f"{table}.{seq}", shard_of(key, count))
+            if key in part:
+                return part[key]
         shards = self.shards.get(table)
         return None if not shards else self.shard(table, shard_of(key, shards)).get(key)
 
     def items(self, table: str) -> Iterator[tuple[str, Any]]:
         """Every (key, value) of a table."""
+        runs = self.runs.get(table)
+        if not runs:
+            for number in range(self.shards.get(table, 0)):
+                yield from self.shard(table, number).items()
+            return
+        merged: dict[str, Any] = {}
         for number in range(self.shards.get(table, 0)):
-            yield from self.shard(table, number).items()
+            merged.update(self.shard(table, number))
+        for seq, _, _ in runs:
+            merged.update(self.run_items(table, seq))
+        yield from ((key, value) for key, value in merged.items() if value is not None)
+
+    def run_items(self, table: str, seq: int) -> dict[str, Any]:
+        """Every key one run of a table holds, with its value (None: removed)."""
+        shards = next(count for at, count, _ in self.runs[table] if at == seq)
+        out: dict[str, Any] = {}
+        for number in range(shards):
+            out.update(self._run_shard(f"{table}.{seq}", number))
+        return out
 
     def raw(self, table: str) -> tuple[bytes, tuple[int, ...]]:
         """A table's shard file as it is, and its shards' offsets (.idx layouts only).
@@ -224,20 +277,35 @@ def _read_all(fd: int) -> bytes:
 
 
 def snapshot_files(
-    base: Snapshot | None, changed: Mapping[str, Mapping[str, Any]]
-) -> tuple[dict[str, bytes], dict[str, Any]]:
+    base: Snapshot | None, changed: Mapping[str, Mapping[str, Any]], *, seq: int | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The heads files of `base` with `changed` applied, and the meta that describes them.
 
     `changed` maps each table to the keys that changed since `base` and their values now
-    (None: the key is gone). A table whose shard count stays the same rewrites only the
-    shards holding a changed key; any other table is written whole.
+    (None: the key is gone). Given the new checkpoint's `seq`, a table keeps `base`'s files
+    (shared: hard links) and the changed keys go in a run of their own over them, merged
+    with the newest runs as a table's layers are (`projections.plan`), so a checkpoint
+    writes what changed. Without it (a rebuild: the same files for the same heads), or
+    when the runs merge into the sharded files, a table whose shard count stays the same
+    rewrites only the shards holding a changed key; any other is written whole.
     """
-    files: dict[str, bytes] = {}
+    files: dict[str, Any] = {}
     shards: dict[str, int] = {}
     entries: dict[str, int] = {}
+    runs: dict[str, list[list[int]]] = {}
+    below: dict[str, int] = {}
     for table, touched in changed.items():
+        if seq is not None and base is not None and base.checked and table in base.entries:
+            layered = _layered(base, table, touched, seq)
+            if layered is not None:
+                own, table_runs, base_entries, entries[table] = layered
+                if table_runs:
+                    runs[table], below[table] = table_runs, base_entries
+                files.update(own)
+                shards[table] = base.shards[table]
+                continue
         # only the layout with entry counts can be patched, and only at the same shard count
-        if base is not None and table in base.entries:
+        if base is not None and table in base.entries and not base.runs.get(table):
             entries[table] = _entries_after(base, table, touched)
             count = shard_count(entries[table])
             patch = count == base.shards[table]
@@ -254,7 +322,43 @@ def snapshot_files(
         files[f"heads/{table}.json"] = b"".join(blobs)
         files[f"heads/{table}.idx"] = _index(blobs)
         shards[table] = count
-    return files, {"heads": shards, ENTRIES: entries, CHECKS: CRC32}
+    meta: dict[str, Any] = {"heads": shards, ENTRIES: entries, CHECKS: CRC32}
+    if runs:
+        meta |= {RUNS: runs, BASE_ENTRIES: below}
+    return files, meta
+
+
+def _layered(
+    base: Snapshot, table: str, touched: Mapping[str, Any], seq: int
+) -> tuple[dict[str, Any], list[list[int]], int, int] | None:
+    """A table's files as `base`'s, shared, with `touched` in a run over them: (files,
+    runs, entries of the sharded files, entries in all); None if it is written whole."""
+    from projections import plan
+
+    listed = base.runs.get(table, [])
+    counts = [base.base_entries[table], *(count for _, _, count in listed)]
+    merge = plan(counts, len(touched)) if touched else 0
+    if merge == len(counts):
+        return None
+    kept = listed[: len(listed) - merge]
+    names = [f"{table}.json", f"{table}.idx"]
+    names += [f"{table}.{at}.{kind}" for at, _, _ in kept for kind in ("json", "idx")]
+    checkpoint = base.checkpoint
+    files: dict[str, Any] = {f"heads/{name}": checkpoint.shared(f"heads/{name}") for name in names}
+    runs = [list(run) for run in kept]
+    total = base.entries[table]
+    if touched:
+        total = _entries_after(base, table, touched)
+        merged: dict[str, Any] = {}
+        for at, _, _ in listed[len(listed) - merge :]:
+            merged.update(base.run_items(table, at))
+        merged.update(touched)
+        count = shard_count(len(merged))
+        blobs = _blobs(count, merged, removed=True)
+        files[f"heads/{table}.{seq}.json"] = b"".join(blobs)
+        files[f"heads/{table}.{seq}.idx"] = _index(blobs)
+        runs.append([seq, count, len(merged)])
+    return files, runs, base.base_entries[table], total
 
 
 def _index(blobs: list[bytes | memoryview]) -> bytes:
@@ -276,11 +380,14 @@ def _entries_after(base: Snapshot, table: str, touched: Mapping[str, Any]) -> in
     return base.entries[table] + delta
 
 
-def _blobs(count: int, entries: Mapping[str, Any]) -> list[bytes | memoryview]:
-    """Every shard's JSON for a table written whole (None values left out)."""
+def _blobs(
+    count: int, entries: Mapping[str, Any], *, removed: bool = False
+) -> list[bytes | memoryview]:
+    """Every shard's JSON for a table written whole (None values left out), or for a run
+    (`removed`: a None value says the key is gone, and is kept)."""
     parts: list[dict[str, Any]] = [{} for _ in range(count)]
     for key, value in entries.items():
-        if value is not None:
+        if value is not None or removed:
             parts[shard_of(key, count)][key] = value
     blobs: list[bytes | memoryview] = [
         orjson.dumps(part, option=orjson.OPT_SORT_KEYS) for part in parts

@@ -155,19 +155,24 @@ def test_a_snapshot_patched_shard_by_shard_equals_one_written_whole(
         assert loaded <= {shard_of(key, count) for key in changes}
 
 
-def test_an_incremental_checkpoint_writes_the_heads_a_rebuild_from_genesis_writes(
+def test_an_incremental_checkpoint_holds_the_heads_a_rebuild_from_genesis_writes(
     store: Path,
 ) -> None:
+    """A checkpoint made from the one before shares its heads files and adds a run of the
+    keys that changed (lakehouse/_snapshot.py); a rebuild writes every table whole. Both
+    hold the same heads, key for key."""
+    import os
+
     from lakehouse import Store
     from lakehouse._rebuild import create_checkpoint, rebuild
+    from lakehouse._snapshot import RUNS
 
-    def heads_of(checkpoint: Checkpoint) -> tuple[dict[str, bytes], dict[str, Any]]:
-        files = {
-            name: checkpoint.read_bytes(name)
-            for name in checkpoint.files
-            if name.startswith("heads/")
-        }
-        return files, {key: checkpoint.meta[key] for key in ("heads", "head_entries")}
+    def heads_of(checkpoint: Checkpoint) -> dict[str, dict[str, Any]]:
+        snapshot = Snapshot(checkpoint)
+        try:
+            return {table: dict(snapshot.items(table)) for table in snapshot.shards}
+        finally:
+            snapshot.close()
 
     with Store.open(store, checkpoint_every=0, durability="none") as lake:
         uids = [lake.traces.add(text=f"t{n}", tags=[f"g{n % 3}"]).id for n in range(60)]
@@ -180,11 +185,22 @@ def test_an_incremental_checkpoint_writes_the_heads_a_rebuild_from_genesis_write
         lake.traces.add(text="brand new")
         incremental = create_checkpoint(lake)
         assert incremental.seq > first.seq and "head_entries" in first.meta
-        patched = heads_of(incremental)
+        # the first checkpoint's trace heads are shared, the changes a run of their own
+        assert (
+            os.stat(first.path_of("heads/trace.json")).st_ino
+            == os.stat(incremental.path_of("heads/trace.json")).st_ino
+        )
+        [(seq, _, changed)] = incremental.meta[RUNS]["trace"]
+        layered = heads_of(incremental)
+        before = heads_of(first)["trace"]
+        differ = [uid for uid, head in layered["trace"].items() if before.get(uid) != head]
+        assert seq == incremental.seq and changed == len(differ) >= 5
         report = rebuild(lake, everything=True)  # from genesis, replacing the one at that seq
         assert report.checkpoint is not None and report.checkpoint.seq == incremental.seq
-        assert heads_of(report.checkpoint) == patched
-        assert patched[1]["head_entries"]["trace"] == 62
+        assert RUNS not in report.checkpoint.meta
+        assert heads_of(report.checkpoint) == layered
+        assert report.checkpoint.meta["head_entries"] == incremental.meta["head_entries"]
+        assert incremental.meta["head_entries"]["trace"] == 62
 
 
 def _damage(snapshot: Snapshot, relpath: str, at: int, value: bytes) -> None:
@@ -277,3 +293,61 @@ def test_closing_a_store_closes_the_files_of_its_cached_heads(tmp_path: Path) ->
         assert len(os.listdir("/proc/self/fd")) == before
     finally:
         gc.enable()
+
+
+KEYS = st.sampled_from([f"trc_{n:03d}" for n in range(40)])
+CHANGES = st.dictionaries(KEYS, st.one_of(st.none(), st.integers(1, 9)), max_size=12)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first=st.dictionaries(KEYS, st.integers(1, 9), max_size=30),
+    steps=st.lists(CHANGES, max_size=12),
+)
+def test_runs_over_shared_heads_read_as_the_heads_written_whole(
+    tmp_path_factory: pytest.TempPathFactory, first: dict[str, int], steps: list[dict[str, Any]]
+) -> None:
+    """Checkpoints each made from the one before (`seq` given: runs of the changed keys
+    over the shared files, merged as they grow) hold, key for key, what one written whole
+    from the same heads holds, removals included."""
+    from lakehouse._snapshot import RUNS
+
+    root = tmp_path_factory.mktemp("runs")
+    CheckpointStore(root).root.mkdir(exist_ok=True)
+    want = dict(first)
+    files, meta = snapshot_files(None, {"trace": first})
+    base = _checkpoint(root, files, meta, seq=1)
+    try:
+        for seq, changes in enumerate(steps, start=2):
+            files, meta = snapshot_files(base, {"trace": changes}, seq=seq)
+            want.update(changes)
+            want = {key: value for key, value in want.items() if value is not None}
+            made = _checkpoint(root, files, meta, seq=seq)
+            base.close()
+            base = made
+            assert dict(base.items("trace")) == want
+            assert all(base.get("trace", key) == want.get(key) for key in [*first, "trc_999"])
+            assert base.entries["trace"] == len(want)
+            assert len(base.runs.get("trace", [])) < 12
+            assert (RUNS in meta) == bool(base.runs.get("trace"))
+    finally:
+        base.close()
+
+
+def test_a_damaged_run_is_refused_as_a_damaged_shard_is(tmp_path: Path) -> None:
+    files, meta = snapshot_files(None, _tables(200))
+    base = _checkpoint(tmp_path, files, meta, seq=1)
+    files, meta = snapshot_files(base, {"trace": {"trc_000003": {"rev": 9}}}, seq=2)
+    base.close()
+    made = _checkpoint(tmp_path, files, meta, seq=2)
+    made.close()
+    _damage(made, "heads/trace.2.json", 3, b"#")
+    snapshot = Snapshot(made.checkpoint)
+    try:
+        with pytest.raises(SnapshotDamaged) as caught:
+            snapshot.get("trace", "trc_000003")
+        assert caught.value.fields["file"] == "heads/trace.2.json"
+    finally:
+        snapshot.close()

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lakehouse import Store
-from lakehouse._readmodels import LAYERS, META, layer_files, open_read_models
+from lakehouse._readmodels import LAYERS, META, Fold, layer_files, open_read_models
+from lakehouse._snapshot import Snapshot
 from projections import GROWTH, MAX_LAYERS, plan
 from tests.projections.conftest import OPS, fresh_store, genesis_state, play, state
 
@@ -55,6 +56,7 @@ def test_a_chain_of_checkpoints_reads_as_a_replay_from_genesis(runs: list[list[A
             made = store.checkpoint()
             got, _ = _models_state(store)
             assert got == genesis_state(store, store.projections(), upto=head)
+            assert _heads(made) == _genesis_heads(store, head)
             for entry in made.meta[META].values():
                 for table in entry["tables"]:
                     assert 1 <= len(layer_files(entry, table)) <= MAX_LAYERS
@@ -67,6 +69,25 @@ def test_a_chain_of_checkpoints_reads_as_a_replay_from_genesis(runs: list[list[A
         latest = store.checkpoints.latest_valid()
         assert latest is not None and latest.verify() == []
         assert _models_state(store) == want
+
+
+def _heads(checkpoint: Any) -> dict[str, dict[str, Any]]:
+    """Every heads table a checkpoint holds (its runs over its shared files applied)."""
+    snapshot = Snapshot(checkpoint)
+    try:
+        return {table: dict(snapshot.items(table)) for table in snapshot.shards}
+    finally:
+        snapshot.close()
+
+
+def _genesis_heads(store: Store, upto: int) -> dict[str, dict[str, Any]]:
+    """Every heads table folded from genesis up to `upto`."""
+    done = Fold(store, None, [])
+    try:
+        done.advance(upto)
+        return {table: rows for table, rows in done.heads.tables().items()}
+    finally:
+        done.close()
 
 
 def _assert_built_on(previous: Any, made: Any) -> None:
