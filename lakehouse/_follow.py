@@ -53,6 +53,15 @@ class Follower:
                 self.models = self._build(head)
             return self.models
 
+    def close(self) -> None:
+        """Close the served models and the folds' pinned files (the reader is done: no
+        query may still hold these models)."""
+        with self._lock:
+            self.models.close()
+            for fold in self._folds:
+                fold.close()
+            self._folds = []
+
     def _start(self, head: int) -> ReadModels:
         self._folds = fold_all(
             self.store,

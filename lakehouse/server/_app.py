@@ -52,6 +52,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             yield
         finally:
             live.stop()
+            store.close()
 
     app = FastAPI(
         title="lakehouse-journal query endpoint",

@@ -148,10 +148,13 @@ class LiveModels:
         self._notify()
 
     def stop(self) -> None:
-        """Close, then wait for the watcher thread to end."""
+        """Close, wait for the watcher thread to end, then close the read models served
+        (the server has stopped taking requests), so their pinned files are let go."""
         self.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._thread is None or not self._thread.is_alive():
+            self.follower.close()
 
     def _watch(self) -> None:
         import watchfiles

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import socket
 import subprocess
@@ -17,8 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lakehouse.server import ServerConfig, create_app
 from lakehouse.server._connections import ConnectionGuard
-from tests.server.conftest import LiveServer, Seeded, envelope
+from tests.server.conftest import LIMITS, LiveServer, Seeded, TestClient, envelope
 
 LAKEHOUSE = Path(sys.executable).with_name("lakehouse")
 
@@ -201,3 +203,29 @@ def _started(child: subprocess.Popen[bytes], log: Path) -> str:
         assert child.poll() is None, log.read_text()
         time.sleep(0.05)
     raise AssertionError(f"the server did not start: {log.read_text()}")
+
+
+def _open_under(root: Path) -> list[str]:
+    """The files of `root` this process holds open."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed while listing
+        if target.startswith(str(root.resolve())):
+            held.append(target)
+    return held
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_a_stopped_server_lets_go_of_every_file_of_the_store(shared: Seeded) -> None:
+    """Its read models pin checkpoint files open (projections.pin): stopping the server
+    closes them, and its store, so servers started and stopped in one process (a test
+    run, an embedding app) do not run out of descriptors."""
+    before = len(_open_under(shared.root))
+    app = create_app(ServerConfig(shared.root, **{**LIMITS, "watch": False}))
+    with TestClient(app) as client:
+        assert client.get("/v1/datasets").status_code == 200
+        assert len(_open_under(shared.root)) > before
+    assert len(_open_under(shared.root)) == before
