@@ -131,10 +131,11 @@ class Checkpoint:
         self._entry(relpath)
         return self.path / relpath
 
-    def shared(self, relpath: str) -> Shared:
-        """The listed file `relpath`, to put in a new checkpoint as it is (hard-linked)."""
+    def shared(self, relpath: str, *, inode: int | None = None) -> Shared:
+        """The listed file `relpath`, to put in a new checkpoint as it is (hard-linked);
+        with `inode`, only if it is still that inode (the one a reader has open)."""
         entry = self._entry(relpath)
-        return Shared(self.path, relpath, entry.sha256, entry.size)
+        return Shared(self.path, relpath, entry.sha256, entry.size, inode)
 
     def read_bytes(self, relpath: str, *, verify: bool = True) -> bytes:
         """The bytes of the listed file `relpath`, checked against its size and sha256."""

@@ -39,6 +39,7 @@ class Shared:
     relpath: str
     sha256: str
     size: int
+    inode: int | None = None  # the inode the caller read (a pinned file): nothing else
 
 
 def check_relpath(relpath: object) -> str:
@@ -132,6 +133,12 @@ def share(source: Shared, path: Path) -> tuple[str, int]:
         fd = open_at(dir_fd, name, os.O_RDONLY | os.O_CLOEXEC, shown=shown)
         try:
             info = os.fstat(fd)
+            if source.inode is not None and info.st_ino != source.inode:
+                raise CheckpointRefused(
+                    f"{shown} is not the file that was read: its checkpoint was replaced",
+                    hint="another process rewrote that checkpoint meanwhile: create it again",
+                    file=source.relpath,
+                )
             if info.st_size != source.size:
                 raise CheckpointRefused(
                     f"{shown} has {info.st_size} bytes, its manifest says {source.size}",

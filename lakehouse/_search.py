@@ -5,6 +5,13 @@ is retired). A checkpoint holds the HNSW index built from those rows with the em
 named in the projection's identity; a search asks that index, hiding every entity the
 records after the checkpoint touched, and searches those records' rows exactly, so an
 entity added one command ago is found and an updated or retired one never shows stale.
+
+An index is not rewritten for every checkpoint: one made from the one before shares its
+index files (hard links) and keeps beside them the delta, the vectors of every row
+changed since the index was built and the ids removed since (``index/<name>.delta.*``),
+searched exactly as the tail is. Once the delta would pass DELTA_MAX vectors, the
+checkpoint updates the index with it instead (load, add, mark deleted, save), so a
+checkpoint's cost follows the change and the exact part of a search stays small.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 
 from lakehouse._columns import columns
-from projections import Part, Projection, ReadModels, Table
+from projections import Part, Projection, ReadModels, Table, VectorIndexUnreadable
 
 if TYPE_CHECKING:
     from projections import Embedder, ExactIndex, VectorIndex
@@ -26,6 +33,7 @@ if TYPE_CHECKING:
 EMBEDDER_ENV = "LAKEHOUSE_EMBEDDER"
 PARALLEL_FROM = 20_000  # vectors from which an index is built on every core
 EMBED_ROWS = 20_000  # texts embedded at a time
+DELTA_MAX = 20_000  # changed vectors a checkpoint keeps beside its index, searched exactly
 
 
 def search_table(name: str, key: str) -> Table:
@@ -62,7 +70,13 @@ class SearchProjection(Projection):
         return self.tables[0]
 
     def files(self, models: ReadModels) -> dict[str, Any]:
-        """The HNSW index over every row, and its ids."""
+        """The index files: the checkpoint's shared with the delta beside them while the
+        delta is small, else the index updated (or built) over every row."""
+        part = models.parts[self.name]
+        if part.base_dir is not None and self._index_paths(part) is not None:
+            ids, vectors, removed = self._fresh(models)
+            if len(ids) + len(removed) <= DELTA_MAX:
+                return self._shared(part, ids, vectors, removed)
         built: list[VectorIndex] = []
 
         def index() -> VectorIndex:
@@ -75,15 +89,49 @@ class SearchProjection(Projection):
             f"index/{self.name}.ids.json": lambda path: path.write_bytes(orjson.dumps(index().ids)),
         }
 
-    def _build(self, models: ReadModels) -> VectorIndex:
-        """The checkpoint's index: the base's updated with the tail, or a new one.
+    def _shared(
+        self, part: Part, ids: list[str], vectors: Any, removed: set[str]
+    ) -> dict[str, Any]:
+        """The part's index files shared as they are, and the delta written beside them."""
+        import numpy as np
 
-        Updating costs what the tail costs; a new index is built when there is no base
-        index or when labels marked deleted would outnumber the live ones.
+        from checkpoints import Checkpoint
+
+        assert part.base_dir is not None
+        base = Checkpoint.load(part.base_dir, part.base_seq)
+        files: dict[str, Any] = {}
+        for relpath in (f"index/{self.name}.hnsw", f"index/{self.name}.ids.json"):
+            # the very file this read has open: a checkpoint replaced since is refused
+            pinned = os.stat(part.extra_files[relpath]).st_ino
+            files[relpath] = base.shared(relpath, inode=pinned)
+
+        def write_vectors(path: Path) -> None:
+            with open(path, "wb") as out:
+                np.save(out, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+
+        npy, listing = self._delta_names()
+        files[npy] = write_vectors
+        files[listing] = orjson.dumps({"ids": ids, "removed": sorted(removed)})
+        return files
+
+    def _delta_names(self) -> tuple[str, str]:
+        return f"index/{self.name}.delta.npy", f"index/{self.name}.delta.json"
+
+    def _index_paths(self, part: Part) -> tuple[Path, Path] | None:
+        index_path = part.extra_files.get(f"index/{self.name}.hnsw")
+        ids_path = part.extra_files.get(f"index/{self.name}.ids.json")
+        return None if index_path is None or ids_path is None else (index_path, ids_path)
+
+    def _build(self, models: ReadModels) -> VectorIndex:
+        """The checkpoint's index: the base's updated with what changed since it was built
+        (its delta and the tail), or a new one.
+
+        Updating costs what changed; a new index is built when there is no base index or
+        when labels marked deleted would outnumber the live ones.
         """
         index = self._load_base(models.parts[self.name])  # a copy of its own, to change
         if index is not None:
-            ids, vectors, removed = self._tail(models)
+            ids, vectors, removed = self._fresh(models)
             if 2 * (index.deleted + len(ids) + len(removed)) < len(index) + len(ids):
                 index.update(ids, vectors, removed=removed)
                 return index
@@ -96,11 +144,55 @@ class SearchProjection(Projection):
         """The index saved in the part's checkpoint, or None if it has none."""
         from projections import VectorIndex
 
-        index_path = part.extra_files.get(f"index/{self.name}.hnsw")
-        ids_path = part.extra_files.get(f"index/{self.name}.ids.json")
-        if index_path is None or ids_path is None:
-            return None
-        return VectorIndex.load(index_path, ids_path, self.embedder.dim)
+        paths = self._index_paths(part)
+        return None if paths is None else VectorIndex.load(*paths, self.embedder.dim)
+
+    def _base_delta(self, part: Part) -> tuple[list[str], Any, set[str]]:
+        """The delta the part's checkpoint keeps beside its index (none: empty)."""
+        import numpy as np
+
+        if "delta" not in part.cache:
+            npy, listing = (part.extra_files.get(name) for name in self._delta_names())
+            if npy is None or listing is None:
+                empty = np.zeros((0, self.embedder.dim), dtype=np.float32)
+                part.cache["delta"] = ([], empty, set())
+            else:
+                try:
+                    listed = orjson.loads(listing.read_bytes())
+                    with open(npy, "rb") as data:
+                        vectors = np.load(data, allow_pickle=False)
+                    if vectors.shape != (len(listed["ids"]), self.embedder.dim):
+                        raise ValueError(f"{vectors.shape} vectors for {len(listed['ids'])} ids")
+                except (ValueError, KeyError, TypeError) as error:
+                    raise VectorIndexUnreadable(
+                        f"cannot load the index delta of {self.name}: {error}",
+                        hint="'lakehouse doctor --repair' sets the checkpoint aside and "
+                        "rebuilds it from the journal",
+                        path=str(Path(part.base_dir or "") / self._delta_names()[0]),
+                    ) from error
+                part.cache["delta"] = (list(listed["ids"]), vectors, set(listed["removed"]))
+        delta: tuple[list[str], Any, set[str]] = part.cache["delta"]
+        return delta
+
+    def _fresh(self, models: ReadModels) -> tuple[list[str], Any, set[str]]:
+        """Every row changed since the index was built, embedded, and the ids removed since:
+        the checkpoint's delta with the tail applied (the tail's rows win)."""
+        import numpy as np
+
+        cache = models.cache.setdefault(self.name, {})
+        if "fresh" not in cache:
+            tail_ids, tail_vectors, tail_removed = self._tail(models)
+            ids, vectors, removed = self._base_delta(models.parts[self.name])
+            touched = set(tail_ids) | tail_removed
+            keep = [at for at, id in enumerate(ids) if id not in touched]
+            tail = np.asarray(tail_vectors, dtype=np.float32).reshape(-1, self.embedder.dim)
+            cache["fresh"] = (
+                [ids[at] for at in keep] + list(tail_ids),
+                np.concatenate([vectors[keep], tail]),
+                (removed - set(tail_ids)) | tail_removed,
+            )
+        fresh: tuple[list[str], Any, set[str]] = cache["fresh"]
+        return fresh
 
     def _embedded(self, cursor: Any, select: str) -> tuple[list[str], Any]:
         """The ids and vectors of the (id, text) rows `select` gives, embedded EMBED_ROWS at a
@@ -140,7 +232,7 @@ class SearchProjection(Projection):
 
         part = models.parts[self.name]
         index = self._index(models, part)
-        tail_ids, tail_vectors, removed = self._tail(models)
+        tail_ids, tail_vectors, removed = self._fresh(models)
         # the index's rows that the tail changed are left out by search_merged itself; the
         # ones it removed (a superseded trace, a retired playbook) are hidden here
         hidden = removed if include_retired else removed | self._retired(models)

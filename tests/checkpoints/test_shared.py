@@ -117,3 +117,21 @@ def test_sharing_a_file_the_checkpoint_does_not_list_is_refused(store: Path) -> 
     with pytest.raises(CheckpointNotFound) as caught:
         old.shared("tables/missing.parquet")
     assert caught.value.fields["file"] == "tables/missing.parquet"
+
+
+def test_a_shared_file_must_still_be_the_inode_the_caller_read(store: Path) -> None:
+    old = _first(store)
+    inode = os.stat(old.path_of("tables/t.parquet")).st_ino
+    kept = CheckpointStore(store).create(
+        9, {"t": old.shared("tables/t.parquet", inode=inode)}, meta={}
+    )
+    assert os.stat(kept.path_of("t")).st_ino == inode
+    # the file replaced by another of the same bytes (a rebuild of that checkpoint)
+    os.unlink(old.path_of("tables/t.parquet"))
+    old.path_of("tables/t.parquet").write_bytes(BIG)
+    with pytest.raises(CheckpointRefused) as caught:
+        CheckpointStore(store).create(
+            10, {"t": old.shared("tables/t.parquet", inode=inode)}, meta={}
+        )
+    assert "replaced" in caught.value.message
+    assert CheckpointStore(store).seqs() == [5, 9]
