@@ -24,6 +24,7 @@ from checkpoints._errors import (
 )
 from checkpoints._manifest import FORMAT
 from checkpoints._store import CheckpointStore, EntryKind, classify_entry
+from checkpoints._verified import Verified
 
 __all__ = [
     "FINDING_KEYS",
@@ -39,6 +40,7 @@ __all__ = [
     "CheckpointUnreadable",
     "CheckpointWriteFailed",
     "EntryKind",
+    "Verified",
     "classify_entry",
     "is_checkpoint_name",
 ]

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from checkpoints._errors import CheckpointDamaged, CheckpointNotFound, CheckpointUnreadable
 from checkpoints._files import MANIFEST, Shared, check_relpath
 from checkpoints._manifest import parse_manifest
+from checkpoints._verified import Verified, now_ns
 from journal import Finding, Severity, describe, file_sha256, unsafe_entries
 
 SEQ_DIGITS = 20
@@ -111,18 +112,22 @@ class Checkpoint:
             _check_file(self, relpath, entry, full=False) for relpath, entry in self.files.items()
         )
 
-    def verify(self) -> list[Finding]:
-        """The full check: re-read and hash every file; report missing, damaged and extra ones."""
-        return self.check(full=True)
+    def verify(self, *, cache: Verified | None = None) -> list[Finding]:
+        """The full check: re-read and hash every file; report missing, damaged and extra ones.
 
-    def check(self, *, full: bool) -> list[Finding]:
+        With `cache`, a file it knows hashed right and that was not written since is not
+        hashed again (checkpoints/_verified.py): what building on a checkpoint needs.
+        """
+        return self.check(full=True, cache=cache)
+
+    def check(self, *, full: bool, cache: Verified | None = None) -> list[Finding]:
         """Every problem found: with `full` each file is hashed, else only its size checked."""
         if self.manifest is None:
             return [_manifest_finding(self)]
         findings = [
             finding
             for relpath, entry in self.files.items()
-            if (finding := _check_file(self, relpath, entry, full=full)) is not None
+            if (finding := _check_file(self, relpath, entry, full=full, cache=cache)) is not None
         ]
         return findings + _extra_files(self)
 
@@ -204,17 +209,27 @@ def _manifest_finding(checkpoint: Checkpoint) -> Finding:
 
 
 def _check_file(
-    checkpoint: Checkpoint, relpath: str, entry: CheckpointFile, *, full: bool
+    checkpoint: Checkpoint,
+    relpath: str,
+    entry: CheckpointFile,
+    *,
+    full: bool,
+    cache: Verified | None = None,
 ) -> Finding | None:
-    """The first problem of one listed file; `full` also hashes it."""
+    """The first problem of one listed file; `full` also hashes it (unless `cache` knows
+    it hashed right and it was not written since)."""
     path = checkpoint.path / relpath
     try:
         problem = _kind_problem(path, relpath, checkpoint.path)
         if problem is not None:
             return _bad(checkpoint, relpath, *problem)
-        size = os.lstat(path).st_size
-        if full and size == entry.size:
+        info = os.lstat(path)
+        size = info.st_size
+        if full and size == entry.size and not (cache and cache.hashed_right(info, entry.sha256)):
+            hashed_at = now_ns()
             sha256, size = file_sha256(path)
+            if cache is not None and size == entry.size and sha256 == entry.sha256:
+                cache.remember(info, sha256, hashed_at)
             if size == entry.size and sha256 != entry.sha256:
                 return _bad(
                     checkpoint,

@@ -25,12 +25,14 @@ from typing import Any, Literal
 
 from checkpoints._checkpoint import NAME, Checkpoint, checkpoint_finding, checkpoint_name
 from checkpoints._errors import CheckpointNotFound, CheckpointRefused
+from checkpoints._verified import Verified
 from checkpoints._write import Source, check_input, write_checkpoint
 from journal import Finding, StoreNotFound, check_dir, fsync_dir
 
-EntryKind = Literal["checkpoint", "stray", "set_aside", "unknown"]
+EntryKind = Literal["checkpoint", "stray", "set_aside", "cache", "unknown"]
 _STRAY = re.compile(r"\.(tmp|pruned|replaced)-ckpt-\d{20}-[0-9a-f]+")
 _SET_ASIDE = re.compile(r"\.invalid-ckpt-\d{20}-[0-9a-f]+")
+_CACHE = re.compile(r"\.verified(\.tmp-[0-9a-f]+)?")  # checkpoints/_verified.py
 
 
 class CheckpointStore:
@@ -104,6 +106,10 @@ class CheckpointStore:
             checkpoint = self.get(checkpoint)
         return Checkpoint.load(checkpoint.path, checkpoint.seq).verify()
 
+    def verified(self) -> Verified:
+        """The cache of files known to hash right, for `Checkpoint.verify(cache=...)`."""
+        return Verified(self.directory)
+
     def seqs(self) -> builtins.list[int]:
         """The seq of every entry named as a checkpoint, oldest first (by name alone)."""
         try:
@@ -125,7 +131,8 @@ class CheckpointStore:
         """Verify every checkpoint and report strays and anything else in checkpoints/."""
         findings = [finding for item in self.list() for finding in item.verify()]
         for path in self._entries():
-            if classify_entry(path.name) == "checkpoint" and path.is_dir():
+            kind = classify_entry(path.name)
+            if (kind == "checkpoint" and path.is_dir()) or kind == "cache":
                 continue
             findings.append(_entry_finding(path))
         return findings
@@ -177,11 +184,14 @@ class CheckpointStore:
 def classify_entry(name: str) -> EntryKind:
     """What an entry of checkpoints/ is by its name: a checkpoint, a stray (the temp, pruned
     or replaced directory of an interrupted create or prune), a set-aside invalid
-    checkpoint, or something unknown."""
+    checkpoint, the cache of verified files (checkpoints/_verified.py), or something
+    unknown."""
     if NAME.fullmatch(name):
         return "checkpoint"
     if _STRAY.fullmatch(name):
         return "stray"
+    if _CACHE.fullmatch(name):
+        return "cache"
     return "set_aside" if _SET_ASIDE.fullmatch(name) else "unknown"
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from checkpoints import Checkpoint
+from checkpoints import Checkpoint, Verified
 from journal import LakehouseError, Reading, Record
 from lakehouse._errors import CommandError, InvalidInput
 from lakehouse._family import Family
@@ -78,15 +78,19 @@ def bases(
     *,
     at_most: int,
     verify: bool = False,
+    cache: Verified | None = None,
 ) -> dict[int, tuple[Checkpoint | None, list[Projection]]]:
     """Group projections by the checkpoint each starts from (seq 0: from genesis).
 
     A checkpoint counts if its cheap check passes; with `verify`, only if every file
-    hashes right (what a new checkpoint is built on, so damage is never carried forward).
+    hashes right (what a new checkpoint is built on, so damage is never carried forward):
+    with `cache`, a file hashed right before and not written since is not hashed again
+    (checkpoints/_verified.py), so a checkpoint sharing its files with the one before
+    does not hash them all again.
     """
     valid = sorted((c for c in checkpoints if c.valid and c.seq <= at_most), key=lambda c: c.seq)
     if verify:
-        valid = [c for c in valid if not any(f.severity == "error" for f in c.verify())]
+        valid = [c for c in valid if not any(f.severity == "error" for f in c.verify(cache=cache))]
     groups: dict[int, tuple[Checkpoint | None, list[Projection]]] = {}
     for projection in projections:
         base = next((c for c in reversed(valid) if holds(c, projection)), None)
@@ -391,13 +395,16 @@ def fold_all(
     being opened; nothing is pinned then, and the caller picks checkpoints again.
     """
     folds: list[Fold] = []
+    cache = store.checkpoints.verified() if verify else None
     try:
         listed = store.checkpoints.list()
-        groups = bases(listed, projections, at_most=upto, verify=verify)
+        groups = bases(listed, projections, at_most=upto, verify=verify, cache=cache)
         genesis = groups.get(0)
         if stale is not None and genesis is not None and stale(listed, genesis[1], upto=upto):
             listed = store.checkpoints.list()
-            groups = bases(listed, projections, at_most=upto, verify=verify)
+            groups = bases(listed, projections, at_most=upto, verify=verify, cache=cache)
+        if cache is not None:
+            cache.save()
         for base, group in groups.values():
             folds.append(fold(store, base, group, upto=upto, progress=progress))
     except BaseException:

@@ -245,9 +245,10 @@ def rebuild(
         folds, con = [rebuilt], connect_models(store.root, locked=False)
     others = [p for p in projections if p not in chosen]
     try:
-        listed = store.checkpoints.list()
-        for base, group in bases(listed, others, at_most=upto, verify=True).values():
+        listed, cache = store.checkpoints.list(), store.checkpoints.verified()
+        for base, group in bases(listed, others, at_most=upto, verify=True, cache=cache).values():
             folds.append(fold(store, base, group, upto=upto))
+        cache.save()
         parts: list[Part] = [part for done in folds for part in done.parts]
         models = ReadModels(con, parts, upto)
     except BaseException:

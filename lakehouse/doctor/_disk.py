@@ -132,8 +132,8 @@ def _checkpoint_entry(ctx: Context, path: Path) -> None:
     """What an entry of checkpoints/ that is not a checkpoint is."""
     name = f"checkpoints/{path.name}"
     kind = classify_entry(path.name)
-    if kind == "checkpoint" and path.is_dir():
-        return
+    if (kind == "checkpoint" and path.is_dir()) or kind == "cache":
+        return  # the cache of verified files is the checkpoints' own (checkpoints/_verified.py)
     if kind == "stray":
         ctx.report.count("stray_temp")
         ctx.add(
