@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -101,9 +101,12 @@ class SearchProjection(Projection):
         base = Checkpoint.load(part.base_dir, part.base_seq)
         files: dict[str, Any] = {}
         for relpath in (f"index/{self.name}.hnsw", f"index/{self.name}.ids.json"):
-            # the very file this read has open: a checkpoint replaced since is refused
-            pinned = os.stat(part.extra_files[relpath]).st_ino
-            files[relpath] = base.shared(relpath, inode=pinned)
+            pinned = part.extra_files[relpath]  # the very file this read has open
+            inode = os.stat(pinned).st_ino
+            if relpath in base.files and _inode(base.path / relpath) == inode:
+                files[relpath] = base.shared(relpath, inode=inode)
+            else:  # its checkpoint was replaced since (a rebuild): copied from the open file
+                files[relpath] = pinned
 
         def write_vectors(path: Path) -> None:
             with open(path, "wb") as out:
@@ -138,7 +141,7 @@ class SearchProjection(Projection):
         key = self.table.key or ""
         with models.cursor() as cursor:
             select = f'SELECT "{key}", text FROM "{self.table.name}" ORDER BY 1'
-            return self._new_index(*self._embedded(cursor, select))
+            return self._new_index(cursor, select)
 
     def _load_base(self, part: Part) -> VectorIndex | None:
         """The index saved in the part's checkpoint, or None if it has none."""
@@ -210,13 +213,23 @@ class SearchProjection(Projection):
             ids.extend(row[0] for row in rows)
         return ids, vectors[: len(ids)]
 
-    def _new_index(self, ids: list[str], vectors: Any) -> VectorIndex:
-        """An index built from ids and their vectors."""
+    def _new_index(self, cursor: Any, select: str) -> VectorIndex:
+        """An index of the (id, text) rows `select` gives, embedded and added EMBED_ROWS at
+        a time: the vectors are never all in memory beside the index they go into."""
         from projections import VectorIndex
 
+        (count,) = cursor.execute(f"SELECT count(*) FROM ({select})").fetchone()
         # more threads build faster but in an order that varies: small indexes stay exact
-        threads = 1 if len(ids) < PARALLEL_FROM else os.cpu_count() or 1
-        return VectorIndex.build(ids, vectors, ef_construction=64, threads=threads)
+        threads = 1 if count < PARALLEL_FROM else os.cpu_count() or 1
+
+        def chunks() -> Iterator[tuple[list[str], Any]]:
+            cursor.execute(select)
+            while rows := cursor.fetchmany(EMBED_ROWS):
+                yield [row[0] for row in rows], self.embedder.embed([row[1] for row in rows])
+
+        return VectorIndex.build_from(
+            count, self.embedder.dim, chunks(), ef_construction=64, threads=threads
+        )
 
     def search(
         self,
@@ -317,6 +330,13 @@ class SearchProjection(Projection):
             models, f'SELECT "{key}" FROM "{self.table.name}" WHERE list_contains(tags, ?)', [tag]
         )
         return {row[0] for row in rows}
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path, follow_symlinks=False).st_ino
+    except OSError:
+        return None
 
 
 def _query(models: ReadModels, sql: str, params: list[Any] | None = None) -> list[Any]:

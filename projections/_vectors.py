@@ -118,6 +118,43 @@ class VectorIndex:
             index.add_items(data, np.arange(len(ids), dtype=np.int64), num_threads=threads)
         return cls(index, list(ids), data.shape[1])
 
+    @classmethod
+    def build_from(
+        cls,
+        count: int,
+        dim: int,
+        chunks: Iterable[tuple[Sequence[str], npt.ArrayLike]],
+        *,
+        m: int = 16,
+        ef_construction: int = 200,
+        seed: int = 0,
+        threads: int = 1,
+    ) -> VectorIndex:
+        """Build an index of `count` vectors given a chunk of (ids, vectors) at a time, so
+        the vectors are never all in memory beside the index (`build` in bounded memory:
+        with one thread, the same chunks in the same order give the bytes `build` gives)."""
+        import hnswlib
+
+        index = hnswlib.Index(space=_SPACE, dim=dim)
+        index.init_index(
+            max_elements=max(1, count), M=m, ef_construction=ef_construction, random_seed=seed
+        )
+        ids: list[str | None] = []
+        for chunk_ids, vectors in chunks:
+            data = np.ascontiguousarray(vectors, dtype=np.float32)
+            if data.ndim != 2 or data.shape != (len(chunk_ids), dim):
+                raise ValueError(
+                    f"need one {dim}-d vector per id: {len(chunk_ids)} ids, {data.shape}"
+                )
+            if len(ids) + len(chunk_ids) > count:
+                raise ValueError(f"more than the {count} vectors announced")
+            labels = np.arange(len(ids), len(ids) + len(chunk_ids), dtype=np.int64)
+            index.add_items(data, labels, num_threads=threads)
+            ids.extend(chunk_ids)
+        if len(set(ids)) != len(ids):
+            raise ValueError("ids must be unique")
+        return cls(index, ids, dim)
+
     def write(self, index_path: Path, ids_path: Path) -> None:
         """Save the hnswlib index to ``index_path`` and the ids, as a JSON list, to ``ids_path``."""
         self.write_index(index_path)

@@ -111,3 +111,25 @@ def test_a_damaged_delta_is_an_error_naming_it(tmp_path: Path) -> None:
             store.traces.search("penguins", k=3)
         assert caught.value.fields["path"].endswith("delta.npy")
         assert "doctor --repair" in caught.value.hint
+
+
+def test_a_rebuild_of_another_projection_keeps_the_index_and_its_delta(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rebuild replaces the checkpoint the kept search projection's index is shared
+    from: the index goes into the new one from the file the read holds open."""
+    from lakehouse.traces._projection import TracesProjection
+
+    with Store.open(tmp_path, create=True, checkpoint_every=0, durability="none") as store:
+        uids = _grow(store, 0, 40)
+        store.checkpoint()
+        _change(store, uids)
+        shared = store.checkpoint()
+        assert DELTA in shared.files
+        want = hits(store)
+        monkeypatch.setattr(TracesProjection, "version", TracesProjection.version + 1)
+        report = rebuild(store, ["traces"])
+        assert report.rebuilt == ["traces"] and "trace_search" in report.kept
+        assert report.checkpoint is not None and report.checkpoint.seq == shared.seq
+        assert DELTA in report.checkpoint.files and report.checkpoint.verify() == []
+        assert hits(store) == want

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -143,6 +144,26 @@ def test_build_is_deterministic_and_load_round_trips(tmp_path: Path) -> None:
     loaded = VectorIndex.load(a_index, a_ids, dim=64)
     for query in embedding_like(rng, 20, basis):
         assert loaded.search(query, 10) == built.search(query, 10)
+
+
+def test_an_index_built_a_chunk_at_a_time_is_the_index_built_at_once(tmp_path: Path) -> None:
+    rng = np.random.default_rng(SEED)
+    basis = (rng.standard_normal((RANK, 64)) / 8.0).astype(np.float32)
+    vectors = embedding_like(rng, 3000, basis)
+    ids = ids_for(3000)
+    VectorIndex.build(ids, vectors, seed=5).write_index(tmp_path / "whole.hnsw")
+    cuts = [0, 1, 700, 701, 2500, 3000]
+    chunks = [(ids[a:b], vectors[a:b]) for a, b in itertools.pairwise(cuts)]
+    chunked = VectorIndex.build_from(3000, 64, iter(chunks), seed=5)
+    chunked.write_index(tmp_path / "chunked.hnsw")
+    assert (tmp_path / "chunked.hnsw").read_bytes() == (tmp_path / "whole.hnsw").read_bytes()
+    assert chunked.ids == ids
+    with pytest.raises(ValueError, match="more than the 2 vectors"):
+        VectorIndex.build_from(2, 64, iter([(ids[:3], vectors[:3])]))
+    with pytest.raises(ValueError, match="one 64-d vector per id"):
+        VectorIndex.build_from(9, 64, iter([(ids[:3], vectors[:2])]))
+    with pytest.raises(ValueError, match="unique"):
+        VectorIndex.build_from(9, 64, iter([(ids[:2], vectors[:2]), (ids[:1], vectors[:1])]))
 
 
 def test_load_refuses_a_mismatched_index(tmp_path: Path) -> None:
