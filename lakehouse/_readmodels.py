@@ -203,6 +203,13 @@ class Fold:
         self.tally = (counted + count, summed + total, squared + squares)
         return count
 
+    def drop_heads(self) -> None:
+        """Let go of the heads (a rebuild that wrote them into its checkpoint needs only its
+        tables after: the indexes are built from those)."""
+        if self.heads.snapshot is not None:
+            self.heads.snapshot.close()
+        self.heads = Heads(self.heads.families.values())
+
     def close(self) -> None:
         """Close the files the fold pinned (its parts' and its heads snapshot's)."""
         for part in self.parts:

@@ -561,8 +561,12 @@ def test_a_rebuild_in_bulk_killed_at_a_step_leaves_the_old_checkpoint_or_the_new
     assert (report.resumed_from, report.to_dict()["seq"]) == (0, kill_store.head)
     assert _digest(root) == kill_store.digest
     assert kill_store.read(root) == kill_store.answers
+    spills = list((root / "projections" / "cache").glob("spill-*"))
+    if last:  # the fold in bulk, its spill directory with it, was let go before the indexes
+        assert spills == []
+        return
     # the killed rebuild's spill directory is left, and the doctor names it for --repair
-    (spill,) = (root / "projections" / "cache").glob("spill-*")
+    (spill,) = spills
     doctor = CliRunner().invoke(lakehouse_cli, ["--store", str(root), "--json", "doctor"])
     strays = [
         f["path"] for f in orjson.loads(doctor.stdout)["findings"] if f["code"] == "stray_temp_dir"
