@@ -9,9 +9,10 @@ entity added one command ago is found and an updated or retired one never shows 
 An index is not rewritten for every checkpoint: one made from the one before shares its
 index files (hard links) and keeps beside them the delta, the vectors of every row
 changed since the index was built and the ids removed since (``index/<name>.delta.*``),
-searched exactly as the tail is. Once the delta would pass DELTA_MAX vectors, the
-checkpoint updates the index with it instead (load, add, mark deleted, save), so a
-checkpoint's cost follows the change and the exact part of a search stays small.
+searched exactly as the tail is. Once the delta would pass DELTA_MAX vectors or a tenth
+of the index, the checkpoint updates the index with it instead (load, add, mark deleted,
+save), so a checkpoint's cost follows the change and the exact part of a search stays
+small.
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ if TYPE_CHECKING:
 EMBEDDER_ENV = "LAKEHOUSE_EMBEDDER"
 PARALLEL_FROM = 20_000  # vectors from which an index is built on every core
 EMBED_ROWS = 20_000  # texts embedded at a time
-DELTA_MAX = 20_000  # changed vectors a checkpoint keeps beside its index, searched exactly
+# changed vectors a checkpoint keeps beside its index, searched exactly: at most DELTA_MAX,
+# and at most a tenth of the index (or DELTA_MIN), so the delta a checkpoint writes again
+# stays small beside the index it spares rewriting
+DELTA_MAX = 20_000
+DELTA_MIN = 1_000
 
 
 def search_table(name: str, key: str) -> Table:
@@ -72,10 +77,14 @@ class SearchProjection(Projection):
     def files(self, models: ReadModels) -> dict[str, Any]:
         """The index files: the checkpoint's shared with the delta beside them while the
         delta is small, else the index updated (or built) over every row."""
+        from projections import VectorIndex
+
         part = models.parts[self.name]
-        if part.base_dir is not None and self._index_paths(part) is not None:
+        paths = self._index_paths(part)
+        if part.base_dir is not None and paths is not None:
             ids, vectors, removed = self._fresh(models)
-            if len(ids) + len(removed) <= DELTA_MAX:
+            room = min(DELTA_MAX, max(DELTA_MIN, VectorIndex.stored_count(paths[0]) // 10))
+            if len(ids) + len(removed) <= room:
                 return self._shared(part, ids, vectors, removed)
         built: list[VectorIndex] = []
 

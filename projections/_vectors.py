@@ -164,6 +164,19 @@ class VectorIndex:
         """Save the hnswlib index alone (its ids go beside it, see `write`)."""
         self._index.save_index(str(index_path))
 
+    @staticmethod
+    def stored_count(index_path: Path) -> int:
+        """How many vectors (deleted ones too) an index file holds, from its header alone."""
+        try:
+            with index_path.open("rb") as f:
+                header = f.read(_HEADER.size)
+        except OSError as exc:
+            raise _unreadable(index_path, str(exc)) from exc
+        if len(header) < _HEADER.size:
+            raise _unreadable(index_path, "the index file is truncated")
+        count: int = _HEADER.unpack(header)[2]
+        return count
+
     @classmethod
     def load(cls, index_path: Path, ids_path: Path, dim: int) -> VectorIndex:
         """Load an index saved by `write`, checking its dimension and its count of ids."""

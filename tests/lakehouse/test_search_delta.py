@@ -133,3 +133,22 @@ def test_a_rebuild_of_another_projection_keeps_the_index_and_its_delta(
         assert report.checkpoint is not None and report.checkpoint.seq == shared.seq
         assert DELTA in report.checkpoint.files and report.checkpoint.verify() == []
         assert hits(store) == want
+
+
+def test_the_delta_stays_within_a_tenth_of_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_search, "DELTA_MIN", 1)
+    with Store.open(tmp_path, create=True, checkpoint_every=0, durability="none") as store:
+        uids = _grow(store, 0, 60)
+        first = store.checkpoint()
+        for uid in uids[:5]:  # 5 changed of 60: within a tenth, shared
+            store.traces.update(uid, text="penguins on ice")
+        small = store.checkpoint()
+        assert os.stat(first.path_of(INDEX)).st_ino == os.stat(small.path_of(INDEX)).st_ino
+        for uid in uids[5:8]:  # 8 changed since the index: past a tenth, updated
+            store.traces.update(uid, text="a delayed flight")
+        big = store.checkpoint()
+        assert DELTA not in big.files
+        assert os.stat(first.path_of(INDEX)).st_ino != os.stat(big.path_of(INDEX)).st_ino
+        _answers_as_a_fresh_index(store)
