@@ -7,8 +7,9 @@
      "meta": {...}}
 
 `meta` is the caller's (row counts, sealed segment sha256s, ...): any JSON object with
-string keys and finite numbers. A manifest that does not parse, has another format, or
-names another seq than its directory makes the checkpoint not exist.
+string keys and finite numbers. A manifest that does not parse, has a format this code
+does not read (see FORMAT), or names another seq than its directory makes the
+checkpoint not exist.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ import orjson
 from checkpoints._errors import CheckpointRefused
 from checkpoints._files import check_relpath
 
-FORMAT = 1
+# 2: a checkpoint may share files with others (hard links), and the read models keep their
+# tables and heads in layers over the files of the one before (lakehouse/_layering.py):
+# code that reads format 1 alone would read the first layer only and answer wrong, so it
+# must not take these for its own; format 1 checkpoints are still read
+FORMAT = 2
+READS = frozenset({1, 2})
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -95,8 +101,8 @@ def parse_manifest(data: bytes, seq: int) -> dict[str, Any]:
         raise ValueError(f"is not JSON ({exc})") from exc
     if type(manifest) is not dict:
         raise ValueError("is not a JSON object")
-    if manifest.get("format") != FORMAT or type(manifest.get("format")) is not int:
-        raise ValueError(f"has format {manifest.get('format')!r}; this code reads {FORMAT}")
+    if manifest.get("format") not in READS or type(manifest.get("format")) is not int:
+        raise ValueError(f"has format {manifest.get('format')!r}; this code reads 1 and 2")
     if manifest.get("seq") != seq or type(manifest.get("seq")) is not int:
         raise ValueError(f"says seq {manifest.get('seq')!r}, its directory says {seq}")
     if type(manifest.get("created_at")) is not str:

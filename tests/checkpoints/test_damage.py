@@ -119,7 +119,7 @@ GARBAGE: dict[str, Callable[[Checkpoint], bytes]] = {
     "torn": lambda c: (c.path / "manifest.json").read_bytes()[:-40],
     "not JSON": lambda c: b"\x00\xff garbage",
     "a list": lambda c: b"[]",
-    "newer format": lambda c: _manifest(c, format=2),
+    "newer format": lambda c: _manifest(c, format=3),
     "another seq": lambda c: _manifest(c, seq=21),
     "seq as a string": lambda c: _manifest(c, seq="20"),
     "no meta": lambda c: _manifest(c, meta=None),

@@ -208,3 +208,21 @@ def test_checkpoint_names_entries_and_the_newest_seq_by_name(store: Path) -> Non
     ]
     assert classify_entry(".invalid-ckpt-00000000000000000003-ab12") == "set_aside"
     assert classify_entry("notes.txt") == "unknown"
+
+
+@pytest.mark.parametrize(("written", "valid"), [(1, True), (2, True), (3, False), (0, False)])
+def test_formats_one_and_two_are_read_and_no_other(store: Path, written: int, valid: bool) -> None:
+    """Format 2 (files shared, tables in layers) is what this code writes; a checkpoint of
+    format 1 is still read, and one of a format it does not know is no checkpoint."""
+    made = CheckpointStore(store).create(5, {"a.txt": b"a"}, meta={"seq": 5})
+    manifest_path = made.path / "manifest.json"
+    manifest = orjson.loads(manifest_path.read_bytes())
+    assert manifest["format"] == FORMAT == 2
+    manifest["format"] = written
+    manifest_path.write_bytes(orjson.dumps(manifest))
+    loaded = CheckpointStore(store).get(5)
+    assert loaded.valid is valid
+    if not valid:
+        assert (
+            loaded.manifest_error == f"manifest.json has format {written}; this code reads 1 and 2"
+        )
