@@ -139,27 +139,25 @@ class Snapshot:
                 if not 0 <= start <= end <= self.checkpoint.files[f"heads/{table}.json"].size:
                     raise self.damaged(f"{table}.json", f"has no bytes {start}..{end}")
                 data = os.pread(self._fds[f"{table}.json"], end - start, start)
-            try:
-                loaded = orjson.loads(data)
-            except orjson.JSONDecodeError as exc:
-                raise self.damaged(f"{table}.json", f"shard {number} is not JSON") from exc
-            if not isinstance(loaded, dict):
-                raise self.damaged(f"{table}.json", f"shard {number} is not a JSON object")
-            self._loaded[table, number] = loaded
+            loaded = self._decoded(table, number, data)
         return loaded
 
     def _run_shard(self, stem: str, number: int) -> dict[str, Any]:
         """One shard of a run (heads/<stem>.json), verified; a removed key's value is None."""
         loaded = self._loaded.get((stem, number))
         if loaded is None:
-            data = self._checked_shard(stem, number)
-            try:
-                loaded = orjson.loads(data)
-            except orjson.JSONDecodeError as exc:
-                raise self.damaged(f"{stem}.json", f"shard {number} is not JSON") from exc
-            if not isinstance(loaded, dict):
-                raise self.damaged(f"{stem}.json", f"shard {number} is not a JSON object")
-            self._loaded[stem, number] = loaded
+            loaded = self._decoded(stem, number, self._checked_shard(stem, number))
+        return loaded
+
+    def _decoded(self, stem: str, number: int, data: bytes) -> dict[str, Any]:
+        """A shard's JSON object (kept for the next lookup); SnapshotDamaged if it is not one."""
+        try:
+            loaded = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise self.damaged(f"{stem}.json", f"shard {number} is not JSON") from exc
+        if not isinstance(loaded, dict):
+            raise self.damaged(f"{stem}.json", f"shard {number} is not a JSON object")
+        self._loaded[stem, number] = loaded
         return loaded
 
     def _checked_shard(self, table: str, number: int) -> bytes:

@@ -35,6 +35,15 @@ def _made(store: Path) -> Checkpoint:
     return CheckpointStore(store).create(3, {"tables/t.parquet": BIG, "a.json": b"{}"}, meta={})
 
 
+def _verified_once(store: Path) -> Checkpoint:
+    """A checkpoint whose files were verified with the cache, and the cache saved."""
+    made = _made(store)
+    cache = CheckpointStore(store).verified()
+    assert made.verify(cache=cache) == []
+    cache.save()
+    return made
+
+
 def _flip(path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 1
@@ -60,10 +69,7 @@ def test_a_file_hashed_right_is_not_hashed_again(
 def test_a_byte_written_since_is_hashed_again_and_caught(
     store: Path, monkeypatch: pytest.MonkeyPatch, settled: None
 ) -> None:
-    made = _made(store)
-    cache = CheckpointStore(store).verified()
-    assert made.verify(cache=cache) == []
-    cache.save()
+    made = _verified_once(store)
     _flip(made.path_of("tables/t.parquet"))  # same size: the cheap check passes
     assert made.valid
     found = made.verify(cache=CheckpointStore(store).verified())
@@ -73,10 +79,7 @@ def test_a_byte_written_since_is_hashed_again_and_caught(
 def test_a_file_written_just_before_its_hash_is_not_remembered(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made = _made(store)  # written now: within SETTLE_NS of the hash
-    cache = CheckpointStore(store).verified()
-    assert made.verify(cache=cache) == []
-    cache.save()
+    made = _verified_once(store)  # written now: within SETTLE_NS of the hash
     hashed = _hashes(monkeypatch)
     assert made.verify(cache=CheckpointStore(store).verified()) == [] and len(hashed) == 2
 
@@ -121,10 +124,7 @@ def test_the_doctor_says_nothing_of_the_cache(store: Path, settled: None) -> Non
 def test_a_file_shared_with_a_new_checkpoint_stays_known(
     store: Path, monkeypatch: pytest.MonkeyPatch, settled: None
 ) -> None:
-    made = _made(store)
-    cache = CheckpointStore(store).verified()
-    assert made.verify(cache=cache) == []
-    cache.save()
+    made = _verified_once(store)
     newer = CheckpointStore(store).create(
         4, {"tables/t.parquet": made.shared("tables/t.parquet")}, meta={}
     )  # a hard link: the file's ctime moves, its mtime does not

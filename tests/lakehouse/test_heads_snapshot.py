@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checkpoints import Checkpoint, CheckpointStore
+from checkpoints import CheckpointStore
 from lakehouse import Store, _snapshot
 from lakehouse._errors import SnapshotDamaged
 from lakehouse._snapshot import SHARD_TARGET, Snapshot, shard_count, shard_of, snapshot_files
@@ -166,13 +166,7 @@ def test_an_incremental_checkpoint_holds_the_heads_a_rebuild_from_genesis_writes
     from lakehouse import Store
     from lakehouse._rebuild import create_checkpoint, rebuild
     from lakehouse._snapshot import RUNS
-
-    def heads_of(checkpoint: Checkpoint) -> dict[str, dict[str, Any]]:
-        snapshot = Snapshot(checkpoint)
-        try:
-            return {table: dict(snapshot.items(table)) for table in snapshot.shards}
-        finally:
-            snapshot.close()
+    from tests.lakehouse.test_layers import heads_of
 
     with Store.open(store, checkpoint_every=0, durability="none") as lake:
         uids = [lake.traces.add(text=f"t{n}", tags=[f"g{n % 3}"]).id for n in range(60)]

@@ -56,7 +56,7 @@ def test_a_chain_of_checkpoints_reads_as_a_replay_from_genesis(runs: list[list[A
             made = store.checkpoint()
             got, _ = _models_state(store)
             assert got == genesis_state(store, store.projections(), upto=head)
-            assert _heads(made) == _genesis_heads(store, head)
+            assert heads_of(made) == _genesis_heads(store, head)
             for entry in made.meta[META].values():
                 for table in entry["tables"]:
                     assert 1 <= len(layer_files(entry, table)) <= MAX_LAYERS
@@ -71,7 +71,7 @@ def test_a_chain_of_checkpoints_reads_as_a_replay_from_genesis(runs: list[list[A
         assert _models_state(store) == want
 
 
-def _heads(checkpoint: Any) -> dict[str, dict[str, Any]]:
+def heads_of(checkpoint: Any) -> dict[str, dict[str, Any]]:
     """Every heads table a checkpoint holds (its runs over its shared files applied)."""
     snapshot = Snapshot(checkpoint)
     try:

@@ -45,6 +45,11 @@ def _latest(store: Store) -> Checkpoint:
     return latest
 
 
+def _same_index(one: Checkpoint, other: Checkpoint) -> bool:
+    """True if the two checkpoints hold the very same index file (shared, not rewritten)."""
+    return os.stat(one.path_of(INDEX)).st_ino == os.stat(other.path_of(INDEX)).st_ino
+
+
 def _answers_as_a_fresh_index(store: Store) -> None:
     chained = hits(store)
     rebuild(store, everything=True)  # every index built anew over the same rows
@@ -63,12 +68,12 @@ def test_a_checkpoint_shares_the_index_and_writes_the_delta(tmp_path: Path) -> N
         _change(store, uids)
         _grow(store, 60, 5)
         second = store.checkpoint()
-        assert os.stat(first.path_of(INDEX)).st_ino == os.stat(second.path_of(INDEX)).st_ino
+        assert _same_index(first, second)
         assert DELTA in second.files
         # a third checkpoint carries the delta forward, with the tail applied
         store.traces.update(uids[3], text="ice")
         third = store.checkpoint()
-        assert os.stat(first.path_of(INDEX)).st_ino == os.stat(third.path_of(INDEX)).st_ino
+        assert _same_index(first, third)
         before = second.read_bytes("index/trace_search.delta.json")
         assert third.read_bytes("index/trace_search.delta.json") != before
         # the checkpoints the delta was built on can go: it lives on in the newest
@@ -86,12 +91,12 @@ def test_past_delta_max_the_index_is_updated_instead(
         first = store.checkpoint()
         store.traces.update(uids[0], text="penguins on a delayed flight")
         small = store.checkpoint()  # one vector changed: shared, and a delta of one
-        assert os.stat(first.path_of(INDEX)).st_ino == os.stat(small.path_of(INDEX)).st_ino
+        assert _same_index(first, small)
         _change(store, uids)
         _grow(store, 60, 5)
         big = store.checkpoint()  # the delta would pass 4: the index is rewritten
         assert DELTA not in big.files
-        assert os.stat(first.path_of(INDEX)).st_ino != os.stat(big.path_of(INDEX)).st_ino
+        assert not _same_index(first, big)
         _answers_as_a_fresh_index(store)
 
 
@@ -145,10 +150,10 @@ def test_the_delta_stays_within_a_tenth_of_the_index(
         for uid in uids[:5]:  # 5 changed of 60: within a tenth, shared
             store.traces.update(uid, text="penguins on ice")
         small = store.checkpoint()
-        assert os.stat(first.path_of(INDEX)).st_ino == os.stat(small.path_of(INDEX)).st_ino
+        assert _same_index(first, small)
         for uid in uids[5:8]:  # 8 changed since the index: past a tenth, updated
             store.traces.update(uid, text="a delayed flight")
         big = store.checkpoint()
         assert DELTA not in big.files
-        assert os.stat(first.path_of(INDEX)).st_ino != os.stat(big.path_of(INDEX)).st_ino
+        assert not _same_index(first, big)
         _answers_as_a_fresh_index(store)
