@@ -13,6 +13,7 @@ it was set aside leaves it under ``.invalid-ckpt-20-*``, whole, and never delete
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import pytest
 
 from checkpoints import CheckpointStore
 from checkpoints._write import STEPS
-from tests.checkpoints._util import FILE_COUNT, assert_whole, files_for
+from tests.checkpoints._util import FILE_COUNT, assert_whole, content, files_for
 
 REPO = Path(__file__).resolve().parents[2]
 OLD, NEW = 10, 20
@@ -135,3 +136,67 @@ def test_a_kill_after_setting_an_invalid_checkpoint_aside_keeps_it_whole(
     _check_after_kill(checkpoints, stop)
     assert ("set_aside", aside.name) in [(f.code, f.checkpoint) for f in checkpoints.scan()]
     _create_again(checkpoints, store)
+
+
+SHARED_CHILD = """
+import os, signal, sys
+from pathlib import Path
+
+import checkpoints._write
+from checkpoints import CheckpointStore
+
+root, stop, nth = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+seen = 0
+
+
+def kill_at(name):
+    global seen
+    seen += name == stop
+    if seen == nth and name == stop:
+        print("at", name, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+checkpoints._write._step = kill_at
+store = CheckpointStore(root)
+old = store.get(10)
+files = {name: old.shared(name) for name in old.files}  # every file of 10, shared
+files["tables/traces.20.parquet"] = b"the layer of 20"
+store.create(20, files, meta={"shares": 10})
+print("done", flush=True)
+"""
+SHARED_POINTS = [(step, 1) for step in STEPS if step != "moved_aside"]
+SHARED_POINTS += [("file_written", FILE_COUNT + 1)]
+
+
+@pytest.mark.parametrize(("stop", "nth"), SHARED_POINTS, ids=[f"{s}-{n}" for s, n in SHARED_POINTS])
+def test_a_kill_while_sharing_files_leaves_both_checkpoints_whole(
+    store: Path, stop: str, nth: int
+) -> None:
+    """A create sharing the files of the one before (hard links) killed at each step: the
+    old checkpoint is whole whatever happened, the new one whole or not there, and once
+    the stray is swept and either is pruned, the other still verifies."""
+    checkpoints = CheckpointStore(store)
+    checkpoints.create(OLD, files_for(OLD, store.parent / "src"), meta={"seq": OLD})
+    done = subprocess.run(
+        [sys.executable, "-c", SHARED_CHILD, str(store), stop, str(nth)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert_whole(checkpoints.get(OLD))
+    published = _published(stop)
+    assert [c.seq for c in checkpoints.list()] == ([OLD, NEW] if published else [OLD])
+    for stray in checkpoints.strays():  # what `doctor --repair` does with them
+        shutil.rmtree(stray)
+    assert_whole(checkpoints.get(OLD))
+    if published:
+        new = checkpoints.get(NEW)
+        assert new.verify() == [] and new.read_bytes("tables/traces.20.parquet")
+        assert [c.seq for c in checkpoints.prune(keep=1)] == [OLD]
+        assert not (store / "checkpoints" / "ckpt-00000000000000000010").exists()
+        assert new.verify() == []
+        assert new.read_bytes("tables/traces.parquet") == content(OLD, "tables/traces.parquet")
