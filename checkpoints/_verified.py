@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 import time
 from pathlib import Path
 
@@ -44,12 +45,15 @@ class Verified:
         self.known: dict[str, str] = {}
         self.seen: set[str] = set()  # the identities met this time (the rest is dropped)
         self.changed = False
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO never blocks
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(self.path, flags)
         except OSError:
-            return  # none yet, or not a plain file: start empty
+            return  # none yet, or a symlink: start empty
         try:
             with os.fdopen(fd, "rb") as file:
+                if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                    return  # a FIFO, a device, a directory: not ours, start empty
                 loaded = orjson.loads(file.read())
         except (OSError, orjson.JSONDecodeError):
             return

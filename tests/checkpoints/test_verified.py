@@ -103,6 +103,10 @@ def test_a_damaged_or_planted_cache_is_ignored(
     assert elsewhere.read_bytes() == b"{}" and not path.is_symlink()
     # and the scan of checkpoints/ does not report the cache as an unknown entry
     assert CheckpointStore(store).scan() == []
+    # a FIFO in its place is not waited on
+    os.unlink(path)
+    os.mkfifo(path)
+    assert CheckpointStore(store).verified().known == {}
 
 
 def test_the_doctor_says_nothing_of_the_cache(store: Path, settled: None) -> None:
