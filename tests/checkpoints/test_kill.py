@@ -36,6 +36,7 @@ from checkpoints import CheckpointStore
 from tests.checkpoints._util import files_for
 
 root, seq, stop, nth = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+shared = sys.argv[5] == "shared"
 seen = 0
 
 
@@ -48,13 +49,20 @@ def kill_at(name):
 
 
 checkpoints._write._step = kill_at
-files = files_for(seq, root.parent / "src")
+store = CheckpointStore(root)
+if shared:  # every file of the checkpoint before, shared (hard links), and a layer of its own
+    old = store.get(10)
+    files = {name: old.shared(name) for name in old.files}
+    files[f"tables/traces.{seq}.parquet"] = b"the layer of the new checkpoint"
+    meta = {"shares": 10}
+else:
+    files, meta = files_for(seq, root.parent / "src"), {"seq": seq}
 if stop == "callback":  # the caller's callback dies halfway through its file
     def half(path):
         path.write_bytes(b"x" * 100)
         kill_at("callback")
     files["heads/traces/00a2.json"] = half
-CheckpointStore(root).create(seq, files, meta={"seq": seq})
+store.create(seq, files, meta=meta)
 print("done", flush=True)
 """
 # (point, n-th call): every named point, the first and the last file, and a callback
@@ -63,9 +71,10 @@ POINTS += [("file_written", FILE_COUNT), ("callback", 1)]
 RENAMED = STEPS.index("renamed")
 
 
-def _kill_child(store: Path, stop: str, nth: int) -> None:
+def _kill_child(store: Path, stop: str, nth: int, *, shared: bool = False) -> None:
+    how = "shared" if shared else "fresh"
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(store), str(NEW), stop, str(nth)],
+        [sys.executable, "-c", CHILD, str(store), str(NEW), stop, str(nth), how],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -138,33 +147,6 @@ def test_a_kill_after_setting_an_invalid_checkpoint_aside_keeps_it_whole(
     _create_again(checkpoints, store)
 
 
-SHARED_CHILD = """
-import os, signal, sys
-from pathlib import Path
-
-import checkpoints._write
-from checkpoints import CheckpointStore
-
-root, stop, nth = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-seen = 0
-
-
-def kill_at(name):
-    global seen
-    seen += name == stop
-    if seen == nth and name == stop:
-        print("at", name, flush=True)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-checkpoints._write._step = kill_at
-store = CheckpointStore(root)
-old = store.get(10)
-files = {name: old.shared(name) for name in old.files}  # every file of 10, shared
-files["tables/traces.20.parquet"] = b"the layer of 20"
-store.create(20, files, meta={"shares": 10})
-print("done", flush=True)
-"""
 SHARED_POINTS = [(step, 1) for step in STEPS if step != "moved_aside"]
 SHARED_POINTS += [("file_written", FILE_COUNT + 1)]
 
@@ -175,18 +157,10 @@ def test_a_kill_while_sharing_files_leaves_both_checkpoints_whole(
 ) -> None:
     """A create sharing the files of the one before (hard links) killed at each step: the
     old checkpoint is whole whatever happened, the new one whole or not there, and once
-    the stray is swept and either is pruned, the other still verifies."""
+    the stray is swept and the old one pruned, the new one still verifies."""
     checkpoints = CheckpointStore(store)
     checkpoints.create(OLD, files_for(OLD, store.parent / "src"), meta={"seq": OLD})
-    done = subprocess.run(
-        [sys.executable, "-c", SHARED_CHILD, str(store), stop, str(nth)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == -signal.SIGKILL, done.stderr
+    _kill_child(store, stop, nth, shared=True)
     assert_whole(checkpoints.get(OLD))
     published = _published(stop)
     assert [c.seq for c in checkpoints.list()] == ([OLD, NEW] if published else [OLD])
@@ -195,7 +169,7 @@ def test_a_kill_while_sharing_files_leaves_both_checkpoints_whole(
     assert_whole(checkpoints.get(OLD))
     if published:
         new = checkpoints.get(NEW)
-        assert new.verify() == [] and new.read_bytes("tables/traces.20.parquet")
+        assert new.verify() == [] and new.read_bytes(f"tables/traces.{NEW}.parquet")
         assert [c.seq for c in checkpoints.prune(keep=1)] == [OLD]
         assert not (store / "checkpoints" / "ckpt-00000000000000000010").exists()
         assert new.verify() == []
