@@ -14,6 +14,7 @@ figure `ReadModels.digest` gives by reading every row (tests/lakehouse/test_laye
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ def table_layers(
     listed = layer_files(part.base_meta, name)
     if tail is None and keys is None:  # nothing changed: every layer shared as it is
         digest = part.base_meta.get("digests", {}).get(name) or models.digest(name)
-        return _shared(base, listed), listed, digest
+        return _shared(base, part, listed), listed, digest
     count = models.query(f"SELECT count(*) FROM {tail}")[0][0] if tail else 0
     merge = plan([rows for _, rows, _ in listed], count)
     if merge == len(listed) or any(rows < 0 for _, rows, _ in listed[len(listed) - merge :]):
@@ -49,7 +50,7 @@ def table_layers(
     merged = [*old[kept:], top]
     rows_file = f"tables/{name}.{models.seq}.parquet"
     keys_file = f"tables/{name}.{models.seq}.keys.parquet" if table.key else None
-    files: Files = _shared(base, listed[:kept])
+    files: Files = _shared(base, part, listed[:kept])
     select = layered(merged, table.key)
     files[rows_file] = _rows_writer(models, name, select)
     union = merged_keys(merged)
@@ -69,12 +70,16 @@ def _whole(models: ReadModels, table: Table) -> tuple[Files, Listed, str]:
     return {relpath: _rows_writer(models, table.name, None)}, [(relpath, count, None)], digest
 
 
-def _shared(base: Checkpoint, listed: Listed) -> Files:
+def _shared(base: Checkpoint, part: Part, listed: Listed) -> Files:
+    """The layers' files shared from `base`, each only if it is still the file the part
+    read (pinned open): a base replaced since (a rebuild at its seq) is refused, never
+    paired with layers made over another file."""
     files: Files = {}
     for rows, _, keys in listed:
         for relpath in (rows, keys):
             if relpath is not None:
-                files[relpath] = base.shared(relpath)
+                inode = os.stat(part.table_files[relpath]).st_ino
+                files[relpath] = base.shared(relpath, inode=inode)
     return files
 
 

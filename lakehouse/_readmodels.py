@@ -322,6 +322,7 @@ def _part(projection: Projection, changes: Changes, base: Checkpoint | None) -> 
         base_dir=base.path,
         base_meta=entry,
         extra_files=pinned_extra,
+        table_files=pinned,
         fds=fds,
     )
 

@@ -212,6 +212,7 @@ class Part:
     base_dir: Path | None = None  # the checkpoint the part starts from
     base_meta: Mapping[str, Any] = field(default_factory=dict)  # that checkpoint's meta entry
     extra_files: Mapping[str, Path] = field(default_factory=dict)  # its other files, pinned
+    table_files: Mapping[str, Path] = field(default_factory=dict)  # relpath -> its layer, pinned
     cache: dict[str, Any] = field(default_factory=dict)  # derived from the base, once per part
     fds: list[int] = field(default_factory=list)  # descriptors pinning the base files
 

@@ -180,3 +180,29 @@ def test_plan_merges_small_layers_and_caps_their_number() -> None:
     assert plan([], 5) == 0
     many = [GROWTH ** (2 * n) for n in range(MAX_LAYERS, 0, -1)]  # each far bigger than above
     assert plan(many, 1) >= 1 and len(many) - plan(many, 1) + 1 <= MAX_LAYERS
+
+
+def test_a_base_replaced_under_a_checkpoint_create_is_refused_not_shared() -> None:
+    """The layers a create writes were made over the files it read (pinned open): if its
+    base's file is another inode by the time it is shared, the create is refused."""
+    import pytest
+
+    from checkpoints import CheckpointRefused
+    from lakehouse._rebuild import _publish
+
+    with fresh_store(fsync=False) as store:
+        for n in range(10):  # enough that one more trace is a layer over them, not a merge
+            store.traces.add(text=f"trace {n}")
+        base = store.checkpoint()
+        store.traces.add(text="one more")
+        models, folds = open_read_models(store, locked=False, verify=True)
+        try:
+            path = base.path_of("tables/traces.parquet")
+            data = path.read_bytes()
+            os.unlink(path)
+            path.write_bytes(data)  # the same bytes, another file
+            with pytest.raises(CheckpointRefused, match="replaced"):
+                _publish(store, store.checkpoints, models, folds, replace=False, layers=True)
+        finally:
+            models.close()
+        assert [c.seq for c in store.checkpoints.list()] == [base.seq]
