@@ -45,3 +45,6 @@ class Plugin:
     # its tables are named by users (datasets): built after the others, with their names
     # reserved, so no dataset can shadow a read model
     names_tables: bool = False
+    # where its routes mount among the families' (lower first), so `/openapi.json` lists
+    # its paths in a fixed order that need not be the registry's (a new family: after all)
+    route_rank: int = 100

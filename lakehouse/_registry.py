@@ -1,9 +1,10 @@
 """The families of this lakehouse: adding a family is one folder and one entry in PLUGINS.
 
 The order is the order of everything listed per family: the Store's APIs, the CLI's
-groups in help (sorted there by name), the server's routes, and the projections (the
-`journal` table's projection, which belongs to no family, comes after the families that
-name tables, so `projections status` lists catalog, journal, traces, ...).
+groups in help (sorted there by name), and the projections (the `journal` table's
+projection, which belongs to no family, comes after the families that name tables, so
+`projections status` lists catalog, journal, traces, ...). The server's routes mount by
+each plugin's `route_rank` instead, which keeps `/openapi.json` in its published order.
 """
 
 from __future__ import annotations

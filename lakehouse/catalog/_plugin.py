@@ -32,5 +32,13 @@ def _routes() -> Any:
 
 
 PLUGIN = Plugin(
-    CATALOG, "datasets", Datasets, _projections, "dataset", _cli, _routes, names_tables=True
+    CATALOG,
+    "datasets",
+    Datasets,
+    _projections,
+    "dataset",
+    _cli,
+    _routes,
+    names_tables=True,
+    route_rank=10,
 )

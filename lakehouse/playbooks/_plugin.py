@@ -30,4 +30,6 @@ def _routes() -> Any:
     return router
 
 
-PLUGIN = Plugin(PLAYBOOKS, "playbooks", Playbooks, _projections, "playbook", _cli, _routes)
+PLUGIN = Plugin(
+    PLAYBOOKS, "playbooks", Playbooks, _projections, "playbook", _cli, _routes, route_rank=30
+)

@@ -68,7 +68,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.as_of = AsOfReads(live, config.max_queries)
     app.state.results = ResultMemory(config.result_memory)
     app.include_router(_reads.router)
-    for plugin in _registry.PLUGINS:  # each family's routes, from its folder
+    # each family's routes, from its folder, in their rank's order (/openapi.json's order)
+    for plugin in sorted(_registry.PLUGINS, key=lambda plugin: plugin.route_rank):
         if plugin.routes is not None:
             app.include_router(plugin.routes())
     for module in (_sql_route, _journal_feed):

@@ -30,4 +30,6 @@ def _routes() -> Any:
     return router
 
 
-PLUGIN = Plugin(SESSIONS, "sessions", Sessions, _projections, "session", _cli, _routes)
+PLUGIN = Plugin(
+    SESSIONS, "sessions", Sessions, _projections, "session", _cli, _routes, route_rank=40
+)

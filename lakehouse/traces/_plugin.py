@@ -30,4 +30,4 @@ def _routes() -> Any:
     return router
 
 
-PLUGIN = Plugin(TRACES, "traces", Traces, _projections, "trace", _cli, _routes)
+PLUGIN = Plugin(TRACES, "traces", Traces, _projections, "trace", _cli, _routes, route_rank=20)
