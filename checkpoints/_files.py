@@ -92,11 +92,13 @@ def write_new(path: Path, data: bytes) -> tuple[str, int]:
     return hashlib.sha256(data).hexdigest(), len(data)
 
 
-def copy_new(source: Path, path: Path) -> tuple[str, int]:
-    """Create `path` as a copy of `source`, fsynced; hash it on the way through."""
+def copy_new(source: Path | int, path: Path) -> tuple[str, int]:
+    """Create `path` as a copy of `source` (a path, or a descriptor read from its start and
+    left open), fsynced; hash it on the way through."""
     digest = hashlib.sha256()
     size = 0
-    with open(source, "rb") as reader:
+    with open(os.dup(source) if isinstance(source, int) else source, "rb") as reader:
+        reader.seek(0)
         fd = os.open(path, _NEW, 0o644)
         try:
             while chunk := reader.read(_CHUNK):
@@ -168,17 +170,7 @@ def share(source: Shared, path: Path) -> tuple[str, int]:
 
 def _copy_checked(fd: int, path: Path, source: Shared) -> tuple[str, int]:
     """Copy the open shared file to `path`, fsynced; refuse it if it hashes wrong."""
-    with os.fdopen(os.dup(fd), "rb") as reader:
-        out = os.open(path, _NEW, 0o644)
-        digest = hashlib.sha256()
-        try:
-            while chunk := reader.read(_CHUNK):
-                digest.update(chunk)
-                write_all(out, chunk)
-            os.fsync(out)
-        finally:
-            os.close(out)
-    if digest.hexdigest() != source.sha256:
+    if copy_new(fd, path) != (source.sha256, source.size):
         raise CheckpointRefused(
             f"{source.directory.name}/{source.relpath} does not match its manifest's sha256",
             hint="the checkpoint it comes from is damaged: 'lakehouse doctor' says which, "

@@ -26,13 +26,13 @@ from typing import Any, Literal
 from checkpoints._checkpoint import NAME, Checkpoint, checkpoint_finding, checkpoint_name
 from checkpoints._errors import CheckpointNotFound, CheckpointRefused
 from checkpoints._verified import Verified
-from checkpoints._write import Source, check_input, write_checkpoint
+from checkpoints._write import Source, check_input, set_aside_path, write_checkpoint
 from journal import Finding, StoreNotFound, check_dir, fsync_dir
 
 EntryKind = Literal["checkpoint", "stray", "set_aside", "cache", "unknown"]
 _STRAY = re.compile(r"\.(tmp|pruned|replaced)-ckpt-\d{20}-[0-9a-f]+")
 _SET_ASIDE = re.compile(r"\.invalid-ckpt-\d{20}-[0-9a-f]+")
-_CACHE = re.compile(r"\.verified(\.tmp-[0-9a-f]+)?")  # checkpoints/_verified.py
+_CACHE = re.compile(r"\.verified(\.tmp-(\d+-)?[0-9a-f]+)?")  # checkpoints/_verified.py
 
 
 class CheckpointStore:
@@ -125,17 +125,32 @@ class CheckpointStore:
 
     def strays(self) -> builtins.list[Path]:
         """Leftover temp and pruned directories of interrupted creates and prunes."""
-        return [path for path in self._entries() if classify_entry(path.name) == "stray"]
+        return [path for path, kind in self.others() if kind == "stray"]
+
+    def others(self) -> builtins.list[tuple[Path, EntryKind]]:
+        """Every entry of checkpoints/ that is neither a checkpoint nor the cache of verified
+        files, with what its name says it is (`classify_entry`), sorted."""
+        found: builtins.list[tuple[Path, EntryKind]] = []
+        for path in self._entries():
+            kind = classify_entry(path.name)
+            if not ((kind == "checkpoint" and path.is_dir()) or kind == "cache"):
+                found.append((path, kind))
+        return found
 
     def scan(self) -> builtins.list[Finding]:
         """Verify every checkpoint and report strays and anything else in checkpoints/."""
         findings = [finding for item in self.list() for finding in item.verify()]
-        for path in self._entries():
-            kind = classify_entry(path.name)
-            if (kind == "checkpoint" and path.is_dir()) or kind == "cache":
-                continue
-            findings.append(_entry_finding(path))
-        return findings
+        return findings + [_entry_finding(path) for path, _ in self.others()]
+
+    def set_aside(self, name: str) -> Path:
+        """Rename checkpoint `name` (invalid: readers skip it) to a set-aside name, durably;
+        return where it went. It is kept for a look at what damaged it."""
+        check_dir(self.root, "checkpoints")  # the rename follows no symlinked directory
+        target = set_aside_path(self.directory / name)
+        os.rename(self.directory / name, target)
+        # fsync checkpoints/, or a crash can bring the checkpoint back under its name
+        fsync_dir(self.directory)
+        return target
 
     def prune(self, keep: int) -> builtins.list[Checkpoint]:
         """Delete the valid checkpoints older than the newest `keep` valid ones; return them.

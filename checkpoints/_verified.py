@@ -13,19 +13,21 @@ setting an mtime back by hand) is beyond it: `checkpoint verify`, `segments arch
 the doctor hash every file, always, and do not read this cache.
 
 It is a cache: lost, damaged or stale, it costs a hash and never an answer. It is written
-by temp file and rename, never followed through a symlink, and never fsynced.
+by `journal.replace_durably` (temp file and rename, never through a symlink) without the
+fsyncs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 import time
 from pathlib import Path
 
 import orjson
+
+from journal import LakehouseError, open_dir, replace_durably
 
 NAME = ".verified"
 SETTLE_NS = 2_000_000_000
@@ -81,17 +83,17 @@ class Verified:
         kept = {key: self.known[key] for key in self.seen if key in self.known}
         if not self.changed and len(kept) == len(self.known):
             return
-        if len(kept) > _MAX_ENTRIES or os.path.islink(self.path.parent):
+        if len(kept) > _MAX_ENTRIES:
             return
-        tmp = self.path.with_name(f"{NAME}.tmp-{secrets.token_hex(4)}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "wb") as file:
-                file.write(orjson.dumps(kept))
-            os.replace(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        directory = self.path.parent
+        with contextlib.suppress(OSError, LakehouseError):  # a symlinked checkpoints/ too
+            dir_fd = open_dir(directory.parent, directory.name)
+            try:
+                data = orjson.dumps(kept)
+                shown = f"{directory.name}/{NAME}"
+                replace_durably(dir_fd, NAME, data, shown=shown, hidden=False, durable=False)
+            finally:
+                os.close(dir_fd)
         self.known, self.changed = kept, False
 
 

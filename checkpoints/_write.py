@@ -197,6 +197,11 @@ def _write_one(path: Path, relpath: str, source: Source) -> tuple[str, int]:
     return sync_and_hash(path)
 
 
+def set_aside_path(checkpoint: Path) -> Path:
+    """A new name, beside it, for an invalid checkpoint set aside (never read again)."""
+    return checkpoint.parent / f".invalid-{checkpoint.name}-{secrets.token_hex(4)}"
+
+
 def _publish(tmp: Path, final: Path, seq: int) -> Path:
     """Rename `tmp` to `final`, setting an invalid `final` aside; keep a valid one."""
     directory = final.parent
@@ -205,7 +210,7 @@ def _publish(tmp: Path, final: Path, seq: int) -> Path:
             if _verifies(final, seq):  # another writer published it first
                 _sync_published(directory)
                 return final
-            os.rename(final, directory / f".invalid-{final.name}-{secrets.token_hex(4)}")
+            os.rename(final, set_aside_path(final))
             _step("moved_aside")
         try:
             os.rename(tmp, final)

@@ -20,7 +20,7 @@ from journal._errors import (
     StoreNotFound,
     WriterStopped,
 )
-from journal._files import file_sha256, fsync_dir, replace_durably, write_all
+from journal._files import file_sha256, fsync_dir, is_temp_name, replace_durably, write_all
 from journal._finding import JOURNAL_KEYS, Finding, Severity
 from journal._journal import DEFAULT_SEGMENT_BYTES, Journal, ScanReport
 from journal._meta import META, MetaCheck
@@ -79,6 +79,7 @@ __all__ = [
     "file_sha256",
     "fsync_dir",
     "is_segment_name",
+    "is_temp_name",
     "open_at",
     "open_dir",
     "open_file",

@@ -13,12 +13,14 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import secrets
 from pathlib import Path
 
 from journal._safe import open_at
 
 _CHUNK = 1 << 20
+_TEMP = re.compile(r"\.?.+\.tmp-[0-9a-f]+(-[0-9a-f]+)?")  # a temp file's name: see is_temp_name
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
@@ -91,6 +93,14 @@ def replace_durably(
         raise
     if durable:
         fsync_dir(dir_fd)  # or a crash can bring back the old file under its name
+
+
+def is_temp_name(name: str) -> bool:
+    """True if `name` is a temp file's, as `replace_durably` names them (``[.]<name>.tmp-
+    <pid>-<random hex>``, and a stream's spool, lakehouse/catalog/_inputs.py, likewise;
+    earlier versions wrote ``.tmp-<pid>``): one that outlives its write was left by a
+    kill, and is never read."""
+    return _TEMP.fullmatch(name) is not None
 
 
 def file_sha256(file: int | Path | str) -> tuple[str, int]:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from checkpoints import Checkpoint, CheckpointStore, classify_entry
-from journal import Finding, LakehouseError, file_sha256, is_segment_name, unsafe_entries
+from checkpoints import Checkpoint, CheckpointStore, EntryKind
+from journal import Finding, LakehouseError, file_sha256, is_temp_name, unsafe_entries
 from lakehouse._bulk import SPILL
+from lakehouse._rebuild import LEFTOVER as REBUILD
 from lakehouse._snapshot import CHECKS, CRC32
 from lakehouse.doctor._context import Context
 
 SCRATCH = "doctor-"  # projections/cache/doctor-<pid>-<random>/: a verify's scratch
-REBUILD = "projections/cache/rebuild"
 _REBUILD_HINT = (
     "'lakehouse projections rebuild' resumes from them (or a rebuild is running now); "
     "'lakehouse doctor --repair' finishes the rebuild, which removes them"
@@ -50,8 +50,8 @@ def check_checkpoints(ctx: Context, *, full: bool) -> None:
         f"({'every file hashed' if full else 'sizes checked, heads hashed'}), "
         f"{len(checkpoints) - len(sound)} with errors{latest}",
     )
-    for path in _entries(ctx.root / "checkpoints"):
-        _checkpoint_entry(ctx, path)
+    for path, kind in ctx.store.checkpoints.others():
+        _checkpoint_entry(ctx, path, kind)
 
 
 def check_heads(ctx: Context, checkpoint: Checkpoint) -> None:
@@ -128,12 +128,9 @@ def _add_checkpoint_finding(ctx: Context, finding: Finding) -> None:
     )
 
 
-def _checkpoint_entry(ctx: Context, path: Path) -> None:
+def _checkpoint_entry(ctx: Context, path: Path, kind: EntryKind) -> None:
     """What an entry of checkpoints/ that is not a checkpoint is."""
     name = f"checkpoints/{path.name}"
-    kind = classify_entry(path.name)
-    if (kind == "checkpoint" and path.is_dir()) or kind == "cache":
-        return  # the cache of verified files is the checkpoints' own (checkpoints/_verified.py)
     if kind == "stray":
         ctx.report.count("stray_temp")
         ctx.add(
@@ -167,7 +164,7 @@ def check_strays(ctx: Context) -> None:
     journal = ctx.store.journal
     for path in journal.meta_temps():
         _temp_file(ctx, path, "a meta.json write that a killed writer left")
-    strays = journal.segments()[1] + _non_segments(journal.archive_dir)
+    strays = journal.segments()[1] + journal.archived()[1]
     unsafe = {f.path for f in ctx.report.findings if f.code == "unsafe_file"}
     for path in strays:
         if str(path.relative_to(root)) in unsafe:
@@ -180,8 +177,9 @@ def check_strays(ctx: Context) -> None:
             path=str(path.relative_to(root)),
         )
     projections = root / "projections"
-    for path in sorted(projections.rglob(".*.tmp-*")) if projections.is_dir() else []:
-        _temp_file(ctx, path, "a cache write that a killed process left")
+    for path in sorted(projections.rglob("*.tmp-*")) if projections.is_dir() else []:
+        if is_temp_name(path.name):
+            _temp_file(ctx, path, "a cache write that a killed process left")
     cache = projections / "cache"
     if (root / REBUILD).is_dir():
         points = CheckpointStore(root / REBUILD).seqs()
@@ -243,10 +241,6 @@ def _temp_file(ctx: Context, path: Path, what: str) -> None:
         hint="nothing reads it: 'lakehouse doctor --repair' deletes it",
         path=str(path.relative_to(ctx.root)),
     )
-
-
-def _non_segments(directory: Path) -> list[Path]:
-    return [path for path in _entries(directory) if not is_segment_name(path.name)]
 
 
 def _entries(directory: Path) -> list[Path]:

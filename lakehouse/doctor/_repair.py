@@ -22,17 +22,17 @@ action is announced before any is done:
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from journal import META, Journal, LakehouseError, check_dir, fsync_dir, relpath_of, remove_tree
+from checkpoints import CheckpointStore
+from journal import META, Journal, LakehouseError, relpath_of, remove_tree
+from lakehouse._rebuild import LEFTOVER
 from lakehouse.doctor._report import Report
 
-LEFTOVER = "projections/cache/rebuild"  # a killed rebuild's resume points
 STALE_AFTER = 600.0  # seconds a leftover must sit untouched before it is swept
 _SWEEP = frozenset({"stray_temp_file", "stray_temp_dir", "set_aside_checkpoint"})
 _META = frozenset(
@@ -230,14 +230,8 @@ def _age(path: Path) -> float | None:
 
 
 def _set_aside(root: Path, name: str) -> Action:
-    directory = root / "checkpoints"
-
     def run() -> None:
-        target = directory / f".invalid-{name}-{secrets.token_hex(4)}"
-        check_dir(root, "checkpoints")  # the rename below follows no symlinked directory
-        os.rename(directory / name, target)
-        # fsync checkpoints/, or a crash can bring the checkpoint back under its name
-        fsync_dir(directory)
+        CheckpointStore(root).set_aside(name)  # durable, through no symlinked directory
 
     return Action(
         "set_aside_checkpoint",

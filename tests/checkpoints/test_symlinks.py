@@ -68,3 +68,20 @@ def test_create_refuses_a_symlinked_checkpoints_directory(store: Path, tmp_path:
         CheckpointStore(store).create(5, files_for(5, tmp_path / "src"))
     assert list(outside.iterdir()) == []
     assert CheckpointStore(store).list() == []  # nor does a reader list what it points to
+
+
+def test_set_aside_renames_in_place_and_refuses_a_symlinked_checkpoints_directory(
+    made: tuple[CheckpointStore, Checkpoint], tmp_path: Path
+) -> None:
+    checkpoints, checkpoint = made
+    target = checkpoints.set_aside(checkpoint.name)
+    assert target.parent == checkpoints.directory and not checkpoint.path.exists()
+    assert [(path, kind) for path, kind in checkpoints.others()] == [(target, "set_aside")]
+    assert [c.seq for c in checkpoints.list()] == [10]
+    # the same rename through a checkpoints/ that is now a symlink is refused, unmade
+    moved = tmp_path / "outside"
+    shutil.move(checkpoints.directory, moved)
+    checkpoints.directory.symlink_to(moved)
+    with pytest.raises(UnsafeFile, match="checkpoints is a symlink to"):
+        checkpoints.set_aside("ckpt-00000000000000000010")
+    assert (moved / "ckpt-00000000000000000010").is_dir()
