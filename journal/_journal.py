@@ -79,7 +79,7 @@ class Journal:
         self.journal_dir = root / "journal"
         self.segments_dir = self.journal_dir / "segments"
         self.archive_dir = self.journal_dir / "archive"
-        if not self.segments_dir.is_dir():
+        if not Journal.exists(root):
             raise StoreNotFound(
                 f"no store at {root}",
                 hint="create one with 'lakehouse init' or pass --store PATH",
@@ -94,6 +94,11 @@ class Journal:
             segment_bytes=segment_bytes,
             batch_records=batch_records,
         )
+
+    @staticmethod
+    def exists(root: str | os.PathLike[str]) -> bool:
+        """True if `root` holds a store (its journal's directories exist)."""
+        return (Path(root) / "journal" / "segments").is_dir()
 
     @classmethod
     def open(cls, root: str | os.PathLike[str], *, create: bool = False, **options: Any) -> Journal:
@@ -183,8 +188,8 @@ class Journal:
         """
         moved: list[Segment] = []
         with self._writer.transaction():
-            segments, _ = self.segments()
-            sealed = [s for s, nxt in itertools.pairwise(segments) if nxt.first_seq - 1 <= upto]
+            live = self.segments()[0]
+            sealed = [s for s, nxt in itertools.pairwise(live) if nxt.first_seq - 1 <= upto]
             if sealed:
                 self._move(sealed, moved)
             if moved:
@@ -226,6 +231,22 @@ class Journal:
     def archived(self) -> tuple[list[Segment], list[Path]]:
         """The archived segments (oldest first) and any stray files beside them."""
         return list_segments(self.archive_dir)
+
+    def sealed(self) -> list[tuple[Segment, int]]:
+        """Each sealed segment (archived ones too), oldest first, with the last seq it can
+        hold: the next segment's first seq - 1. Every segment is sealed but the newest live
+        one, the active segment, which the writer appends to (and which holds seqs from its
+        first on); a sealed segment never changes again."""
+        live = self.segments()[0]
+        every = sorted({s.name: s for s in [*self.archived()[0], *live]}.values())
+        return [(segment, nxt.first_seq - 1) for segment, nxt in itertools.pairwise(every)]
+
+    def sealed_upto(self) -> int:
+        """The last seq the sealed segments can hold (0 if there is only the active one):
+        every record up to it is in a segment that never changes again. One listing of
+        journal/segments/, cheap enough for every command."""
+        live = self.segments()[0]
+        return live[-1].first_seq - 1 if live else 0
 
     def meta_temps(self) -> list[Path]:
         """Temp files of meta.json writes that a killed writer left (never read)."""

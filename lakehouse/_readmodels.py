@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from checkpoints import Checkpoint, Verified
+from checkpoints import Checkpoint, CheckpointStore, Verified
 from journal import LakehouseError, Reading, Record
 from lakehouse._errors import CommandError, InvalidInput
 from lakehouse._family import Family
@@ -474,7 +474,7 @@ def connect_models(
     if locked:
         from projections import connect, pinned_directory
 
-        allowed = [root / "checkpoints", root / "objects", pinned_directory()]
+        allowed = [CheckpointStore(root).directory, root / "objects", pinned_directory()]
         directories = [path for path in allowed if path is not None]
         return connect(allowed_directories=directories, search_path=root, load=load, **limits)
     import duckdb

@@ -11,7 +11,6 @@ projections/cache/rebuild/ as it goes, so a killed rebuild carries on where it s
 
 from __future__ import annotations
 
-import itertools
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -163,12 +162,9 @@ def sealed_hashes(store: Engine, upto: int) -> dict[str, str]:
     """
     latest = store.checkpoints.latest_valid()
     known: dict[str, str] = dict(latest.meta.get("segments", {})) if latest else {}
-    live, _ = store.journal.segments()
-    archived, _ = store.journal.archived()
-    segments = sorted({s.name: s for s in [*archived, *live]}.values())
     out: dict[str, str] = {}
-    for segment, following in itertools.pairwise(segments):
-        if following.first_seq - 1 > upto:
+    for segment, last in store.journal.sealed():
+        if last > upto:
             break
         out[segment.name] = known.get(segment.name) or file_sha256(segment.path)[0]
     return out

@@ -229,7 +229,7 @@ class Store:
         """
         if not self.checkpoint_every:
             return
-        sealed = self.journal.segments()[0][-1].first_seq - 1
+        sealed = self.journal.sealed_upto()
         # checkpoints only ever get newer, so one known to exist that makes none due spares
         # listing checkpoints/ on every command
         for last in (self._checkpoint_seen, newest_checkpoint(self)):

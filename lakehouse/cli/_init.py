@@ -17,7 +17,7 @@ lakehouse --store /data/lh init --json
 def init() -> None:
     """Create the store (a no-op on an existing one) and print its id."""
     root = state().store
-    existed = (root / "journal" / "segments").is_dir()
+    existed = Journal.exists(root)
     with Journal.open(root, create=True) as journal:
         store_id = journal.store_id
         head = journal.head_seq

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from journal import Segment
 from lakehouse.clikit import emit, examples, format_option, json_option, print_rows, state
 
 
@@ -26,24 +29,11 @@ def list_segments() -> None:
     (`lakehouse journal verify` does that).
     """
     with state().journal() as journal:
-        live, _ = journal.segments()
-        archived, _ = journal.archived()
-    rows = [
-        {
-            "name": seg.name,
-            "first_seq": seg.first_seq,
-            "bytes": seg.path.stat().st_size,
-            "state": "archived",
-        }
-        for seg in archived
-    ] + [
-        {
-            "name": seg.name,
-            "first_seq": seg.first_seq,
-            "bytes": seg.path.stat().st_size,
-            "state": "active" if index == len(live) - 1 else "sealed",
-        }
-        for index, seg in enumerate(live)
+        archived = journal.archived()[0]
+        live = journal.segments()[0]
+        sealed = {segment.name for segment, _ in journal.sealed()}
+    rows = [_row(seg, "archived") for seg in archived] + [
+        _row(seg, "sealed" if seg.name in sealed else "active") for seg in live
     ]
 
     def human() -> None:
@@ -105,3 +95,13 @@ def archive() -> None:
             else f"no sealed segment is covered by {latest.name}: nothing to archive"
         ),
     )
+
+
+def _row(seg: Segment, kind: str) -> dict[str, Any]:
+    """One segment's row: `kind` is archived, sealed or active."""
+    return {
+        "name": seg.name,
+        "first_seq": seg.first_seq,
+        "bytes": seg.path.stat().st_size,
+        "state": kind,
+    }

@@ -160,7 +160,11 @@ class LiveModels:
         import watchfiles
 
         root = self.store.root.resolve()
-        watched = (str(root / "journal" / "segments"), str(root / "checkpoints"))
+        # the journal's segments and the checkpoints, where each layer keeps them
+        watched = tuple(
+            str(root / directory.relative_to(self.store.root))
+            for directory in (self.store.journal.segments_dir, self.store.checkpoints.directory)
+        )
 
         def relevant(_change: watchfiles.Change, path: str) -> bool:
             return path.startswith(watched)

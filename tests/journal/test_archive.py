@@ -320,3 +320,20 @@ def test_following_the_hint_of_a_refused_archive_does_not_keep_the_damage(lake: 
     assert cli_run(root, "segments", "archive")[0] == 0
     with Store.open(root, checkpoint_every=0) as fresh:
         assert fresh.traces.get(target["uid"])["text"] == target["text"]
+
+
+def test_sealed_lists_every_segment_but_the_active_one_with_its_last_seq(tmp_path: Path) -> None:
+    with Journal.open(tmp_path, create=True, segment_bytes=4096) as journal:
+        for i in range(60):
+            journal.append(kind="t.added", entity="t", id=f"t{i}", payload={"pad": "x" * 200})
+        live = journal.segments()[0]
+        assert len(live) >= 3
+        journal.archive(upto=live[1].first_seq - 1)
+        archived = journal.archived()[0]
+        assert [s.name for s in archived] == [live[0].name]
+        sealed = journal.sealed()
+        every = [*archived, *journal.segments()[0]]
+        assert [s.name for s, _ in sealed] == [s.name for s in every[:-1]]
+        assert [last for _, last in sealed] == [s.first_seq - 1 for s in every[1:]]
+        assert journal.sealed_upto() == every[-1].first_seq - 1
+    assert Journal.exists(tmp_path) and not Journal.exists(tmp_path / "elsewhere")
