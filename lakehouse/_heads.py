@@ -137,7 +137,8 @@ class Heads:
         nothing was folded into, on heads without a snapshot.
         """
         if encoded:
-            assert self.snapshot is None, "encoded heads go on heads without a snapshot"
+            if self.snapshot is not None:
+                raise ValueError("encoded heads go only on heads without a snapshot")
             self._encoded.setdefault(table, {}).update(values)
         elif table == KEYS:
             self._keys.update(values)

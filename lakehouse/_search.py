@@ -376,7 +376,8 @@ def search_rows(
     if not 1 <= k <= 1000:
         raise InvalidInput(f"-k {k} is out of range", hint="pass -k from 1 to 1000", field="k")
     searcher = models.parts[projection].projection
-    assert isinstance(searcher, SearchProjection)
+    if not isinstance(searcher, SearchProjection):
+        raise TypeError(f"projection {projection!r} is not a search projection")
     hits = searcher.search(models, query, k, **options)
     if not hits:
         return []
